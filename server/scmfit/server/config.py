@@ -1,0 +1,59 @@
+"""Frozen configuration of the server and of a single fit, with the documented defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+
+class Quality(Enum):
+    """DoWhy's assignment quality, independent of the proto enum so that workers need no stubs."""
+
+    GOOD = "GOOD"
+    BETTER = "BETTER"
+    BEST = "BEST"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one request, enforced before any work is queued."""
+
+    max_request_bytes: int = 64 * 1024 * 1024
+    """The gRPC receive limit; larger messages are refused by gRPC itself with RESOURCE_EXHAUSTED."""
+    max_rows: int = 2_000_000
+    """The most rows a dataset may have."""
+    max_nodes: int = 1_000
+    """The most nodes a graph may have."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How the server runs."""
+
+    address: str = DEFAULT_ADDRESS
+    """Where to listen; port 0 asks the OS for a free port."""
+    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    """Worker processes that fit models; each holds a warm DoWhy import."""
+    rpc_threads: int = 32
+    """Threads serving RPCs; they only decode, wait and stream, never fit."""
+    grace_seconds: float = 10.0
+    """How long in-flight calls may finish after SIGTERM before they are cancelled."""
+    limits: Limits = field(default_factory=Limits)
+    """Request bounds."""
+    warm_up: bool = True
+    """Whether workers run a tiny fit at start-up so that the first real fit pays no warm-up."""
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The effective settings of one fit, after defaults are applied and ranges checked."""
+
+    quality: Quality = Quality.GOOD
+    r2_threshold: float = 0.7
+    validate_r2: bool = True
+    test_fraction: float = 0.2
+    seed: int = 42
+    min_samples: int = 100

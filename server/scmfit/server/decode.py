@@ -1,0 +1,283 @@
+"""Turns a FitModelRequest into a validated FitJob, collecting every field violation it finds.
+
+Everything DoWhy would reject with a bare ValueError (or worse, accept silently) is caught here,
+so that a bad request gets INVALID_ARGUMENT naming the field instead of a crash inside a worker.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Mapping, Sequence
+
+import networkx as nx
+import numpy as np
+
+from scmfit.server.config import FitSettings, Limits, Quality
+from scmfit.server.errors import FieldViolation, InvalidRequestError, MissingDependencyError
+from scmfit.server.identity import model_id_for
+from scmfit.server.job import ColumnKind, FitJob
+from scmfit.v1 import causal_model_service_pb2 as pb
+
+MIN_TRAIN_ROWS = 5
+"""DoWhy's model selection runs 5-fold cross-validation on the training rows, which needs 5 of them."""
+
+MAX_SEED = 2**32 - 1
+"""numpy's legacy global seed, which DoWhy uses, is 32 bits."""
+
+_QUALITIES = {
+    pb.QUALITY_UNSPECIFIED: Quality.GOOD,
+    pb.QUALITY_GOOD: Quality.GOOD,
+    pb.QUALITY_BETTER: Quality.BETTER,
+    pb.QUALITY_BEST: Quality.BEST,
+}
+
+_KINDS = {
+    "doubles": ColumnKind.DOUBLE,
+    "int64s": ColumnKind.INT64,
+    "bools": ColumnKind.BOOL,
+    "strings": ColumnKind.STRING,
+}
+
+_DTYPES: Mapping[ColumnKind, type] = {
+    ColumnKind.DOUBLE: np.float64,
+    ColumnKind.INT64: np.int64,
+    ColumnKind.BOOL: np.bool_,
+    ColumnKind.STRING: object,
+}
+
+
+def autogluon_available() -> bool:
+    """QUALITY_BEST runs AutoGluon inside DoWhy; only servers that have it can offer it."""
+    try:
+        return importlib.util.find_spec("autogluon.tabular") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def available_qualities() -> tuple[Quality, ...]:
+    base = (Quality.GOOD, Quality.BETTER)
+    return (*base, Quality.BEST) if autogluon_available() else base
+
+
+def test_rows(num_rows: int, test_fraction: float) -> int:
+    """The held-out row count, rounded up as scikit-learn's train_test_split does."""
+    return math.ceil(num_rows * test_fraction)
+
+
+def decode_fit_request(request: pb.FitModelRequest, limits: Limits) -> FitJob:
+    """Validates the whole request and raises InvalidRequestError listing every problem found."""
+    violations: list[FieldViolation] = []
+    settings = _decode_settings(request.config, violations)
+    nodes, edges = _decode_graph(request.graph, limits, violations)
+    columns, kinds, index = _decode_dataset(request.dataset, nodes, limits, violations)
+    if not violations:
+        _check_rows(columns, settings, violations)
+    if not violations:
+        _check_classifier_targets(edges, columns, kinds, index, violations)
+    if violations:
+        raise InvalidRequestError(violations)
+    if settings.quality is Quality.BEST and not autogluon_available():
+        raise MissingDependencyError("autogluon.tabular", "QUALITY_BEST")
+    ordered = {name: columns[name] for name in nodes}
+    ordered_kinds = {name: kinds[name] for name in nodes}
+    return FitJob(
+        nodes=nodes,
+        edges=edges,
+        columns=ordered,
+        kinds=ordered_kinds,
+        column_index={name: index[name] for name in nodes},
+        settings=settings,
+        model_id=model_id_for(nodes, edges, ordered, ordered_kinds, settings),
+    )
+
+
+def _decode_settings(config: pb.FitConfig, violations: list[FieldViolation]) -> FitSettings:
+    defaults = FitSettings()
+    quality = _QUALITIES.get(config.quality)
+    if quality is None:
+        violations.append(FieldViolation("config.quality", f"unknown quality value {config.quality}"))
+        quality = defaults.quality
+    threshold = config.r2_threshold if config.HasField("r2_threshold") else defaults.r2_threshold
+    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        violations.append(FieldViolation("config.r2_threshold", f"must be within [0, 1], got {threshold}"))
+    fraction = config.test_fraction if config.HasField("test_fraction") else defaults.test_fraction
+    if not (math.isfinite(fraction) and 0.0 < fraction < 1.0):
+        violations.append(
+            FieldViolation("config.test_fraction", f"must be strictly between 0 and 1, got {fraction}")
+        )
+    seed = config.seed if config.HasField("seed") else defaults.seed
+    if seed > MAX_SEED:
+        violations.append(FieldViolation("config.seed", f"must be at most {MAX_SEED} (32 bits), got {seed}"))
+    return FitSettings(
+        quality=quality,
+        r2_threshold=threshold,
+        validate_r2=config.validate_r2 if config.HasField("validate_r2") else defaults.validate_r2,
+        test_fraction=fraction,
+        seed=seed,
+        min_samples=config.min_samples if config.HasField("min_samples") else defaults.min_samples,
+    )
+
+
+def _decode_graph(
+    graph: pb.Graph, limits: Limits, violations: list[FieldViolation]
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    nodes = tuple(graph.nodes)
+    found = len(violations)
+    if not nodes:
+        violations.append(FieldViolation("graph.nodes", "the graph has no nodes; at least one is needed"))
+    if len(nodes) > limits.max_nodes:
+        violations.append(
+            FieldViolation("graph.nodes", f"{len(nodes)} nodes exceed the server limit max_nodes={limits.max_nodes}")
+        )
+    first_index: dict[str, int] = {}
+    for i, name in enumerate(nodes):
+        if not name:
+            violations.append(FieldViolation(f"graph.nodes[{i}]", "node names must not be empty"))
+        elif name in first_index:
+            violations.append(
+                FieldViolation(
+                    f"graph.nodes[{i}]", f"duplicate node {name!r}, already listed at graph.nodes[{first_index[name]}]"
+                )
+            )
+        else:
+            first_index[name] = i
+    edges: list[tuple[str, str]] = []
+    seen_edges: dict[tuple[str, str], int] = {}
+    for k, edge in enumerate(graph.edges):
+        pair = (edge.source, edge.target)
+        for end, name in (("source", edge.source), ("target", edge.target)):
+            if name not in first_index:
+                violations.append(FieldViolation(f"graph.edges[{k}].{end}", f"unknown node {name!r}"))
+        if edge.source == edge.target:
+            violations.append(FieldViolation(f"graph.edges[{k}]", f"self-loop on node {edge.source!r}"))
+        elif pair in seen_edges:
+            violations.append(
+                FieldViolation(f"graph.edges[{k}]", f"duplicate of graph.edges[{seen_edges[pair]}]")
+            )
+        seen_edges.setdefault(pair, k)
+        edges.append(pair)
+    if len(violations) == found:
+        _check_acyclic(nodes, edges, violations)
+    return nodes, tuple(edges)
+
+
+def _check_acyclic(nodes: Sequence[str], edges: Sequence[tuple[str, str]], violations: list[FieldViolation]) -> None:
+    digraph = nx.DiGraph()
+    digraph.add_nodes_from(nodes)
+    digraph.add_edges_from(edges)
+    try:
+        cycle = nx.find_cycle(digraph)
+    except nx.NetworkXNoCycle:
+        return
+    path = [source for source, _ in cycle] + [cycle[0][0]]
+    violations.append(
+        FieldViolation("graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(repr(n) for n in path))
+    )
+
+
+def _decode_dataset(
+    dataset: pb.Dataset, nodes: Sequence[str], limits: Limits, violations: list[FieldViolation]
+) -> tuple[dict[str, np.ndarray], dict[str, ColumnKind], dict[str, int]]:
+    columns: dict[str, np.ndarray] = {}
+    kinds: dict[str, ColumnKind] = {}
+    index: dict[str, int] = {}
+    node_set = set(nodes)
+    if not dataset.columns:
+        violations.append(FieldViolation("dataset.columns", "the dataset has no columns"))
+    for i, column in enumerate(dataset.columns):
+        where = f"dataset.columns[{i}]"
+        if not column.name:
+            violations.append(FieldViolation(f"{where}.name", "column names must not be empty"))
+            continue
+        if column.name in index:
+            violations.append(
+                FieldViolation(
+                    f"{where}.name", f"duplicate column {column.name!r}, already at dataset.columns[{index[column.name]}]"
+                )
+            )
+            continue
+        if column.name not in node_set:
+            violations.append(FieldViolation(f"{where}.name", f"column {column.name!r} matches no graph node"))
+        which = column.WhichOneof("values")
+        if which is None:
+            violations.append(FieldViolation(f"{where}.values", f"column {column.name!r} has no values set"))
+            continue
+        kind = _KINDS[which]
+        values = np.asarray(getattr(column, which).values, dtype=_DTYPES[kind])
+        if len(values) > limits.max_rows:
+            violations.append(
+                FieldViolation(where, f"{len(values)} rows exceed the server limit max_rows={limits.max_rows}")
+            )
+        if kind is ColumnKind.DOUBLE:
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                row = int(bad[0])
+                violations.append(
+                    FieldViolation(
+                        f"{where}.doubles.values[{row}]",
+                        f"column {column.name!r} has a non-finite value ({values[row]}) at row {row}; "
+                        f"{bad.size} non-finite value(s) in all",
+                    )
+                )
+        index[column.name] = i
+        columns[column.name] = values
+        kinds[column.name] = kind
+    for i, name in enumerate(nodes):
+        if name and name not in index:
+            violations.append(FieldViolation(f"graph.nodes[{i}]", f"node {name!r} has no column in dataset.columns"))
+    lengths = {name: len(values) for name, values in columns.items()}
+    if lengths:
+        first = next(iter(lengths))
+        for name, length in lengths.items():
+            if length != lengths[first]:
+                violations.append(
+                    FieldViolation(
+                        f"dataset.columns[{index[name]}]",
+                        f"column {name!r} has {length} rows but {first!r} (dataset.columns[{index[first]}]) "
+                        f"has {lengths[first]}",
+                    )
+                )
+    return columns, kinds, index
+
+
+def _check_rows(columns: Mapping[str, np.ndarray], settings: FitSettings, violations: list[FieldViolation]) -> None:
+    num_rows = len(next(iter(columns.values())))
+    if num_rows == 0:
+        violations.append(FieldViolation("dataset.columns", "the dataset has no rows"))
+        return
+    num_train = num_rows - test_rows(num_rows, settings.test_fraction)
+    if num_train < MIN_TRAIN_ROWS:
+        violations.append(
+            FieldViolation(
+                "dataset.columns",
+                f"{num_rows} rows leave {num_train} training rows after holding out "
+                f"config.test_fraction={settings.test_fraction}; DoWhy's model selection needs at least "
+                f"{MIN_TRAIN_ROWS}",
+            )
+        )
+
+
+def _check_classifier_targets(
+    edges: Sequence[tuple[str, str]],
+    columns: Mapping[str, np.ndarray],
+    kinds: Mapping[str, ColumnKind],
+    index: Mapping[str, int],
+    violations: list[FieldViolation],
+) -> None:
+    targets = {target for _, target in edges}
+    for name in sorted(targets, key=index.__getitem__):
+        if kinds[name].categorical:
+            classes = np.unique(columns[name])
+            if len(classes) < 2:
+                violations.append(single_class_violation(name, index[name], classes))
+
+
+def single_class_violation(name: str, index: int, classes: np.ndarray) -> FieldViolation:
+    """Shared with the worker, which checks the training split once it is drawn."""
+    label = repr(classes[0].item() if isinstance(classes[0], np.generic) else classes[0]) if len(classes) else "none"
+    return FieldViolation(
+        f"dataset.columns[{index}]",
+        f"node {name!r} has parents and categorical values, so DoWhy fits a classifier for it, "
+        f"but it has a single class ({label}); a classifier needs at least two",
+    )

@@ -1,0 +1,141 @@
+"""Turns domain outcomes into v1 protobuf messages; the only place that builds responses."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterable
+
+from google.protobuf.duration_pb2 import Duration
+
+from scmfit.server.config import Limits, Quality
+from scmfit.server.identity import library_version, scmfit_version
+from scmfit.server.job import (
+    FitOutcome,
+    MechanismFamily,
+    NodeOutcome,
+    Progress,
+    R2Omission,
+    Stage,
+    Verdict,
+)
+from scmfit.v1 import causal_model_service_pb2 as pb
+
+_STAGES = {
+    Stage.VALIDATING: pb.STAGE_VALIDATING,
+    Stage.ASSIGNING: pb.STAGE_ASSIGNING,
+    Stage.FITTING: pb.STAGE_FITTING,
+    Stage.EVALUATING: pb.STAGE_EVALUATING,
+}
+_VERDICTS = {
+    Verdict.SUCCESS: pb.FIT_STATUS_SUCCESS,
+    Verdict.VALIDATION_FAILED: pb.FIT_STATUS_VALIDATION_FAILED,
+    Verdict.WARNING: pb.FIT_STATUS_WARNING,
+}
+_FAMILIES = {
+    MechanismFamily.EMPIRICAL_ROOT: pb.MECHANISM_KIND_EMPIRICAL_ROOT,
+    MechanismFamily.ADDITIVE_NOISE: pb.MECHANISM_KIND_ADDITIVE_NOISE,
+    MechanismFamily.DISCRETE_ADDITIVE_NOISE: pb.MECHANISM_KIND_DISCRETE_ADDITIVE_NOISE,
+    MechanismFamily.CLASSIFIER: pb.MECHANISM_KIND_CLASSIFIER,
+    MechanismFamily.POST_NONLINEAR: pb.MECHANISM_KIND_POST_NONLINEAR,
+    MechanismFamily.OTHER: pb.MECHANISM_KIND_OTHER,
+}
+_OMISSIONS = {
+    R2Omission.NONE: pb.R2_OMISSION_UNSPECIFIED,
+    R2Omission.ROOT_NODE: pb.R2_OMISSION_ROOT_NODE,
+    R2Omission.CONSTANT_TARGET: pb.R2_OMISSION_CONSTANT_TARGET,
+    R2Omission.CATEGORICAL_TARGET: pb.R2_OMISSION_CATEGORICAL_TARGET,
+    R2Omission.TOO_FEW_TEST_ROWS: pb.R2_OMISSION_TOO_FEW_TEST_ROWS,
+}
+QUALITIES = {Quality.GOOD: pb.QUALITY_GOOD, Quality.BETTER: pb.QUALITY_BETTER, Quality.BEST: pb.QUALITY_BEST}
+
+
+def duration(seconds: float) -> Duration:
+    message = Duration()
+    message.FromNanoseconds(round(seconds * 1e9))
+    return message
+
+
+def progress_response(progress: Progress, elapsed_seconds: float) -> pb.FitModelResponse:
+    return pb.FitModelResponse(
+        progress=pb.FitProgress(
+            stage=_STAGES[progress.stage],
+            node=progress.node,
+            done=progress.done,
+            total=progress.total,
+            elapsed=duration(elapsed_seconds),
+        )
+    )
+
+
+def node_result(node: NodeOutcome) -> pb.NodeResult:
+    mechanism = node.mechanism
+    return pb.NodeResult(
+        name=node.name,
+        parents=node.parents,
+        mechanism=pb.Mechanism(
+            kind=_FAMILIES[mechanism.family],
+            model_type=mechanism.model_type,
+            coefficients=[pb.Coefficient(feature=f, value=v) for f, v in mechanism.coefficients],
+            intercept=mechanism.intercept,
+        ),
+        r2=node.score.r2,
+        r2_omission=_OMISSIONS[node.score.omission],
+        mse=node.score.mse,
+        accuracy=node.score.accuracy,
+    )
+
+
+def result_response(
+    outcome: FitOutcome,
+    *,
+    model_id: str,
+    num_rows: int,
+    quality: Quality,
+    seed: int,
+    test_fraction: float,
+    validating_seconds: float,
+    total_seconds: float,
+) -> pb.FitModelResponse:
+    timings: Iterable[tuple[Stage, float]] = [(Stage.VALIDATING, validating_seconds), *outcome.stage_seconds.items()]
+    validation = outcome.validation
+    return pb.FitModelResponse(
+        result=pb.FitResult(
+            status=_VERDICTS[outcome.verdict],
+            message=outcome.message,
+            model_id=model_id,
+            nodes=[node_result(node) for node in outcome.nodes],
+            validation=pb.Validation(
+                mean_r2=validation.mean_r2,
+                threshold=validation.threshold,
+                passed=validation.passed,
+                failed_nodes=validation.failed_nodes,
+                enforced=validation.enforced,
+            ),
+            metadata=pb.FitMetadata(
+                num_rows=num_rows,
+                num_train=outcome.num_train,
+                num_test=outcome.num_test,
+                quality=QUALITIES[quality],
+                dowhy_version=outcome.dowhy_version,
+                sklearn_version=outcome.sklearn_version,
+                stage_timings=[pb.StageTiming(stage=_STAGES[s], duration=duration(t)) for s, t in timings],
+                total_time=duration(total_seconds),
+                seed=seed,
+                test_fraction=test_fraction,
+            ),
+        )
+    )
+
+
+def server_info(limits: Limits, qualities: Iterable[Quality], workers: int) -> pb.GetServerInfoResponse:
+    return pb.GetServerInfoResponse(
+        scmfit_version=scmfit_version(),
+        dowhy_version=library_version("dowhy"),
+        sklearn_version=library_version("scikit-learn"),
+        python_version=platform.python_version(),
+        limits=pb.ServerLimits(
+            max_request_bytes=limits.max_request_bytes, max_rows=limits.max_rows, max_nodes=limits.max_nodes
+        ),
+        available_qualities=[QUALITIES[q] for q in qualities],
+        workers=workers,
+    )

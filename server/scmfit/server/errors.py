@@ -1,0 +1,56 @@
+"""Domain errors raised while decoding or fitting; `status.py` alone turns them into gRPC statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One problem with one field of a request, named by its path (for example `dataset.columns[2]`)."""
+
+    field: str
+    description: str
+
+
+class ScmfitServerError(Exception):
+    """Base of every error the server reports on purpose."""
+
+
+class InvalidRequestError(ScmfitServerError):
+    """The request is malformed; it carries every violation found, not only the first."""
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        self.violations = tuple(violations)
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+
+    def __reduce__(self) -> tuple[type[InvalidRequestError], tuple[list[FieldViolation]]]:
+        return (type(self), (list(self.violations),))
+
+
+class MissingDependencyError(ScmfitServerError):
+    """The request needs an optional package the server does not have."""
+
+    def __init__(self, package: str, needed_for: str) -> None:
+        self.package = package
+        self.needed_for = needed_for
+        super().__init__(f"{needed_for} needs the optional package '{package}', which is not installed")
+
+    def __reduce__(self) -> tuple[type[MissingDependencyError], tuple[str, str]]:
+        return (type(self), (self.package, self.needed_for))
+
+
+class WorkerLostError(ScmfitServerError):
+    """The worker process running the job died; the pool replaces it."""
+
+
+class FitCancelledError(ScmfitServerError):
+    """The fit was stopped because its call was cancelled or its deadline passed."""
+
+
+class ShuttingDownError(ScmfitServerError):
+    """The server is stopping and accepts no new work."""
+
+
+class FitFailedError(ScmfitServerError):
+    """DoWhy or scikit-learn failed on input that passed validation; the message is short and safe to show."""

@@ -1,0 +1,73 @@
+"""Content-addressed model ids: the same graph, data, config and library versions give the same id."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+
+import numpy as np
+
+from scmfit.server.config import FitSettings
+from scmfit.server.job import ColumnKind
+
+MODEL_ID_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+"""A model id is a lowercase SHA-256 hex digest, so it is always safe to use in a file name."""
+
+
+def scmfit_version() -> str:
+    return metadata.version("scmfit")
+
+
+def library_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _field(digest: hashlib._Hash, value: bytes) -> None:
+    """Length-prefixes every field so that no two different inputs share a byte stream."""
+    digest.update(struct.pack("<Q", len(value)))
+    digest.update(value)
+
+
+def model_id_for(
+    nodes: Sequence[str],
+    edges: Sequence[tuple[str, str]],
+    columns: Mapping[str, np.ndarray],
+    kinds: Mapping[str, ColumnKind],
+    settings: FitSettings,
+) -> str:
+    digest = hashlib.sha256()
+    _field(digest, b"scmfit-model-v1")
+    for version in (scmfit_version(), library_version("dowhy"), library_version("scikit-learn")):
+        _field(digest, version.encode())
+    _field(digest, "\x00".join(nodes).encode())
+    for source, target in sorted(edges):
+        _field(digest, f"{source}\x00{target}".encode())
+    for name in nodes:
+        kind = kinds[name]
+        _field(digest, f"{name}\x00{kind.value}".encode())
+        values = columns[name]
+        if kind is ColumnKind.STRING:
+            for value in values:
+                _field(digest, str(value).encode())
+        else:
+            _field(digest, np.ascontiguousarray(values).tobytes())
+    _field(
+        digest,
+        repr(
+            (
+                settings.quality.value,
+                settings.r2_threshold,
+                settings.validate_r2,
+                settings.test_fraction,
+                settings.seed,
+                settings.min_samples,
+            )
+        ).encode(),
+    )
+    return digest.hexdigest()

@@ -1,0 +1,73 @@
+"""The one place where domain errors become gRPC statuses with google.rpc details."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import NoReturn
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from scmfit.server.errors import (
+    FitCancelledError,
+    FitFailedError,
+    InvalidRequestError,
+    MissingDependencyError,
+    ScmfitServerError,
+    ShuttingDownError,
+    WorkerLostError,
+)
+
+_log = logging.getLogger(__name__)
+
+_DOMAIN = "scmfit.dev"
+
+
+def to_status(error: BaseException) -> status_pb2.Status:
+    """Maps an error to a google.rpc.Status; anything unexpected becomes INTERNAL without a traceback."""
+    detail = any_pb2.Any()
+    if isinstance(error, InvalidRequestError):
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in error.violations
+                ]
+            )
+        )
+        return status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(error), details=[detail])
+    if isinstance(error, MissingDependencyError):
+        detail.Pack(
+            error_details_pb2.PreconditionFailure(
+                violations=[
+                    error_details_pb2.PreconditionFailure.Violation(
+                        type="MISSING_DEPENDENCY", subject=error.package, description=str(error)
+                    )
+                ]
+            )
+        )
+        return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error), details=[detail])
+    if isinstance(error, WorkerLostError | ShuttingDownError):
+        return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=str(error))
+    if isinstance(error, FitCancelledError):
+        return status_pb2.Status(code=code_pb2.CANCELLED, message=str(error))
+    if isinstance(error, FitFailedError):
+        return status_pb2.Status(code=code_pb2.INTERNAL, message=str(error))
+    reference = uuid.uuid4().hex[:12]
+    _log.error("unexpected error (ref %s)", reference, exc_info=error)
+    detail.Pack(error_details_pb2.ErrorInfo(reason="UNEXPECTED", domain=_DOMAIN, metadata={"ref": reference}))
+    return status_pb2.Status(
+        code=code_pb2.INTERNAL,
+        message=f"internal error (ref {reference}); details are in the server log",
+        details=[detail],
+    )
+
+
+def abort(context: grpc.ServicerContext, error: BaseException) -> NoReturn:
+    if isinstance(error, ScmfitServerError):
+        _log.info("request failed: %s: %s", type(error).__name__, error)
+    context.abort_with_status(rpc_status.to_status(to_status(error)))
+    raise AssertionError("abort_with_status always raises")  # pragma: no cover

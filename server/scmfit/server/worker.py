@@ -1,0 +1,66 @@
+"""Entry points that run inside worker processes (spawned, never forked).
+
+A worker imports DoWhy once, pins it to one thread and one process (our pool is the parallelism),
+and runs a tiny fit so that the first real request pays no warm-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+from scmfit.server.config import FitSettings
+from scmfit.server.job import ColumnKind, FitJob, FitOutcome, Progress
+
+_log = logging.getLogger(__name__)
+
+
+def initialize(warm_up: bool) -> None:
+    """Runs once per worker process, including the replacements the pool starts after a kill."""
+    from dowhy import gcm
+    from threadpoolctl import threadpool_limits
+
+    # n_jobs=-1 (DoWhy's default) starts loky pools inside the worker that outlive it by minutes
+    # and are orphaned when the worker is killed.
+    gcm.config.set_default_n_jobs(1)
+    gcm.config.disable_progress_bars()
+    threadpool_limits(1)
+    warnings.filterwarnings("ignore")
+    if warm_up:
+        run_job(_warm_up_job(), None)
+    _log.debug("worker %d ready", os.getpid())
+
+
+def ping() -> int:
+    """Completes only once a worker has finished `initialize`, so the pool knows it is warm."""
+    return os.getpid()
+
+
+def run_job(job: FitJob, events: Any | None) -> FitOutcome:
+    """`events` is a manager queue proxy: unlike a plain pipe, a killed worker cannot wedge it."""
+    from scmfit.server.pipeline import run_fit
+
+    def report(progress: Progress) -> None:
+        if events is not None:
+            events.put(progress)
+
+    return run_fit(job, report)
+
+
+def _warm_up_job() -> FitJob:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    y = 2 * x + rng.normal(scale=0.1, size=200)
+    return FitJob(
+        nodes=("x", "y"),
+        edges=(("x", "y"),),
+        columns={"x": x, "y": y},
+        kinds={"x": ColumnKind.DOUBLE, "y": ColumnKind.DOUBLE},
+        column_index={"x": 0, "y": 1},
+        settings=FitSettings(),
+        model_id="warm-up",
+    )
