@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scmfit.client import Client
+from scmfit.client._cases import Case, load_case
+from tests.serverproc import REPO, ServerProcess, start_server
+
+FIXTURES = REPO / "fixtures"
+FIXTURE_NAMES = sorted(path.stem for path in FIXTURES.glob("*.json"))
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[ServerProcess]:
+    """One real server for the session; its clean SIGTERM exit is itself checked at teardown."""
+    process = start_server()
+    yield process
+    assert process.terminate() == 0, process.log()
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Iterator[Client]:
+    with Client(server.address, timeout=120.0) as connected:
+        yield connected
+
+
+def fixture_case(name: str) -> Case:
+    return load_case(FIXTURES / f"{name}.json")
+
+
+@pytest.fixture(params=FIXTURE_NAMES)
+def case(request: pytest.FixtureRequest) -> Case:
+    return fixture_case(str(request.param))
+
+
+def fixture_path(name: str) -> Path:
+    return FIXTURES / f"{name}.json"

@@ -1,0 +1,88 @@
+"""Starts the real server as a subprocess on a port the OS picks, and stops it with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from scmfit.client import Client, ScmfitError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def server_python() -> str:
+    """The interpreter that has the server extra; the 3.13 client suite points this at the 3.11 venv."""
+    return os.environ.get("SCMFIT_SERVER_PYTHON", sys.executable)
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+def start_server(*extra: str, workers: int = 2, ready_timeout: float = 120.0) -> ServerProcess:
+    directory = Path(tempfile.mkdtemp(prefix="scmfit-test-"))
+    port_file = directory / "port"
+    log_path = directory / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                server_python(),
+                "-m",
+                "scmfit.server",
+                "--address",
+                "127.0.0.1:0",
+                "--port-file",
+                str(port_file),
+                "--workers",
+                str(workers),
+                *extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    deadline = time.monotonic() + ready_timeout
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    server = ServerProcess(process, int(port_file.read_text()), log_path)
+    wait_serving(server.address, deadline)
+    return server
+
+
+def wait_serving(address: str, deadline: float) -> None:
+    with Client(address, timeout=2.0) as client:
+        while True:
+            try:
+                if client.health() == "SERVING":
+                    return
+            except (ScmfitError, grpc.RpcError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server at {address} never became SERVING")
+            time.sleep(0.2)
