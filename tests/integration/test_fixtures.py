@@ -18,18 +18,21 @@ LINEAR_TOLERANCE = 0.05
 
 
 def test_all_nine_lift_sys_cases_are_present() -> None:
-    assert FIXTURE_NAMES == sorted(
-        [
-            "linear_chain",
-            "multi_parent",
-            "nonlinear",
-            "insufficient_data",
-            "noisy_data",
-            "perfect_correlation",
-            "code_execution",
-            "validation_function",
-            "complex_dag",
-        ]
+    assert (
+        sorted(
+            [
+                "linear_chain",
+                "multi_parent",
+                "nonlinear",
+                "insufficient_data",
+                "noisy_data",
+                "perfect_correlation",
+                "code_execution",
+                "validation_function",
+                "complex_dag",
+            ]
+        )
+        == FIXTURE_NAMES
     )
 
 
@@ -62,7 +65,9 @@ def test_fixture_outcome(client: Client, case: Case) -> None:
         assert node.mechanism.model_type != "LinearRegression"
         if node.mechanism.model_type.startswith("Pipeline(PolynomialFeatures"):
             # A polynomial model must have found the square term of Y = X^2.
-            assert {c.feature: c.value for c in node.mechanism.coefficients}["X^2"] == pytest.approx(1.0, abs=0.1)
+            assert {c.feature: c.value for c in node.mechanism.coefficients}["X^2"] == pytest.approx(
+                1.0, abs=0.1
+            )
 
     for node_name, reason in expected.get("r2_omitted", {}).items():
         node = _node(result, node_name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -24,9 +26,9 @@ def slow_request(nodes: int = 12, rows: int = 3000) -> pb.FitModelRequest:
     rng = np.random.default_rng(0)
     names = [f"n{i:02d}" for i in range(nodes)]
     data = {names[0]: rng.normal(size=rows)}
-    for parent, child in zip(names, names[1:], strict=False):
+    for parent, child in itertools.pairwise(names):
         data[child] = np.sin(data[parent]) + rng.normal(scale=0.3, size=rows)
-    return fit_request(names, list(zip(names, names[1:], strict=False)), data, quality="BETTER")
+    return fit_request(names, list(itertools.pairwise(names)), data, quality="BETTER")
 
 
 def descendants(server: ServerProcess) -> set[int]:
@@ -112,10 +114,8 @@ def test_sigterm_drains_then_exits_zero_and_leaves_no_process_behind() -> None:
         assert first.status == health_pb2.HealthCheckResponse.SERVING
 
         def watch_health() -> None:
-            try:
+            with contextlib.suppress(grpc.RpcError):
                 statuses.extend(update.status for update in watch)
-            except grpc.RpcError:
-                pass
 
         def run_fit() -> None:
             try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any
 
@@ -52,7 +52,7 @@ class Client:
 
     def fit_events(
         self, request: pb.FitModelRequest, *, timeout: float | None = None
-    ) -> Iterator[pb.FitModelResponse]:
+    ) -> Generator[pb.FitModelResponse, None, None]:
         """Every streamed message, progress first and the result last; breaking out cancels the call."""
         call = self._stub.FitModel(request, timeout=timeout if timeout is not None else self.timeout)
         try:

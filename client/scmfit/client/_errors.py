@@ -44,7 +44,11 @@ class InvalidRequestError(ScmfitError):
     """The request was rejected; `violations` names each bad field."""
 
     def __init__(
-        self, message: str, violations: tuple[FieldViolation, ...] = (), *, code: grpc.StatusCode | None = None
+        self,
+        message: str,
+        violations: tuple[FieldViolation, ...] = (),
+        *,
+        code: grpc.StatusCode | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.violations = violations

@@ -26,7 +26,9 @@ def column(name: str, values: Sequence[Any] | np.ndarray) -> pb.Column:
     if kind in "iu":
         return pb.Column(name=name, int64s=pb.Int64Values(values=array.astype(np.int64, copy=False).tolist()))
     if kind == "f":
-        return pb.Column(name=name, doubles=pb.DoubleValues(values=array.astype(np.float64, copy=False).tolist()))
+        return pb.Column(
+            name=name, doubles=pb.DoubleValues(values=array.astype(np.float64, copy=False).tolist())
+        )
     if kind in "UO":
         return pb.Column(name=name, strings=pb.StringValues(values=[str(v) for v in array.tolist()]))
     raise InvalidRequestError(
@@ -58,10 +60,14 @@ def check_graph(nodes: Sequence[str], edges: Iterable[tuple[str, str]], columns:
         cycle = find_cycle(nodes, edge_list)
         if cycle:
             violations.append(
-                FieldViolation("graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(map(repr, cycle)))
+                FieldViolation(
+                    "graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(map(repr, cycle))
+                )
             )
     if violations:
-        raise InvalidRequestError("; ".join(f"{v.field}: {v.description}" for v in violations), tuple(violations))
+        raise InvalidRequestError(
+            "; ".join(f"{v.field}: {v.description}" for v in violations), tuple(violations)
+        )
 
 
 def find_cycle(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[str]:
@@ -70,11 +76,11 @@ def find_cycle(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[s
     for source, target in edges:
         children.setdefault(source, []).append(target)
     state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
-    for root in children:
+    for root, first_children in children.items():
         if root in state:
             continue
         path = [root]
-        stack = [iter(children[root])]
+        stack = [iter(first_children)]
         state[root] = 1
         while stack:
             child = next(stack[-1], None)

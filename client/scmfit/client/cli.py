@@ -88,7 +88,9 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scmfit", description="Fit DoWhy structural causal models via scmfit.")
+    parser = argparse.ArgumentParser(
+        prog="scmfit", description="Fit DoWhy structural causal models via scmfit."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     fit = commands.add_parser("fit", help="fit a case file (graph, traces and config in one JSON)")

@@ -37,7 +37,9 @@ class RunningServer:
     config: ServerConfig
 
     def set_serving(self, serving: bool) -> None:
-        state = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        state = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for name in _HEALTH_NAMES:
             self.health.set(name, state)
 
@@ -71,7 +73,9 @@ def create_server(config: ServerConfig) -> RunningServer:
     if port == 0:
         executor.close()
         raise OSError(f"could not bind {config.address}")
-    running = RunningServer(server=server, port=port, executor=executor, health=health_servicer, config=config)
+    running = RunningServer(
+        server=server, port=port, executor=executor, health=health_servicer, config=config
+    )
     running.set_serving(False)
     server.start()
     threading.Thread(target=_mark_ready, args=(running,), name="scmfit-warm-up", daemon=True).start()

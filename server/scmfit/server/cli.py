@@ -1,4 +1,4 @@
-"""`scmfit serve`: the server's command line, reached from the `scmfit` entry point or `python -m scmfit.server`."""
+"""`scmfit serve`: the server's command line, from the `scmfit` entry point or `python -m scmfit.server`."""
 
 from __future__ import annotations
 
@@ -12,9 +12,15 @@ from scmfit.server.config import DEFAULT_ADDRESS, Limits, ServerConfig
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerConfig()
     limits = Limits()
-    parser.add_argument("--address", default=DEFAULT_ADDRESS, help="host:port to listen on; port 0 picks a free one")
-    parser.add_argument("--workers", type=int, default=defaults.workers, help="worker processes that fit models")
-    parser.add_argument("--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on SIGTERM")
+    parser.add_argument(
+        "--address", default=DEFAULT_ADDRESS, help="host:port to listen on; port 0 picks a free one"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=defaults.workers, help="worker processes that fit models"
+    )
+    parser.add_argument(
+        "--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on SIGTERM"
+    )
     parser.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes)
     parser.add_argument("--max-rows", type=int, default=limits.max_rows)
     parser.add_argument("--max-nodes", type=int, default=limits.max_nodes)
@@ -26,14 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from scmfit.server.app import serve
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.workers < 1:
         raise SystemExit("--workers must be at least 1")
     config = ServerConfig(
         address=args.address,
         workers=args.workers,
         grace_seconds=args.grace,
-        limits=Limits(max_request_bytes=args.max_request_bytes, max_rows=args.max_rows, max_nodes=args.max_nodes),
+        limits=Limits(
+            max_request_bytes=args.max_request_bytes, max_rows=args.max_rows, max_nodes=args.max_nodes
+        ),
         warm_up=not args.no_warm_up,
     )
     serve(config, port_file=args.port_file)

@@ -128,7 +128,9 @@ def _decode_graph(
         violations.append(FieldViolation("graph.nodes", "the graph has no nodes; at least one is needed"))
     if len(nodes) > limits.max_nodes:
         violations.append(
-            FieldViolation("graph.nodes", f"{len(nodes)} nodes exceed the server limit max_nodes={limits.max_nodes}")
+            FieldViolation(
+                "graph.nodes", f"{len(nodes)} nodes exceed the server limit max_nodes={limits.max_nodes}"
+            )
         )
     first_index: dict[str, int] = {}
     for i, name in enumerate(nodes):
@@ -137,7 +139,8 @@ def _decode_graph(
         elif name in first_index:
             violations.append(
                 FieldViolation(
-                    f"graph.nodes[{i}]", f"duplicate node {name!r}, already listed at graph.nodes[{first_index[name]}]"
+                    f"graph.nodes[{i}]",
+                    f"duplicate node {name!r}, already listed at graph.nodes[{first_index[name]}]",
                 )
             )
         else:
@@ -162,7 +165,9 @@ def _decode_graph(
     return nodes, tuple(edges)
 
 
-def _check_acyclic(nodes: Sequence[str], edges: Sequence[tuple[str, str]], violations: list[FieldViolation]) -> None:
+def _check_acyclic(
+    nodes: Sequence[str], edges: Sequence[tuple[str, str]], violations: list[FieldViolation]
+) -> None:
     digraph = nx.DiGraph()
     digraph.add_nodes_from(nodes)
     digraph.add_edges_from(edges)
@@ -172,7 +177,9 @@ def _check_acyclic(nodes: Sequence[str], edges: Sequence[tuple[str, str]], viola
         return
     path = [source for source, _ in cycle] + [cycle[0][0]]
     violations.append(
-        FieldViolation("graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(repr(n) for n in path))
+        FieldViolation(
+            "graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(repr(n) for n in path)
+        )
     )
 
 
@@ -193,21 +200,26 @@ def _decode_dataset(
         if column.name in index:
             violations.append(
                 FieldViolation(
-                    f"{where}.name", f"duplicate column {column.name!r}, already at dataset.columns[{index[column.name]}]"
+                    f"{where}.name",
+                    f"duplicate column {column.name!r}, already at dataset.columns[{index[column.name]}]",
                 )
             )
             continue
         if column.name not in node_set:
-            violations.append(FieldViolation(f"{where}.name", f"column {column.name!r} matches no graph node"))
+            violations.append(
+                FieldViolation(f"{where}.name", f"column {column.name!r} matches no graph node")
+            )
         which = column.WhichOneof("values")
         if which is None:
             violations.append(FieldViolation(f"{where}.values", f"column {column.name!r} has no values set"))
             continue
         kind = _KINDS[which]
-        values = np.asarray(getattr(column, which).values, dtype=_DTYPES[kind])
+        values: np.ndarray = np.asarray(getattr(column, which).values, dtype=_DTYPES[kind])
         if len(values) > limits.max_rows:
             violations.append(
-                FieldViolation(where, f"{len(values)} rows exceed the server limit max_rows={limits.max_rows}")
+                FieldViolation(
+                    where, f"{len(values)} rows exceed the server limit max_rows={limits.max_rows}"
+                )
             )
         if kind is ColumnKind.DOUBLE:
             bad = np.flatnonzero(~np.isfinite(values))
@@ -225,7 +237,9 @@ def _decode_dataset(
         kinds[column.name] = kind
     for i, name in enumerate(nodes):
         if name and name not in index:
-            violations.append(FieldViolation(f"graph.nodes[{i}]", f"node {name!r} has no column in dataset.columns"))
+            violations.append(
+                FieldViolation(f"graph.nodes[{i}]", f"node {name!r} has no column in dataset.columns")
+            )
     lengths = {name: len(values) for name, values in columns.items()}
     if lengths:
         first = next(iter(lengths))
@@ -241,7 +255,9 @@ def _decode_dataset(
     return columns, kinds, index
 
 
-def _check_rows(columns: Mapping[str, np.ndarray], settings: FitSettings, violations: list[FieldViolation]) -> None:
+def _check_rows(
+    columns: Mapping[str, np.ndarray], settings: FitSettings, violations: list[FieldViolation]
+) -> None:
     num_rows = len(next(iter(columns.values())))
     if num_rows == 0:
         violations.append(FieldViolation("dataset.columns", "the dataset has no rows"))
@@ -275,7 +291,11 @@ def _check_classifier_targets(
 
 def single_class_violation(name: str, index: int, classes: np.ndarray) -> FieldViolation:
     """Shared with the worker, which checks the training split once it is drawn."""
-    label = repr(classes[0].item() if isinstance(classes[0], np.generic) else classes[0]) if len(classes) else "none"
+    label = (
+        repr(classes[0].item() if isinstance(classes[0], np.generic) else classes[0])
+        if len(classes)
+        else "none"
+    )
     return FieldViolation(
         f"dataset.columns[{index}]",
         f"node {name!r} has parents and categorical values, so DoWhy fits a classifier for it, "

@@ -96,7 +96,10 @@ def result_response(
     validating_seconds: float,
     total_seconds: float,
 ) -> pb.FitModelResponse:
-    timings: Iterable[tuple[Stage, float]] = [(Stage.VALIDATING, validating_seconds), *outcome.stage_seconds.items()]
+    timings: Iterable[tuple[Stage, float]] = [
+        (Stage.VALIDATING, validating_seconds),
+        *outcome.stage_seconds.items(),
+    ]
     validation = outcome.validation
     return pb.FitModelResponse(
         result=pb.FitResult(

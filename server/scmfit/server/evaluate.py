@@ -32,7 +32,7 @@ def score_node(
     features = test[list(parents)].to_numpy()
     actual = test[node].to_numpy()
     predictor = predictor_of(mechanism)
-    if family is MechanismFamily.CLASSIFIER:
+    if family is MechanismFamily.CLASSIFIER and predictor is not None:
         predicted = predictor.predict(features).reshape(-1)
         accuracy = float(np.mean(predicted == actual)) if len(actual) else None
         return NodeScore(r2=None, omission=R2Omission.CATEGORICAL_TARGET, accuracy=accuracy)

@@ -7,10 +7,10 @@ with pebble. A cluster engine can implement the same two methods without touchin
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import multiprocessing
 import queue
-import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -63,20 +63,20 @@ class _ProcessFitRun:
                     yield self._events.get_nowait()
             except queue.Empty:
                 pass
-            except (EOFError, OSError, BrokenPipeError):
+            except (EOFError, OSError):
                 return
             if finished:
                 return
-            try:
+            with contextlib.suppress(concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
                 self._future.exception(timeout=POLL_SECONDS)
-            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-                pass
 
     def outcome(self) -> FitOutcome:
         try:
             return self._future.result()
         except pebble.ProcessExpired as error:
-            raise WorkerLostError(f"the worker process running this fit died (exit code {error.exitcode})") from None
+            raise WorkerLostError(
+                f"the worker process running this fit died (exit code {error.exitcode})"
+            ) from None
         except concurrent.futures.CancelledError:
             raise FitCancelledError("the fit was cancelled") from None
 
@@ -98,14 +98,12 @@ class ProcessFitExecutor:
         self._pool = pebble.ProcessPool(
             max_workers=workers, initializer=worker.initialize, initargs=(warm_up,), context=context
         )
-        self._ready = threading.Event()
         self._closed = False
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Blocks until every worker has imported DoWhy and run its warm-up fit."""
+        """Blocks until the workers have imported DoWhy and run their warm-up fit."""
         pings = [self._pool.schedule(worker.ping) for _ in range(self.workers)]
         done, _ = concurrent.futures.wait(pings, timeout=timeout)
-        self._ready.set()
         return len(done) == len(pings) and all(future.exception() is None for future in done)
 
     def submit(self, job: FitJob) -> FitRun:
@@ -114,78 +112,6 @@ class ProcessFitExecutor:
         events = self._manager.Queue()
         future = self._pool.schedule(worker.run_job, args=(job, events))
         return _ProcessFitRun(future, events)
-
-    def close(self) -> None: ...
-
-
-class _ProcessFitRun:
-    def __init__(self, future: concurrent.futures.Future[FitOutcome], events: Any) -> None:
-        self._future = future
-        self._events = events
-
-    def events(self) -> Iterator[Progress]:
-        while True:
-            finished = self._future.done()
-            try:
-                while True:
-                    yield self._events.get_nowait()
-            except queue.Empty:
-                pass
-            except (EOFError, OSError, BrokenPipeError):
-                return
-            if finished:
-                return
-            try:
-                self._future.exception(timeout=POLL_SECONDS)
-            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-                pass
-
-    def outcome(self) -> FitOutcome:
-        try:
-            return self._future.result()
-        except pebble.ProcessExpired as error:
-            raise WorkerLostError(f"the worker process running this fit died (exit code {error.exitcode})") from None
-        except concurrent.futures.CancelledError:
-            raise FitCancelledError("the fit was cancelled") from None
-
-    def cancel(self) -> None:
-        if self._future.cancel():
-            _log.info("fit cancelled; its worker is being replaced")
-
-
-class ProcessFitExecutor:
-    """A pebble ProcessPool of spawned workers plus a manager that carries progress events.
-
-    Both are created before the gRPC server, so no worker ever inherits gRPC's threads.
-    """
-
-    def __init__(self, workers: int, *, warm_up: bool = True) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.workers = workers
-        self._manager = context.Manager()
-        self._pool = pebble.ProcessPool(
-            max_workers=workers, initializer=worker.initialize, initargs=(warm_up,), context=context
-        )
-        self._ready = threading.Event()
-        self._closed = False
-
-    def wait_ready(self, timeout: float | None = None) -> bool:
-        """Blocks until every worker has imported DoWhy and run its warm-up fit."""
-        pings = [self._pool.schedule(worker.ping) for _ in range(self.workers)]
-        done, _ = concurrent.futures.wait(pings, timeout=timeout)
-        self._ready.set()
-        return len(done) == len(pings) and all(future.exception() is None for future in done)
-
-    def submit(self, job: FitJob) -> FitRun:
-        if self._closed:
-            raise ShuttingDownError("the server is shutting down")
-        events = self._manager.Queue()
-        future = self._pool.schedule(worker.run_job, args=(job, events))
-        return _ProcessFitRun(future, events)
-
-    def worker_pids(self) -> list[int]:
-        """The live worker processes, for tests that check nothing is left behind."""
-        return [child.pid for child in multiprocessing.active_children() if child.pid is not None]
 
     def close(self) -> None:
         """Stops the workers (killing any still running) and the manager; idempotent."""

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: everything on Python 3.11, then the client and integration tests again on
+# Python 3.13 (client only, no DoWhy) against a server running on 3.11.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== Python 3.11: server, client and integration tests"
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+echo "== Python 3.13 client against the 3.11 server"
+SCMFIT_SERVER_PYTHON="$PWD/.venv/bin/python" .venv-client313/bin/python -m pytest -q -p no:cacheprovider \
+  tests/client tests/integration "$@"

@@ -1,0 +1,87 @@
+"""Every grpc.StatusCode maps to a specific ScmfitError, and BadRequest details become field violations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from scmfit.client import InvalidRequestError, ScmfitError
+from scmfit.client._errors import ERROR_FOR_CODE, from_rpc_error
+
+
+class FakeCall(grpc.RpcError, grpc.Call):
+    """An RpcError as grpc raises it: a Call carrying a code, details and trailing metadata."""
+
+    def __init__(
+        self, code: grpc.StatusCode, details: str, trailers: tuple[tuple[str, bytes], ...] = ()
+    ) -> None:
+        self._code, self._details, self._trailers = code, details, trailers
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+    def trailing_metadata(self) -> Any:
+        return self._trailers
+
+    def initial_metadata(self) -> tuple[()]:
+        return ()
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> Any:
+        return None
+
+    def cancel(self) -> bool:
+        return False
+
+    def add_callback(self, callback: object) -> bool:
+        return False
+
+
+def test_every_status_code_is_mapped() -> None:
+    assert set(ERROR_FOR_CODE) == set(grpc.StatusCode)
+
+
+@pytest.mark.parametrize("code", list(grpc.StatusCode))
+def test_each_code_becomes_its_subclass_with_code_and_message(code: grpc.StatusCode) -> None:
+    error = from_rpc_error(FakeCall(code, f"went wrong: {code.name}"))
+    assert type(error) is ERROR_FOR_CODE[code]
+    assert isinstance(error, ScmfitError)
+    assert error.code is code
+    assert error.message == f"went wrong: {code.name}"
+
+
+def test_specific_codes_get_the_documented_classes() -> None:
+    names = {code.name: ERROR_FOR_CODE[code].__name__ for code in grpc.StatusCode}
+    assert names["INVALID_ARGUMENT"] == "InvalidRequestError"
+    assert names["UNAVAILABLE"] == "UnavailableError"
+    assert names["DEADLINE_EXCEEDED"] == "DeadlineExceededError"
+    assert names["CANCELLED"] == "CancelledError"
+    assert names["INTERNAL"] == "InternalError"
+
+
+def test_bad_request_details_become_field_violations() -> None:
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field="graph.edges", description="cycle")
+            ]
+        )
+    )
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message="bad", details=[detail])
+    call = FakeCall(
+        grpc.StatusCode.INVALID_ARGUMENT, "bad", (("grpc-status-details-bin", status.SerializeToString()),)
+    )
+    error = from_rpc_error(call)
+    assert isinstance(error, InvalidRequestError)
+    assert error.fields() == ["graph.edges"]
+    assert error.violations[0].description == "cycle"

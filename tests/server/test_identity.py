@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from scmfit.server.config import FitSettings
+from scmfit.server.identity import MODEL_ID_PATTERN, model_id_for
+from scmfit.server.job import ColumnKind
+
+NODES = ("X", "Y")
+EDGES = (("X", "Y"),)
+COLUMNS = {"X": np.arange(5.0), "Y": np.arange(5.0) * 2}
+KINDS = {"X": ColumnKind.DOUBLE, "Y": ColumnKind.DOUBLE}
+
+
+def test_id_is_a_stable_sha256_hex() -> None:
+    first = model_id_for(NODES, EDGES, COLUMNS, KINDS, FitSettings())
+    assert MODEL_ID_PATTERN.match(first)
+    assert first == model_id_for(
+        NODES, EDGES, {k: v.copy() for k, v in COLUMNS.items()}, KINDS, FitSettings()
+    )
+
+
+def test_id_changes_with_data_config_kind_and_graph() -> None:
+    base = model_id_for(NODES, EDGES, COLUMNS, KINDS, FitSettings())
+    changed = {**COLUMNS, "Y": COLUMNS["Y"] + 1e-12}
+    assert model_id_for(NODES, EDGES, changed, KINDS, FitSettings()) != base
+    assert model_id_for(NODES, EDGES, COLUMNS, KINDS, dataclasses.replace(FitSettings(), seed=1)) != base
+    ints = {"X": np.arange(5), "Y": np.arange(5) * 2}
+    assert (
+        model_id_for(NODES, EDGES, ints, {"X": ColumnKind.INT64, "Y": ColumnKind.INT64}, FitSettings())
+        != base
+    )
+    assert model_id_for(NODES, (("Y", "X"),), COLUMNS, KINDS, FitSettings()) != base
+
+
+def test_string_columns_cannot_collide_by_concatenation() -> None:
+    kinds = {"X": ColumnKind.STRING}
+    one = model_id_for(("X",), (), {"X": np.array(["ab", "c"], dtype=object)}, kinds, FitSettings())
+    two = model_id_for(("X",), (), {"X": np.array(["a", "bc"], dtype=object)}, kinds, FitSettings())
+    assert one != two
