@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from scmfit.client import Client, FailedPreconditionError, InvalidRequestError
+from scmfit.client import Client, FailedPreconditionError, FitStatus, InvalidRequestError
 from scmfit.v1 import causal_model_service_pb2 as pb
 from tests.conftest import fixture_case
 
@@ -131,7 +131,7 @@ CASES: dict[str, tuple[Callable[[], pb.FitModelRequest], str, str]] = {
 def test_bad_input_names_the_field(client: Client, name: str) -> None:
     build, field, fragment = CASES[name]
     with pytest.raises(InvalidRequestError) as caught:
-        client.fit_proto(build())
+        client.submit(build())
     error = caught.value
     assert error.code is not None and error.code.name == "INVALID_ARGUMENT"
     matching = [v for v in error.violations if v.field == field]
@@ -147,7 +147,7 @@ def test_every_violation_is_reported_at_once(client: Client) -> None:
         pb.FitConfig(r2_threshold=-2.0, test_fraction=1.0),
     )
     with pytest.raises(InvalidRequestError) as caught:
-        client.fit_proto(request)
+        client.submit(request)
     fields = set(caught.value.fields())
     assert {
         "graph.nodes[2]",
@@ -159,17 +159,16 @@ def test_every_violation_is_reported_at_once(client: Client) -> None:
 
 
 def test_best_quality_without_autogluon_is_a_failed_precondition(client: Client) -> None:
-    info = client.server_info()
-    if pb.QUALITY_BEST in info.available_qualities:
+    if "BEST" in client.server_info().qualities:
         pytest.skip("this server has AutoGluon installed")
     with pytest.raises(FailedPreconditionError, match=r"autogluon\.tabular"):
-        client.fit_proto(fixture_case("linear_chain").request(quality="BEST"))
+        client.submit(fixture_case("linear_chain").request(quality="BEST"))
 
 
 def test_server_keeps_serving_after_every_kind_of_bad_input(client: Client) -> None:
     for build, _, _ in CASES.values():
         with pytest.raises(InvalidRequestError):
-            client.fit_proto(build())
+            client.submit(build())
     assert client.health() == "SERVING"
-    result = client.fit_proto(fixture_case("linear_chain").request())
-    assert result.status == pb.FIT_STATUS_SUCCESS
+    result = client.submit(fixture_case("linear_chain").request())
+    assert result.status is FitStatus.SUCCESS

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from scmfit.client import Client
+from scmfit.client import Client, FitProgress, FitResult, FitStatus, Stage
 from scmfit.v1 import causal_model_service_pb2 as pb
 from tests.conftest import fixture_case
 
 
 def test_stream_reports_each_node_through_each_stage_then_one_result(client: Client) -> None:
     case = fixture_case("complex_dag")
-    responses = list(client.fit_events(case.request()))
+    responses = list(client.stream(case.request()))
     assert [r.WhichOneof("event") for r in responses].count("result") == 1
     assert responses[-1].HasField("result")
     progress = [r.progress for r in responses[:-1]]
@@ -29,43 +29,58 @@ def test_stream_reports_each_node_through_each_stage_then_one_result(client: Cli
     assert elapsed == sorted(elapsed)
 
 
+def test_typed_events_and_on_progress_see_the_same_sequence(client: Client) -> None:
+    case = fixture_case("linear_chain")
+    events = list(client.fit_events(case.graph, case.traces))
+    assert isinstance(events[-1], FitResult)
+    progress = [e for e in events if isinstance(e, FitProgress)]
+    assert len(progress) == len(events) - 1
+    assert progress[0].stage is Stage.VALIDATING
+    assert [(p.stage, p.node) for p in progress[1:4]] == [
+        (Stage.ASSIGNING, "X"),
+        (Stage.FITTING, "X"),
+        (Stage.EVALUATING, "X"),
+    ]
+    seen: list[FitProgress] = []
+    result = client.fit(case.graph, case.traces, on_progress=seen.append)
+    assert [(p.stage, p.node) for p in seen] == [(p.stage, p.node) for p in progress]
+    assert result.raw.model_id == result.model_id
+
+
 def test_result_metadata_names_versions_quality_and_stage_times(client: Client) -> None:
-    result = client.fit_proto(fixture_case("linear_chain").request(seed=7, test_fraction=0.25))
+    case = fixture_case("linear_chain")
+    result = client.fit(case.graph, case.traces, seed=7, test_fraction=0.25)
     meta = result.metadata
     info = client.server_info()
     assert meta.dowhy_version == info.dowhy_version == "0.14"
-    assert meta.quality == pb.QUALITY_GOOD
+    assert meta.quality == "GOOD"
     assert (meta.num_rows, meta.num_train, meta.num_test) == (1000, 750, 250)
     assert meta.seed == 7
     assert meta.test_fraction == pytest.approx(0.25)
-    assert {t.stage for t in meta.stage_timings} == {
-        pb.STAGE_VALIDATING,
-        pb.STAGE_ASSIGNING,
-        pb.STAGE_FITTING,
-        pb.STAGE_EVALUATING,
-    }
-    assert meta.total_time.ToNanoseconds() > 0
+    assert set(meta.stage_seconds) == set(Stage)
+    assert meta.total_seconds > 0
 
 
 def test_same_request_gives_same_id_and_result_and_config_changes_the_id(client: Client) -> None:
     case = fixture_case("multi_parent")
-    first = client.fit_proto(case.request())
-    second = client.fit_proto(case.request())
+    first = client.fit(case.graph, case.traces)
+    second = client.fit(case.graph, case.traces)
     assert first.model_id == second.model_id
     assert [n.r2 for n in first.nodes] == [n.r2 for n in second.nodes]
-    other = client.fit_proto(case.request(seed=43))
+    other = client.fit(case.graph, case.traces, seed=43)
     assert other.model_id != first.model_id
 
 
 def test_validation_can_be_switched_off(client: Client) -> None:
-    result = client.fit_proto(fixture_case("noisy_data").request(validate_r2=False))
-    assert result.status == pb.FIT_STATUS_SUCCESS
+    case = fixture_case("noisy_data")
+    result = client.fit(case.graph, case.traces, validate_r2=False)
+    assert result.status is FitStatus.SUCCESS
     assert not result.validation.enforced
     assert not result.validation.passed
-    assert list(result.validation.failed_nodes) == ["Y"]
+    assert result.validation.failed_nodes == ("Y",)
 
 
 def test_threshold_decides_between_success_and_validation_failed(client: Client) -> None:
     case = fixture_case("noisy_data")
-    assert client.fit_proto(case.request(r2_threshold=0.1)).status == pb.FIT_STATUS_SUCCESS
-    assert client.fit_proto(case.request(r2_threshold=0.2)).status == pb.FIT_STATUS_VALIDATION_FAILED
+    assert client.fit(case.graph, case.traces, r2_threshold=0.1).status is FitStatus.SUCCESS
+    assert client.fit(case.graph, case.traces, r2_threshold=0.2).status is FitStatus.VALIDATION_FAILED

@@ -15,7 +15,15 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from scmfit.client import CancelledError, Client, DeadlineExceededError, ScmfitError, fit_request
+from scmfit.client import (
+    CancelledError,
+    Client,
+    DeadlineExceededError,
+    FitResult,
+    FitStatus,
+    ScmfitError,
+    fit_request,
+)
 from scmfit.v1 import causal_model_service_pb2 as pb
 from tests.conftest import fixture_case
 from tests.serverproc import ServerProcess, start_server
@@ -63,10 +71,11 @@ def test_server_info_reports_versions_limits_and_qualities(client: Client) -> No
     assert info.dowhy_version == "0.14"
     assert info.sklearn_version.count(".") >= 1
     assert info.python_version.startswith("3.11.")
-    assert info.limits.max_request_bytes > 4 * 1024 * 1024
-    assert info.limits.max_rows > 0 and info.limits.max_nodes > 0
-    assert {pb.QUALITY_GOOD, pb.QUALITY_BETTER} <= set(info.available_qualities)
+    assert info.max_request_bytes > 4 * 1024 * 1024
+    assert info.max_rows > 0 and info.max_nodes > 0
+    assert {"GOOD", "BETTER"} <= set(info.qualities)
     assert info.workers == 2
+    assert info.raw.limits.max_nodes == info.max_nodes
 
 
 def test_reflection_lists_the_services(server: ServerProcess) -> None:
@@ -81,32 +90,32 @@ def test_reflection_lists_the_services(server: ServerProcess) -> None:
 def test_cancelled_fit_kills_its_worker_and_the_next_fit_succeeds(own_server: ServerProcess) -> None:
     before = descendants(own_server)
     with Client(own_server.address, timeout=300) as client:
-        events = client.fit_events(slow_request())
+        events = client.stream(slow_request())
         for response in events:
             if response.progress.stage == pb.STAGE_FITTING and response.progress.node == "n01":
                 break
         events.close()  # leaving the stream cancels the call
         assert wait_for(lambda: not before <= descendants(own_server)), "the busy worker was not stopped"
-        result = client.fit_proto(fixture_case("linear_chain").request())
-        assert result.status == pb.FIT_STATUS_SUCCESS
+        result = client.submit(fixture_case("linear_chain").request())
+        assert result.status is FitStatus.SUCCESS
 
 
 def test_expired_deadline_stops_the_fit_and_the_server_recovers(own_server: ServerProcess) -> None:
     with Client(own_server.address) as client:
-        client.fit_proto(fixture_case("linear_chain").request(), timeout=120)  # the worker is warm again
+        client.submit(fixture_case("linear_chain").request(), timeout=120)  # the worker is warm again
         before = descendants(own_server)
         with pytest.raises(DeadlineExceededError):
-            client.fit_proto(slow_request(), timeout=3.0)
+            client.submit(slow_request(), timeout=3.0)
         assert wait_for(lambda: not before <= descendants(own_server)), "the expired fit kept running"
-        result = client.fit_proto(fixture_case("multi_parent").request(), timeout=120)
-        assert result.status == pb.FIT_STATUS_SUCCESS
+        result = client.submit(fixture_case("multi_parent").request(), timeout=120)
+        assert result.status is FitStatus.SUCCESS
 
 
 def test_sigterm_drains_then_exits_zero_and_leaves_no_process_behind() -> None:
     server = start_server("--grace", "1", workers=1)
     children = [psutil.Process(pid) for pid in descendants(server)]
     assert children, "the server should own worker processes"
-    outcome: list[BaseException | pb.FitResult] = []
+    outcome: list[BaseException | FitResult] = []
     statuses: list[int] = []
     with Client(server.address, timeout=120) as client, grpc.insecure_channel(server.address) as channel:
         watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""))
@@ -119,7 +128,7 @@ def test_sigterm_drains_then_exits_zero_and_leaves_no_process_behind() -> None:
 
         def run_fit() -> None:
             try:
-                outcome.append(client.fit_proto(slow_request()))
+                outcome.append(client.submit(slow_request()))
             except ScmfitError as error:
                 outcome.append(error)
 

@@ -1,6 +1,20 @@
-"""The scmfit Python client: typed calls to a scmfit server, with no DoWhy dependency."""
+"""The scmfit Python client: typed calls to a scmfit server. It never imports DoWhy or server code.
 
-from scmfit.client._client import DEFAULT_TARGET, SERVICE_NAME, Client
+from scmfit.client import Client
+
+with Client("127.0.0.1:50051") as client:
+    result = client.fit(nx_graph, dataframe, quality="GOOD")
+    print(result.status, result.mean_r2, result.node("Y").mechanism.coefficients)
+"""
+
+from scmfit.client._client import (
+    DEFAULT_TARGET,
+    RETRY_POLICY,
+    SERVICE_NAME,
+    Client,
+    FitEvent,
+    ProgressCallback,
+)
 from scmfit.client._errors import (
     AlreadyExistsError,
     CancelledError,
@@ -16,10 +30,23 @@ from scmfit.client._errors import (
     UnavailableError,
     UnimplementedError,
 )
-from scmfit.client._request import column, fit_request
+from scmfit.client._request import column, fit_config, fit_request
+from scmfit.client._results import (
+    FitMetadata,
+    FitProgress,
+    FitResult,
+    FitStatus,
+    Mechanism,
+    MechanismKind,
+    NodeResult,
+    ServerInfo,
+    Stage,
+    Validation,
+)
 
 __all__ = [
     "DEFAULT_TARGET",
+    "RETRY_POLICY",
     "SERVICE_NAME",
     "AlreadyExistsError",
     "CancelledError",
@@ -27,14 +54,27 @@ __all__ = [
     "DeadlineExceededError",
     "FailedPreconditionError",
     "FieldViolation",
+    "FitEvent",
+    "FitMetadata",
+    "FitProgress",
+    "FitResult",
+    "FitStatus",
     "InternalError",
     "InvalidRequestError",
+    "Mechanism",
+    "MechanismKind",
+    "NodeResult",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProgressCallback",
     "ResourceExhaustedError",
     "ScmfitError",
+    "ServerInfo",
+    "Stage",
     "UnavailableError",
     "UnimplementedError",
+    "Validation",
     "column",
+    "fit_config",
     "fit_request",
 ]

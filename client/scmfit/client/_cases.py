@@ -25,6 +25,10 @@ class Case:
     expected: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
+    @property
+    def graph(self) -> tuple[list[str], list[tuple[str, str]]]:
+        return self.nodes, self.edges
+
     def request(self, **overrides: Any) -> pb.FitModelRequest:
         config = {**self.config, **overrides}
         return fit_request(self.nodes, self.edges, self.traces, **config)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import json
+from collections.abc import Callable, Generator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -10,17 +11,42 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scmfit.client._errors import ScmfitError, from_rpc_error
+from scmfit.client._request import DataLike, GraphLike, fit_request
+from scmfit.client._results import FitProgress, FitResult, ServerInfo
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 SERVICE_NAME = "scmfit.v1.CausalModelService"
 
-ProgressCallback = Callable[[pb.FitProgress], None]
+ProgressCallback = Callable[[FitProgress], None]
+FitEvent = FitProgress | FitResult
+
+RETRY_POLICY: dict[str, Any] = {
+    "maxAttempts": 5,
+    "initialBackoff": "0.2s",
+    "maxBackoff": "3s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+"""gRPC's own retries: only UNAVAILABLE (for example while the server starts), never INVALID_ARGUMENT."""
+
+SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{"service": SERVICE_NAME}, {"service": "grpc.health.v1.Health"}],
+                "retryPolicy": RETRY_POLICY,
+            }
+        ]
+    }
+)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 class Client:
-    """`with Client(target) as client:`; the channel closes with the block."""
+    """`with Client(target) as client:`; the channel is owned by the client and closes with the block."""
 
     def __init__(
         self,
@@ -28,14 +54,21 @@ class Client:
         *,
         timeout: float | None = None,
         credentials: grpc.ChannelCredentials | None = None,
-        options: list[tuple[str, Any]] | None = None,
+        options: Sequence[tuple[str, Any]] | None = None,
     ) -> None:
         self.target = target
         self.timeout = timeout
+        channel_options: list[tuple[str, Any]] = [
+            ("grpc.enable_retries", 1),
+            ("grpc.service_config", SERVICE_CONFIG),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            *(options or []),
+        ]
         if credentials is None:
-            self._channel = grpc.insecure_channel(target, options=options)
+            self._channel = grpc.insecure_channel(target, options=channel_options)
         else:
-            self._channel = grpc.secure_channel(target, credentials, options=options)
+            self._channel = grpc.secure_channel(target, credentials, options=channel_options)
         self._stub = pb_grpc.CausalModelServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
@@ -50,11 +83,91 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
+    def _timeout(self, timeout: float | None) -> float | None:
+        return timeout if timeout is not None else self.timeout
+
+    def fit(
+        self,
+        graph: GraphLike,
+        data: DataLike,
+        *,
+        quality: str = "GOOD",
+        r2_threshold: float = 0.7,
+        validate_r2: bool = True,
+        test_fraction: float = 0.2,
+        seed: int = 42,
+        min_samples: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+    ) -> FitResult:
+        """Fits `graph` on `data`; `on_progress` sees each event as it streams in."""
+        request = fit_request(
+            graph,
+            data,
+            quality=quality,
+            r2_threshold=r2_threshold,
+            validate_r2=validate_r2,
+            test_fraction=test_fraction,
+            seed=seed,
+            min_samples=min_samples,
+        )
+        return self.submit(request, on_progress=on_progress, timeout=timeout)
+
     def fit_events(
+        self,
+        graph: GraphLike,
+        data: DataLike,
+        *,
+        quality: str = "GOOD",
+        r2_threshold: float = 0.7,
+        validate_r2: bool = True,
+        test_fraction: float = 0.2,
+        seed: int = 42,
+        min_samples: int | None = None,
+        timeout: float | None = None,
+    ) -> Generator[FitEvent, None, None]:
+        """Each FitProgress, then the FitResult, for callers that drive their own UI."""
+        request = fit_request(
+            graph,
+            data,
+            quality=quality,
+            r2_threshold=r2_threshold,
+            validate_r2=validate_r2,
+            test_fraction=test_fraction,
+            seed=seed,
+            min_samples=min_samples,
+        )
+        yield from self.events(request, timeout=timeout)
+
+    def submit(
+        self,
+        request: pb.FitModelRequest,
+        *,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+    ) -> FitResult:
+        """Sends a prebuilt FitModelRequest."""
+        for event in self.events(request, timeout=timeout):
+            if isinstance(event, FitResult):
+                return event
+            if on_progress is not None:
+                on_progress(event)
+        raise ScmfitError("the server closed the FitModel stream without a result")
+
+    def events(
+        self, request: pb.FitModelRequest, *, timeout: float | None = None
+    ) -> Generator[FitEvent, None, None]:
+        for response in self.stream(request, timeout=timeout):
+            if response.HasField("result"):
+                yield FitResult.from_proto(response.result)
+            else:
+                yield FitProgress.from_proto(response.progress)
+
+    def stream(
         self, request: pb.FitModelRequest, *, timeout: float | None = None
     ) -> Generator[pb.FitModelResponse, None, None]:
-        """Every streamed message, progress first and the result last; breaking out cancels the call."""
-        call = self._stub.FitModel(request, timeout=timeout if timeout is not None else self.timeout)
+        """The raw response stream; closing the generator early cancels the call on the server."""
+        call = self._stub.FitModel(request, timeout=self._timeout(timeout))
         try:
             yield from call
         except grpc.RpcError as error:
@@ -62,35 +175,18 @@ class Client:
         finally:
             call.cancel()
 
-    def fit_proto(
-        self,
-        request: pb.FitModelRequest,
-        *,
-        on_progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-    ) -> pb.FitResult:
-        for response in self.fit_events(request, timeout=timeout):
-            if response.HasField("result"):
-                return response.result
-            if on_progress is not None:
-                on_progress(response.progress)
-        raise ScmfitError("the server closed the FitModel stream without a result")
-
-    def server_info(self, *, timeout: float | None = None) -> pb.GetServerInfoResponse:
+    def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         try:
-            response: pb.GetServerInfoResponse = self._stub.GetServerInfo(
-                pb.GetServerInfoRequest(), timeout=timeout if timeout is not None else self.timeout
-            )
+            response = self._stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=self._timeout(timeout))
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
-        return response
+        return ServerInfo.from_proto(response)
 
     def health(self, service: str = SERVICE_NAME, *, timeout: float | None = None) -> str:
         """The health status name, such as "SERVING" or "NOT_SERVING"."""
         try:
             response = self._health.Check(
-                health_pb2.HealthCheckRequest(service=service),
-                timeout=timeout if timeout is not None else self.timeout,
+                health_pb2.HealthCheckRequest(service=service), timeout=self._timeout(timeout)
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None

@@ -1,14 +1,25 @@
-"""Builds FitModelRequest messages from plain Python and numpy data, checking what can be checked locally."""
+"""Builds FitModelRequest messages from networkx graphs, pandas frames, mappings and numpy arrays.
+
+Nothing here imports networkx or pandas: graphs and frames are recognised by their interfaces, so
+the client stays installable without them. Columns convert array-wise (no Python loop over rows),
+and local checks fail fast with the same error types the server would return.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from scmfit.client._errors import FieldViolation, InvalidRequestError
 from scmfit.v1 import causal_model_service_pb2 as pb
+
+Edge: TypeAlias = tuple[str, str]
+GraphLike: TypeAlias = Any
+"""A networkx.DiGraph, a (nodes, edges) pair, or a mapping {"nodes": [...], "edges": [[a, b], ...]}."""
+DataLike: TypeAlias = Any
+"""A pandas.DataFrame, or a mapping from column name to a sequence or numpy array."""
 
 QUALITY_NAMES: Mapping[str, pb.Quality.ValueType] = {
     "GOOD": pb.QUALITY_GOOD,
@@ -17,27 +28,88 @@ QUALITY_NAMES: Mapping[str, pb.Quality.ValueType] = {
 }
 
 
+def _invalid(field: str, description: str) -> InvalidRequestError:
+    return InvalidRequestError(f"{field}: {description}", (FieldViolation(field, description),))
+
+
+def normalize_graph(graph: GraphLike) -> tuple[list[str], list[Edge]]:
+    """Nodes in their given order and edges as (source, target) name pairs."""
+    if hasattr(graph, "nodes") and hasattr(graph, "edges") and callable(getattr(graph, "is_directed", None)):
+        if not graph.is_directed():
+            raise _invalid("graph", "a causal graph must be directed (networkx.DiGraph)")
+        nodes, edges = list(graph.nodes), list(graph.edges)
+    elif isinstance(graph, Mapping):
+        nodes, edges = list(graph.get("nodes", [])), list(graph.get("edges", []))
+    elif isinstance(graph, Sequence) and len(graph) == 2:
+        nodes, edges = list(graph[0]), list(graph[1])
+    else:
+        raise _invalid(
+            "graph", f"expected a networkx.DiGraph, (nodes, edges) or a mapping, got {type(graph).__name__}"
+        )
+    pairs: list[Edge] = []
+    for k, edge in enumerate(edges):
+        if len(edge) < 2:
+            raise _invalid(f"graph.edges[{k}]", f"an edge needs a source and a target, got {edge!r}")
+        pairs.append((str(edge[0]), str(edge[1])))
+    return [str(node) for node in nodes], pairs
+
+
+def normalize_data(data: DataLike) -> dict[str, np.ndarray]:
+    """One 1-D array per column; pandas categoricals and strings become str arrays."""
+    if hasattr(data, "columns") and hasattr(data, "dtypes") and hasattr(data, "__getitem__"):
+        return {str(name): _series_array(data[name]) for name in data.columns}
+    if isinstance(data, Mapping):
+        arrays: dict[str, np.ndarray] = {}
+        for name, values in data.items():
+            array = (
+                _series_array(values)
+                if hasattr(values, "dtype") and hasattr(values, "to_numpy")
+                else np.asarray(values)
+            )
+            if array.ndim != 1:
+                raise _invalid(f"data[{name!r}]", f"columns must be one-dimensional, got shape {array.shape}")
+            arrays[str(name)] = array
+        return arrays
+    raise _invalid("data", f"expected a pandas.DataFrame or a mapping of columns, got {type(data).__name__}")
+
+
+def _series_array(series: Any) -> np.ndarray:
+    dtype_name = str(series.dtype)
+    if dtype_name == "category" or dtype_name.startswith(("string", "str")):
+        if bool(series.isna().any()):
+            raise _invalid(f"data[{series.name!r}]", "categorical columns must not have missing values")
+        return np.asarray(series.astype(str).to_numpy(dtype=object))
+    if dtype_name in {"Int64", "Int32", "Int16", "Int8", "boolean"}:
+        if bool(series.isna().any()):
+            raise _invalid(f"data[{series.name!r}]", "nullable columns must not have missing values")
+        return np.asarray(series.to_numpy(dtype="int64" if dtype_name != "boolean" else "bool"))
+    return np.asarray(series.to_numpy())
+
+
 def column(name: str, values: Sequence[Any] | np.ndarray) -> pb.Column:
-    """Maps numpy dtypes to typed columns without loss: int stays int64, bool stays bool, str is strings."""
+    """Lossless typing: int stays int64, bool stays bool, str and categories become strings."""
     array = np.asarray(values)
     kind = array.dtype.kind
     if kind == "b":
         return pb.Column(name=name, bools=pb.BoolValues(values=array.tolist()))
     if kind in "iu":
+        if kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
+            raise _invalid(
+                f"data[{name!r}]", "unsigned values above the int64 range cannot be sent losslessly"
+            )
         return pb.Column(name=name, int64s=pb.Int64Values(values=array.astype(np.int64, copy=False).tolist()))
     if kind == "f":
         return pb.Column(
             name=name, doubles=pb.DoubleValues(values=array.astype(np.float64, copy=False).tolist())
         )
-    if kind in "UO":
-        return pb.Column(name=name, strings=pb.StringValues(values=[str(v) for v in array.tolist()]))
-    raise InvalidRequestError(
-        f"column {name!r} has unsupported dtype {array.dtype}",
-        (FieldViolation(f"data[{name!r}]", f"unsupported dtype {array.dtype}"),),
-    )
+    if kind == "U":
+        return pb.Column(name=name, strings=pb.StringValues(values=array.tolist()))
+    if kind == "O":
+        return pb.Column(name=name, strings=pb.StringValues(values=array.astype(str).tolist()))
+    raise _invalid(f"data[{name!r}]", f"unsupported dtype {array.dtype}")
 
 
-def check_graph(nodes: Sequence[str], edges: Iterable[tuple[str, str]], columns: Iterable[str]) -> None:
+def check_graph(nodes: Sequence[str], edges: Iterable[Edge], columns: Iterable[str]) -> None:
     """Fails fast on what the server would reject anyway: unknown nodes, cycles, column mismatches."""
     violations: list[FieldViolation] = []
     node_set = set(nodes)
@@ -70,7 +142,7 @@ def check_graph(nodes: Sequence[str], edges: Iterable[tuple[str, str]], columns:
         )
 
 
-def find_cycle(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[str]:
+def find_cycle(nodes: Sequence[str], edges: Sequence[Edge]) -> list[str]:
     """A cycle as a closed path of names, or []; the client does not depend on networkx."""
     children: dict[str, list[str]] = {name: [] for name in nodes}
     for source, target in edges:
@@ -96,10 +168,7 @@ def find_cycle(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[s
     return []
 
 
-def fit_request(
-    nodes: Sequence[str],
-    edges: Iterable[tuple[str, str]],
-    data: Mapping[str, Sequence[Any] | np.ndarray],
+def fit_config(
     *,
     quality: str = "GOOD",
     r2_threshold: float | None = None,
@@ -107,15 +176,12 @@ def fit_request(
     test_fraction: float | None = None,
     seed: int | None = None,
     min_samples: int | None = None,
-) -> pb.FitModelRequest:
-    edge_list = [(str(source), str(target)) for source, target in edges]
-    check_graph(nodes, edge_list, data.keys())
+) -> pb.FitConfig:
     if quality.upper() not in QUALITY_NAMES:
-        raise InvalidRequestError(
-            f"unknown quality {quality!r}",
-            (FieldViolation("config.quality", f"must be one of {', '.join(QUALITY_NAMES)}"),),
+        raise _invalid(
+            "config.quality", f"unknown quality {quality!r}; expected one of {', '.join(QUALITY_NAMES)}"
         )
-    config = pb.FitConfig(
+    return pb.FitConfig(
         quality=QUALITY_NAMES[quality.upper()],
         r2_threshold=r2_threshold,
         validate_r2=validate_r2,
@@ -123,8 +189,24 @@ def fit_request(
         seed=seed,
         min_samples=min_samples,
     )
+
+
+def fit_request(
+    graph: GraphLike,
+    edges_or_data: Any,
+    data: DataLike | None = None,
+    **config: Any,
+) -> pb.FitModelRequest:
+    """`fit_request(graph, data, **config)` or `fit_request(nodes, edges, data, **config)`."""
+    if data is None:
+        nodes, edges = normalize_graph(graph)
+        data = edges_or_data
+    else:
+        nodes, edges = normalize_graph((graph, edges_or_data))
+    arrays = normalize_data(data)
+    check_graph(nodes, edges, arrays.keys())
     return pb.FitModelRequest(
-        graph=pb.Graph(nodes=list(nodes), edges=[pb.Edge(source=s, target=t) for s, t in edge_list]),
-        dataset=pb.Dataset(columns=[column(name, values) for name, values in data.items()]),
-        config=config,
+        graph=pb.Graph(nodes=nodes, edges=[pb.Edge(source=s, target=t) for s, t in edges]),
+        dataset=pb.Dataset(columns=[column(name, values) for name, values in arrays.items()]),
+        config=fit_config(**config),
     )

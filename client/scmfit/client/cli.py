@@ -1,4 +1,7 @@
-"""The `scmfit` command: fit a case through a server and show the result, or run the server."""
+"""The `scmfit` command line: fit with a live progress bar and a results table, check health, run the server.
+
+Exit codes: 0 success, 1 validation failed or warning, 2 error.
+"""
 
 from __future__ import annotations
 
@@ -7,114 +10,206 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import json_format
 
 from scmfit.client._cases import load_case
 from scmfit.client._client import DEFAULT_TARGET, Client
 from scmfit.client._errors import InvalidRequestError, ScmfitError
-from scmfit.v1 import causal_model_service_pb2 as pb
+from scmfit.client._request import fit_request
+from scmfit.client._results import FitProgress, FitResult, FitStatus
+from scmfit.client._traces import read_graph, read_traces
 
 EXIT_SUCCESS, EXIT_NOT_SUCCESS, EXIT_ERROR = 0, 1, 2
 
+_STATUS_STYLE = {
+    FitStatus.SUCCESS: "bold green",
+    FitStatus.VALIDATION_FAILED: "bold red",
+    FitStatus.WARNING: "bold yellow",
+}
 
-def _format_result(result: pb.FitResult) -> str:
-    lines = []
-    header = f"{'node':<14} {'parents':<18} {'mechanism':<24} {'model':<46} {'R²':>8}  coefficients"
-    lines.append(header)
-    lines.append("-" * len(header))
-    failed = set(result.validation.failed_nodes)
-    for node in result.nodes:
-        kind = pb.MechanismKind.Name(node.mechanism.kind).removeprefix("MECHANISM_KIND_").lower()
-        if node.HasField("r2"):
-            r2 = f"{node.r2:8.4f}" + (" ✗" if node.name in failed else " ✓")
-        else:
-            r2 = "       -  " + pb.R2Omission.Name(node.r2_omission).removeprefix("R2_OMISSION_").lower()
-        coefficients = ", ".join(f"{c.feature}={c.value:.4g}" for c in node.mechanism.coefficients)
-        if node.mechanism.HasField("intercept"):
-            coefficients += f" (intercept {node.mechanism.intercept:.4g})"
-        lines.append(
-            f"{node.name:<14} {','.join(node.parents) or '-':<18} {kind:<24} {node.mechanism.model_type:<46} "
-            f"{r2}  {coefficients}"
+
+def _coefficients(result: FitResult, name: str) -> str:
+    mechanism = result.node(name).mechanism
+    text = ", ".join(f"{feature}={value:.4g}" for feature, value in mechanism.coefficients.items())
+    if mechanism.intercept is not None:
+        text += (
+            f" (+{mechanism.intercept:.3g})" if mechanism.intercept >= 0 else f" ({mechanism.intercept:.3g})"
         )
-    status = pb.FitStatus.Name(result.status).removeprefix("FIT_STATUS_")
-    lines.append("")
-    lines.append(f"status: {status} — {result.message}")
-    lines.append(f"model_id: {result.model_id}")
+    return text or "-"
+
+
+def _score(result: FitResult, name: str) -> tuple[str, bool | None]:
+    node = result.node(name)
+    if node.r2 is not None:
+        return f"{node.r2:.4f}", name not in result.validation.failed_nodes
+    if node.accuracy is not None:
+        return f"acc {node.accuracy:.3f}", None
+    return f"- ({node.r2_omission})", None
+
+
+def _summary(result: FitResult) -> str:
     meta = result.metadata
-    lines.append(
-        f"rows: {meta.num_rows} (train {meta.num_train}, test {meta.num_test}); "
-        f"quality {pb.Quality.Name(meta.quality).removeprefix('QUALITY_')}; dowhy {meta.dowhy_version}; "
-        f"{meta.total_time.ToTimedelta().total_seconds():.2f}s"
+    return (
+        f"{meta.num_rows} rows (train {meta.num_train}, test {meta.num_test}) · quality {meta.quality} · "
+        f"dowhy {meta.dowhy_version} · {meta.total_seconds:.2f}s · model {result.model_id[:12]}"
     )
+
+
+def render_plain(result: FitResult) -> str:
+    """The table without rich, for terminals or installs without the cli extra."""
+    lines = [f"{'node':<14} {'parents':<16} {'mechanism':<24} {'model':<46} {'R²':<22} coefficients"]
+    for node in result.nodes:
+        score, passed = _score(result, node.name)
+        mark = {True: " ✓", False: " ✗", None: ""}[passed]
+        lines.append(
+            f"{node.name:<14} {','.join(node.parents) or '-':<16} {node.mechanism.kind.value:<24} "
+            f"{node.mechanism.model_type:<46} {score + mark:<22} {_coefficients(result, node.name)}"
+        )
+    lines += ["", f"{result.status.value.upper()}: {result.message}", _summary(result)]
     return "\n".join(lines)
 
 
+def _render_rich(result: FitResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Fitted structural causal model", title_justify="left")
+    for heading in ("node", "parents", "mechanism", "model type", "coefficients"):
+        table.add_column(heading, overflow="fold")
+    table.add_column("R²", justify="right")
+    for node in result.nodes:
+        score, passed = _score(result, node.name)
+        styled = {True: f"[green]{score} ✓[/]", False: f"[red]{score} ✗[/]", None: f"[dim]{score}[/]"}[passed]
+        table.add_row(
+            node.name,
+            ", ".join(node.parents) or "[dim]-[/]",
+            node.mechanism.kind.value,
+            node.mechanism.model_type,
+            _coefficients(result, node.name),
+            styled,
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"[{_STATUS_STYLE[result.status]}]{result.status.value.upper()}[/]: {result.message}")
+    console.print(f"[dim]{_summary(result)}[/]")
+
+
+def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
+    if not show_progress:
+        return client.submit(request)
+    try:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    except ImportError:
+        return client.submit(
+            request, on_progress=lambda p: print(f"  {p.stage.value:<10} {p.node}", file=sys.stderr)
+        )
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("validating", total=None)
+
+        def on_progress(event: FitProgress) -> None:
+            steps = {"assigning": 0, "fitting": 1, "evaluating": 2}
+            if event.stage.value in steps:
+                bar.update(
+                    task,
+                    total=3 * event.total,
+                    completed=3 * event.done + steps[event.stage.value],
+                    description=f"{event.stage.value} {event.node}",
+                )
+
+        result = client.submit(request, on_progress=on_progress)
+        bar.update(task, completed=bar.tasks[0].total or 0)
+    return result
+
+
 def _fit(args: argparse.Namespace) -> int:
-    case = load_case(args.case)
-    overrides = {}
-    if args.quality:
-        overrides["quality"] = args.quality
-    if args.threshold is not None:
-        overrides["r2_threshold"] = args.threshold
-    request = case.request(**overrides)
-
-    def on_progress(progress: pb.FitProgress) -> None:
-        if not args.json:
-            stage = pb.Stage.Name(progress.stage).removeprefix("STAGE_").lower()
-            print(f"  [{progress.done}/{progress.total}] {stage:<10} {progress.node}", file=sys.stderr)
-
-    with Client(args.address, timeout=args.timeout) as client:
-        result = client.fit_proto(request, on_progress=on_progress)
-    if args.json:
-        print(json.dumps(json_format.MessageToDict(result), indent=2))
+    config: dict[str, Any] = {}
+    if args.case is not None:
+        case = load_case(args.case)
+        nodes, edges, traces = case.nodes, case.edges, case.traces
+        config.update(case.config)
+    elif args.graph is not None and args.traces is not None:
+        nodes, edges = read_graph(args.graph)
+        traces = read_traces(args.traces)
     else:
-        print(_format_result(result))
-    return EXIT_SUCCESS if result.status == pb.FIT_STATUS_SUCCESS else EXIT_NOT_SUCCESS
+        raise SystemExit("scmfit fit: give --case FILE, or --graph GRAPH and --traces TRACES")
+    if args.quality:
+        config["quality"] = args.quality
+    if args.threshold is not None:
+        config["r2_threshold"] = args.threshold
+    request = fit_request(nodes, edges, traces, **config)
+    with Client(args.address, timeout=args.timeout) as client:
+        result = _run_fit(client, request, show_progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(json_format.MessageToDict(result.raw), indent=2))
+    elif _has_rich():
+        _render_rich(result)
+    else:
+        print(render_plain(result))
+    return EXIT_SUCCESS if result.status is FitStatus.SUCCESS else EXIT_NOT_SUCCESS
+
+
+def _has_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _health(args: argparse.Namespace) -> int:
-    with Client(args.address, timeout=args.timeout) as client:
-        status = client.health()
+    with Client(args.address, timeout=args.timeout or 5.0) as client:
+        status = client.health(args.service)
     print(status)
     return EXIT_SUCCESS if status == "SERVING" else EXIT_NOT_SUCCESS
 
 
 def _info(args: argparse.Namespace) -> int:
-    with Client(args.address, timeout=args.timeout) as client:
+    with Client(args.address, timeout=args.timeout or 5.0) as client:
         info = client.server_info()
-    print(json.dumps(json_format.MessageToDict(info), indent=2))
+    print(json.dumps(json_format.MessageToDict(info.raw), indent=2))
     return EXIT_SUCCESS
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="scmfit", description="Fit DoWhy structural causal models via scmfit."
+        prog="scmfit", description="Fit DoWhy structural causal models with scmfit."
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    fit = commands.add_parser("fit", help="fit a case file (graph, traces and config in one JSON)")
-    fit.add_argument("--case", type=Path, required=True)
-    fit.add_argument("--quality", choices=["GOOD", "BETTER", "BEST"])
-    fit.add_argument("--threshold", type=float)
-    fit.add_argument("--json", action="store_true", help="print the result as JSON and no progress")
+    fit = commands.add_parser("fit", help="fit a graph on traces and show the result")
+    fit.add_argument("--case", type=Path, help="a fixture: graph, traces and config in one JSON")
+    fit.add_argument("--graph", type=Path, help='JSON: {"nodes": [...], "edges": [[a, b], ...]}')
+    fit.add_argument("--traces", type=Path, help="CSV, JSON columns, or Parquet (with pyarrow)")
+    fit.add_argument("--quality", choices=["GOOD", "BETTER", "BEST"], type=str.upper)
+    fit.add_argument("--threshold", type=float, help="R² threshold (default 0.7)")
+    fit.add_argument("--json", action="store_true", help="print the result as JSON, without progress")
     fit.set_defaults(handler=_fit)
-    for name, handler in (("health", _health), ("info", _info)):
-        commands.add_parser(name).set_defaults(handler=handler)
-    for sub in commands.choices.values():
-        sub.add_argument("--address", default=DEFAULT_TARGET)
-        sub.add_argument("--timeout", type=float, default=None)
+    health = commands.add_parser("health", help="print the server's health status")
+    health.add_argument("--service", default="scmfit.v1.CausalModelService")
+    health.set_defaults(handler=_health)
+    commands.add_parser("info", help="print versions, limits and qualities").set_defaults(handler=_info)
+    for sub in (fit, health, commands.choices["info"]):
+        sub.add_argument(
+            "--address", default=DEFAULT_TARGET, help=f"server address (default {DEFAULT_TARGET})"
+        )
+        sub.add_argument("--timeout", type=float, default=None, help="deadline in seconds")
 
     serve = commands.add_parser("serve", help="run the server (needs the server extra)")
     try:
-        from scmfit.server.cli import add_arguments, run
+        from scmfit.server.cli import add_arguments, run  # the only server import, and only for `serve`
     except ImportError:
         serve.set_defaults(handler=lambda _args: _missing_server())
     else:
         add_arguments(serve)
         serve.set_defaults(handler=run)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
     except InvalidRequestError as error:
@@ -124,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except ScmfitError as error:
         print(f"error: {type(error).__name__}: {error.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     return code
 

@@ -1,0 +1,230 @@
+"""Typed, documented views of the service's responses; each keeps its protobuf message as `raw`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scmfit.v1 import causal_model_service_pb2 as pb
+
+
+class FitStatus(StrEnum):
+    """The verdict of a fit that ran."""
+
+    SUCCESS = "success"
+    VALIDATION_FAILED = "validation_failed"
+    WARNING = "warning"
+
+
+class Stage(StrEnum):
+    """A phase of a fit, as reported by progress events."""
+
+    VALIDATING = "validating"
+    ASSIGNING = "assigning"
+    FITTING = "fitting"
+    EVALUATING = "evaluating"
+
+
+class MechanismKind(StrEnum):
+    """The DoWhy mechanism family of a node."""
+
+    EMPIRICAL_ROOT = "empirical_root"
+    ADDITIVE_NOISE = "additive_noise"
+    DISCRETE_ADDITIVE_NOISE = "discrete_additive_noise"
+    CLASSIFIER = "classifier"
+    POST_NONLINEAR = "post_nonlinear"
+    OTHER = "other"
+
+
+def _enum_name(enum: object, value: int, prefix: str) -> str:
+    return str(enum.Name(value)).removeprefix(prefix).lower()  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """What was really fitted for a node."""
+
+    kind: MechanismKind
+    model_type: str
+    """The unwrapped scikit-learn model, e.g. "Pipeline(PolynomialFeatures,LinearRegression)"."""
+    coefficients: Mapping[str, float]
+    """Linear weights keyed by parent name, polynomial term ("X^2", "X*Y") or category ("S=high")."""
+    intercept: float | None
+
+    @property
+    def is_linear(self) -> bool:
+        return self.model_type == "LinearRegression"
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's mechanism and held-out scores."""
+
+    name: str
+    parents: tuple[str, ...]
+    """In the order DoWhy feeds them to the model: sorted by name."""
+    mechanism: Mechanism
+    r2: float | None
+    """Held-out R²; None for roots, categorical and constant nodes (see `r2_omission`)."""
+    r2_omission: str | None
+    """Why `r2` is None: "root_node", "constant_target", "categorical_target" or "too_few_test_rows"."""
+    mse: float | None
+    accuracy: float | None
+    """Held-out accuracy of classifier nodes."""
+
+    @classmethod
+    def from_proto(cls, node: pb.NodeResult) -> NodeResult:
+        mechanism = node.mechanism
+        omission = _enum_name(pb.R2Omission, node.r2_omission, "R2_OMISSION_")
+        return cls(
+            name=node.name,
+            parents=tuple(node.parents),
+            mechanism=Mechanism(
+                kind=MechanismKind(_enum_name(pb.MechanismKind, mechanism.kind, "MECHANISM_KIND_")),
+                model_type=mechanism.model_type,
+                coefficients={c.feature: c.value for c in mechanism.coefficients},
+                intercept=mechanism.intercept if mechanism.HasField("intercept") else None,
+            ),
+            r2=node.r2 if node.HasField("r2") else None,
+            r2_omission=None if omission == "unspecified" else omission,
+            mse=node.mse if node.HasField("mse") else None,
+            accuracy=node.accuracy if node.HasField("accuracy") else None,
+        )
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The R² rule applied to the held-out split."""
+
+    mean_r2: float | None
+    threshold: float
+    passed: bool
+    failed_nodes: tuple[str, ...]
+    enforced: bool
+
+
+@dataclass(frozen=True)
+class FitMetadata:
+    """Row counts, versions and timings of a fit."""
+
+    num_rows: int
+    num_train: int
+    num_test: int
+    quality: str
+    dowhy_version: str
+    sklearn_version: str
+    seed: int
+    test_fraction: float
+    stage_seconds: Mapping[Stage, float]
+    total_seconds: float
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The outcome of a fit; `raw` is the scmfit.v1.FitResult it came from."""
+
+    status: FitStatus
+    message: str
+    model_id: str
+    nodes: tuple[NodeResult, ...]
+    validation: Validation
+    metadata: FitMetadata
+    raw: pb.FitResult
+
+    @property
+    def mean_r2(self) -> float | None:
+        return self.validation.mean_r2
+
+    def node(self, name: str) -> NodeResult:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    @classmethod
+    def from_proto(cls, result: pb.FitResult) -> FitResult:
+        meta, validation = result.metadata, result.validation
+        return cls(
+            status=FitStatus(_enum_name(pb.FitStatus, result.status, "FIT_STATUS_")),
+            message=result.message,
+            model_id=result.model_id,
+            nodes=tuple(NodeResult.from_proto(node) for node in result.nodes),
+            validation=Validation(
+                mean_r2=validation.mean_r2 if validation.HasField("mean_r2") else None,
+                threshold=validation.threshold,
+                passed=validation.passed,
+                failed_nodes=tuple(validation.failed_nodes),
+                enforced=validation.enforced,
+            ),
+            metadata=FitMetadata(
+                num_rows=meta.num_rows,
+                num_train=meta.num_train,
+                num_test=meta.num_test,
+                quality=_enum_name(pb.Quality, meta.quality, "QUALITY_").upper(),
+                dowhy_version=meta.dowhy_version,
+                sklearn_version=meta.sklearn_version,
+                seed=meta.seed,
+                test_fraction=meta.test_fraction,
+                stage_seconds={
+                    Stage(_enum_name(pb.Stage, t.stage, "STAGE_")): t.duration.ToNanoseconds() / 1e9
+                    for t in meta.stage_timings
+                },
+                total_seconds=meta.total_time.ToNanoseconds() / 1e9,
+            ),
+            raw=result,
+        )
+
+
+@dataclass(frozen=True)
+class FitProgress:
+    """A node has entered a stage; `done` of `total` nodes had completed it before."""
+
+    stage: Stage
+    node: str
+    done: int
+    total: int
+    elapsed_seconds: float
+    raw: pb.FitProgress
+
+    @classmethod
+    def from_proto(cls, progress: pb.FitProgress) -> FitProgress:
+        return cls(
+            stage=Stage(_enum_name(pb.Stage, progress.stage, "STAGE_")),
+            node=progress.node,
+            done=progress.done,
+            total=progress.total,
+            elapsed_seconds=progress.elapsed.ToNanoseconds() / 1e9,
+            raw=progress,
+        )
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Versions, limits and capabilities of a server."""
+
+    scmfit_version: str
+    dowhy_version: str
+    sklearn_version: str
+    python_version: str
+    max_request_bytes: int
+    max_rows: int
+    max_nodes: int
+    qualities: tuple[str, ...]
+    workers: int
+    raw: pb.GetServerInfoResponse
+
+    @classmethod
+    def from_proto(cls, info: pb.GetServerInfoResponse) -> ServerInfo:
+        return cls(
+            scmfit_version=info.scmfit_version,
+            dowhy_version=info.dowhy_version,
+            sklearn_version=info.sklearn_version,
+            python_version=info.python_version,
+            max_request_bytes=info.limits.max_request_bytes,
+            max_rows=info.limits.max_rows,
+            max_nodes=info.limits.max_nodes,
+            qualities=tuple(_enum_name(pb.Quality, q, "QUALITY_").upper() for q in info.available_qualities),
+            workers=info.workers,
+            raw=info,
+        )
