@@ -144,7 +144,7 @@ def _fit(args: argparse.Namespace) -> int:
         result = _run_fit(client, request, show_progress=not args.json and sys.stderr.isatty())
     if args.json:
         print(json.dumps(json_format.MessageToDict(result.raw), indent=2))
-    elif _has_rich():
+    elif sys.stdout.isatty() and _has_rich():
         _render_rich(result)
     else:
         print(render_plain(result))

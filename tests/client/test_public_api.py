@@ -1,0 +1,42 @@
+"""The public surface: an explicit __all__, a py.typed marker, the retry policy, and no DoWhy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+
+import scmfit.client
+from scmfit.client import _client
+
+
+def test_all_names_exist_and_nothing_public_is_missing() -> None:
+    exported = set(scmfit.client.__all__)
+    assert all(hasattr(scmfit.client, name) for name in exported)
+    public = {name for name in vars(scmfit.client) if not name.startswith("_")}
+    assert public - exported <= {"annotations"}
+
+
+def test_package_is_typed() -> None:
+    assert resources.files("scmfit.client").joinpath("py.typed").is_file()
+
+
+def test_retry_policy_retries_only_unavailable() -> None:
+    config = json.loads(_client.SERVICE_CONFIG)
+    (method,) = config["methodConfig"]
+    assert {"service": "scmfit.v1.CausalModelService"} in method["name"]
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    assert method["retryPolicy"]["maxAttempts"] > 1
+
+
+def test_importing_the_client_and_compat_never_imports_dowhy_or_the_server() -> None:
+    code = (
+        "import sys, scmfit.client, scmfit.client.compat, scmfit.client.cli;"
+        "print(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in {'dowhy', 'sklearn', 'pandas'} or m.startswith('scmfit.server')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    # `scmfit.client.cli` may import scmfit.server.cli (argparse and config only) for `serve`.
+    allowed = {"scmfit.server", "scmfit.server.cli", "scmfit.server.config"}
+    assert [m for m in eval(out) if m not in allowed] == []
