@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,14 @@ def fixture_case(name: str) -> Case:
 @pytest.fixture(params=FIXTURE_NAMES)
 def case(request: pytest.FixtureRequest) -> Case:
     return fixture_case(str(request.param))
+
+
+_seeds = itertools.count(10_000)
+
+
+def fresh_seed() -> int:
+    """A seed no other test used, so the fit really runs instead of coming from the model registry."""
+    return next(_seeds)
 
 
 def fixture_path(name: str) -> Path:

@@ -6,12 +6,12 @@ import pytest
 
 from scmfit.client import Client, FitProgress, FitResult, FitStatus, Stage
 from scmfit.v1 import causal_model_service_pb2 as pb
-from tests.conftest import fixture_case
+from tests.conftest import fixture_case, fresh_seed
 
 
 def test_stream_reports_each_node_through_each_stage_then_one_result(client: Client) -> None:
     case = fixture_case("complex_dag")
-    responses = list(client.stream(case.request()))
+    responses = list(client.stream(case.request(seed=fresh_seed())))
     assert [r.WhichOneof("event") for r in responses].count("result") == 1
     assert responses[-1].HasField("result")
     progress = [r.progress for r in responses[:-1]]
@@ -31,7 +31,7 @@ def test_stream_reports_each_node_through_each_stage_then_one_result(client: Cli
 
 def test_typed_events_and_on_progress_see_the_same_sequence(client: Client) -> None:
     case = fixture_case("linear_chain")
-    events = list(client.fit_events(case.graph, case.traces))
+    events = list(client.fit_events(case.graph, case.traces, seed=fresh_seed()))
     assert isinstance(events[-1], FitResult)
     progress = [e for e in events if isinstance(e, FitProgress)]
     assert len(progress) == len(events) - 1
@@ -42,7 +42,7 @@ def test_typed_events_and_on_progress_see_the_same_sequence(client: Client) -> N
         (Stage.EVALUATING, "X"),
     ]
     seen: list[FitProgress] = []
-    result = client.fit(case.graph, case.traces, on_progress=seen.append)
+    result = client.fit(case.graph, case.traces, seed=fresh_seed(), on_progress=seen.append)
     assert [(p.stage, p.node) for p in seen] == [(p.stage, p.node) for p in progress]
     assert result.raw.model_id == result.model_id
 
@@ -63,12 +63,17 @@ def test_result_metadata_names_versions_quality_and_stage_times(client: Client) 
 
 def test_same_request_gives_same_id_and_result_and_config_changes_the_id(client: Client) -> None:
     case = fixture_case("multi_parent")
-    first = client.fit(case.graph, case.traces)
-    second = client.fit(case.graph, case.traces)
+    seed = fresh_seed()
+    first = client.fit(case.graph, case.traces, seed=seed)
+    second = client.fit(case.graph, case.traces, seed=seed)
     assert first.model_id == second.model_id
+    assert not first.reused
+    assert second.reused  # served from the registry, not refitted
     assert [n.r2 for n in first.nodes] == [n.r2 for n in second.nodes]
-    other = client.fit(case.graph, case.traces, seed=43)
+    assert second.metadata == first.metadata
+    other = client.fit(case.graph, case.traces, seed=fresh_seed())
     assert other.model_id != first.model_id
+    assert not other.reused
 
 
 def test_validation_can_be_switched_off(client: Client) -> None:

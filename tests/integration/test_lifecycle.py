@@ -25,7 +25,7 @@ from scmfit.client import (
     fit_request,
 )
 from scmfit.v1 import causal_model_service_pb2 as pb
-from tests.conftest import fixture_case
+from tests.conftest import fixture_case, fresh_seed
 from tests.serverproc import ServerProcess, start_server
 
 
@@ -96,19 +96,21 @@ def test_cancelled_fit_kills_its_worker_and_the_next_fit_succeeds(own_server: Se
                 break
         events.close()  # leaving the stream cancels the call
         assert wait_for(lambda: not before <= descendants(own_server)), "the busy worker was not stopped"
-        result = client.submit(fixture_case("linear_chain").request())
+        result = client.submit(fixture_case("linear_chain").request(seed=fresh_seed()))
         assert result.status is FitStatus.SUCCESS
+        assert not result.reused
 
 
 def test_expired_deadline_stops_the_fit_and_the_server_recovers(own_server: ServerProcess) -> None:
     with Client(own_server.address) as client:
-        client.submit(fixture_case("linear_chain").request(), timeout=120)  # the worker is warm again
+        client.submit(fixture_case("linear_chain").request(seed=fresh_seed()), timeout=120)  # warm again
         before = descendants(own_server)
         with pytest.raises(DeadlineExceededError):
             client.submit(slow_request(), timeout=3.0)
         assert wait_for(lambda: not before <= descendants(own_server)), "the expired fit kept running"
-        result = client.submit(fixture_case("multi_parent").request(), timeout=120)
+        result = client.submit(fixture_case("multi_parent").request(seed=fresh_seed()), timeout=120)
         assert result.status is FitStatus.SUCCESS
+        assert not result.reused
 
 
 def test_sigterm_drains_then_exits_zero_and_leaves_no_process_behind() -> None:

@@ -130,6 +130,8 @@ class FitResult:
     nodes: tuple[NodeResult, ...]
     validation: Validation
     metadata: FitMetadata
+    reused: bool
+    """True when the server returned a stored model for an identical request instead of refitting."""
     raw: pb.FitResult
 
     @property
@@ -172,6 +174,7 @@ class FitResult:
                 },
                 total_seconds=meta.total_time.ToNanoseconds() / 1e9,
             ),
+            reused=result.reused,
             raw=result,
         )
 

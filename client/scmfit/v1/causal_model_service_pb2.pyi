@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -842,12 +843,15 @@ class FitResult(_message.Message):
     NODES_FIELD_NUMBER: _builtins.int
     VALIDATION_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    REUSED_FIELD_NUMBER: _builtins.int
     status: Global___FitStatus.ValueType
     """The verdict."""
     message: _builtins.str
     """A human-readable reason for the status."""
     model_id: _builtins.str
     """A content-addressed id: the SHA-256 of the graph, data, config and library versions."""
+    reused: _builtins.bool
+    """True when this result was served from the model registry without refitting."""
     @_builtins.property
     def nodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeResult]:
         """One result per node, in the request's node order."""
@@ -869,10 +873,11 @@ class FitResult(_message.Message):
         nodes: _abc.Iterable[Global___NodeResult] | None = ...,
         validation: Global___Validation | None = ...,
         metadata: Global___FitMetadata | None = ...,
+        reused: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "validation", b"validation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "metadata", b"metadata", "model_id", b"model_id", "nodes", b"nodes", "status", b"status", "validation", b"validation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "metadata", b"metadata", "model_id", b"model_id", "nodes", b"nodes", "reused", b"reused", "status", b"status", "validation", b"validation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -904,22 +909,30 @@ class ServerLimits(_message.Message):
     MAX_REQUEST_BYTES_FIELD_NUMBER: _builtins.int
     MAX_ROWS_FIELD_NUMBER: _builtins.int
     MAX_NODES_FIELD_NUMBER: _builtins.int
+    MAX_SAMPLES_FIELD_NUMBER: _builtins.int
+    MAX_REGISTRY_BYTES_FIELD_NUMBER: _builtins.int
     max_request_bytes: _builtins.int
     """The largest request message accepted, in bytes."""
     max_rows: _builtins.int
     """The most rows a dataset may have."""
     max_nodes: _builtins.int
     """The most nodes a graph may have."""
+    max_samples: _builtins.int
+    """The most samples one query may draw."""
+    max_registry_bytes: _builtins.int
+    """The most bytes of fitted models kept in memory."""
     def __init__(
         self,
         *,
         max_request_bytes: _builtins.int = ...,
         max_rows: _builtins.int = ...,
         max_nodes: _builtins.int = ...,
+        max_samples: _builtins.int = ...,
+        max_registry_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_nodes", b"max_nodes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_nodes", b"max_nodes", "max_registry_bytes", b"max_registry_bytes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows", "max_samples", b"max_samples"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -974,3 +987,628 @@ class GetServerInfoResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetServerInfoResponse: _TypeAlias = GetServerInfoResponse  # noqa: Y015
+
+@_typing.final
+class GetModelRequest(_message.Message):
+    """GetModelRequest names a stored model."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The model id returned by FitModel."""
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_id", b"model_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelRequest: _TypeAlias = GetModelRequest  # noqa: Y015
+
+@_typing.final
+class GetModelResponse(_message.Message):
+    """GetModelResponse carries a stored model's result and registry entry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULT_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def result(self) -> Global___FitResult:
+        """The result, identical to the one FitModel streamed."""
+
+    @_builtins.property
+    def summary(self) -> Global___ModelSummary:
+        """The registry entry."""
+
+    def __init__(
+        self,
+        *,
+        result: Global___FitResult | None = ...,
+        summary: Global___ModelSummary | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["result", b"result", "summary", b"summary"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["result", b"result", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelResponse: _TypeAlias = GetModelResponse  # noqa: Y015
+
+@_typing.final
+class ModelSummary(_message.Message):
+    """ModelSummary describes one stored model."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    NODES_FIELD_NUMBER: _builtins.int
+    NUM_ROWS_FIELD_NUMBER: _builtins.int
+    QUALITY_FIELD_NUMBER: _builtins.int
+    MEAN_R2_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    LAST_USE_TIME_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    PERSISTED_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The model id."""
+    status: Global___FitStatus.ValueType
+    """The status of the fit that produced it."""
+    num_rows: _builtins.int
+    """The rows it was fitted on."""
+    quality: Global___Quality.ValueType
+    """The quality it was fitted with."""
+    mean_r2: _builtins.float
+    """The mean held-out R², when defined."""
+    size_bytes: _builtins.int
+    """The size of the stored model in bytes."""
+    persisted: _builtins.bool
+    """Whether it is also kept in the model directory."""
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The graph's nodes, in request order."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was fitted."""
+
+    @_builtins.property
+    def last_use_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was last fitted, read or queried."""
+
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        status: Global___FitStatus.ValueType = ...,
+        nodes: _abc.Iterable[_builtins.str] | None = ...,
+        num_rows: _builtins.int = ...,
+        quality: Global___Quality.ValueType = ...,
+        mean_r2: _builtins.float | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        last_use_time: _timestamp_pb2.Timestamp | None = ...,
+        size_bytes: _builtins.int = ...,
+        persisted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_mean_r2", b"_mean_r2", "create_time", b"create_time", "last_use_time", b"last_use_time", "mean_r2", b"mean_r2"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_mean_r2", b"_mean_r2", "create_time", b"create_time", "last_use_time", b"last_use_time", "mean_r2", b"mean_r2", "model_id", b"model_id", "nodes", b"nodes", "num_rows", b"num_rows", "persisted", b"persisted", "quality", b"quality", "size_bytes", b"size_bytes", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__mean_r2: _TypeAlias = _typing.Literal["mean_r2"]  # noqa: Y015
+    _WhichOneofArgType__mean_r2: _TypeAlias = _typing.Literal["_mean_r2", b"_mean_r2"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_r2) -> _WhichOneofReturnType__mean_r2 | None: ...
+
+Global___ModelSummary: _TypeAlias = ModelSummary  # noqa: Y015
+
+@_typing.final
+class ListModelsRequest(_message.Message):
+    """ListModelsRequest asks for one page of stored models."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """The most models to return; 0 means 50, and values above 1000 are treated as 1000."""
+    page_token: _builtins.str
+    """The next_page_token of a previous response; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListModelsRequest: _TypeAlias = ListModelsRequest  # noqa: Y015
+
+@_typing.final
+class ListModelsResponse(_message.Message):
+    """ListModelsResponse is one page of stored models."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODELS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass this to get the next page; empty on the last page."""
+    total_size: _builtins.int
+    """The number of stored models."""
+    @_builtins.property
+    def models(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelSummary]:
+        """The models, newest first."""
+
+    def __init__(
+        self,
+        *,
+        models: _abc.Iterable[Global___ModelSummary] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["models", b"models", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListModelsResponse: _TypeAlias = ListModelsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteModelRequest(_message.Message):
+    """DeleteModelRequest names the model to delete."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The model id."""
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_id", b"model_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteModelRequest: _TypeAlias = DeleteModelRequest  # noqa: Y015
+
+@_typing.final
+class DeleteModelResponse(_message.Message):
+    """DeleteModelResponse confirms a deletion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteModelResponse: _TypeAlias = DeleteModelResponse  # noqa: Y015
+
+@_typing.final
+class HardIntervention(_message.Message):
+    """HardIntervention sets a node to a constant: do(X = value)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUE_FIELD_NUMBER: _builtins.int
+    value: _builtins.float
+    """The value the node is set to."""
+    def __init__(
+        self,
+        *,
+        value: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HardIntervention: _TypeAlias = HardIntervention  # noqa: Y015
+
+@_typing.final
+class ShiftIntervention(_message.Message):
+    """ShiftIntervention adds a constant to a node's natural value: X := X + by."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BY_FIELD_NUMBER: _builtins.int
+    by: _builtins.float
+    """The amount added."""
+    def __init__(
+        self,
+        *,
+        by: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShiftIntervention: _TypeAlias = ShiftIntervention  # noqa: Y015
+
+@_typing.final
+class ScaleIntervention(_message.Message):
+    """ScaleIntervention multiplies a node's natural value: X := X * factor."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FACTOR_FIELD_NUMBER: _builtins.int
+    factor: _builtins.float
+    """The factor applied."""
+    def __init__(
+        self,
+        *,
+        factor: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["factor", b"factor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScaleIntervention: _TypeAlias = ScaleIntervention  # noqa: Y015
+
+@_typing.final
+class Intervention(_message.Message):
+    """Intervention changes one node's mechanism for a query."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    HARD_FIELD_NUMBER: _builtins.int
+    SHIFT_FIELD_NUMBER: _builtins.int
+    SCALE_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    """The node intervened on."""
+    @_builtins.property
+    def hard(self) -> Global___HardIntervention:
+        """do(node = value)."""
+
+    @_builtins.property
+    def shift(self) -> Global___ShiftIntervention:
+        """node := node + by."""
+
+    @_builtins.property
+    def scale(self) -> Global___ScaleIntervention:
+        """node := node * factor."""
+
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        hard: Global___HardIntervention | None = ...,
+        shift: Global___ShiftIntervention | None = ...,
+        scale: Global___ScaleIntervention | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hard", b"hard", "kind", b"kind", "scale", b"scale", "shift", b"shift"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hard", b"hard", "kind", b"kind", "node", b"node", "scale", b"scale", "shift", b"shift"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["hard", "shift", "scale"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___Intervention: _TypeAlias = Intervention  # noqa: Y015
+
+@_typing.final
+class SampleModelRequest(_message.Message):
+    """SampleModelRequest asks for samples from a stored model, under interventions or none."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    INTERVENTIONS_FIELD_NUMBER: _builtins.int
+    NODES_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    INCLUDE_SAMPLES_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The model id."""
+    num_samples: _builtins.int
+    """How many samples to draw; 0 means 1000."""
+    seed: _builtins.int
+    """The seed for sampling; default 42."""
+    include_samples: _builtins.bool
+    """Whether to return the samples themselves as well as their statistics."""
+    @_builtins.property
+    def interventions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Intervention]:
+        """The interventions; none means observational sampling."""
+
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The nodes to report; empty means all."""
+
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        interventions: _abc.Iterable[Global___Intervention] | None = ...,
+        nodes: _abc.Iterable[_builtins.str] | None = ...,
+        num_samples: _builtins.int = ...,
+        seed: _builtins.int | None = ...,
+        include_samples: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "include_samples", b"include_samples", "interventions", b"interventions", "model_id", b"model_id", "nodes", b"nodes", "num_samples", b"num_samples", "seed", b"seed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
+    _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+
+Global___SampleModelRequest: _TypeAlias = SampleModelRequest  # noqa: Y015
+
+@_typing.final
+class CategoryShare(_message.Message):
+    """CategoryShare is the share of samples that took one category."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUE_FIELD_NUMBER: _builtins.int
+    SHARE_FIELD_NUMBER: _builtins.int
+    value: _builtins.str
+    """The category."""
+    share: _builtins.float
+    """Its share of the samples, in [0, 1]."""
+    def __init__(
+        self,
+        *,
+        value: _builtins.str = ...,
+        share: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["share", b"share", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CategoryShare: _TypeAlias = CategoryShare  # noqa: Y015
+
+@_typing.final
+class NodeStatistics(_message.Message):
+    """NodeStatistics summarises one node's samples."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    MEAN_FIELD_NUMBER: _builtins.int
+    STD_FIELD_NUMBER: _builtins.int
+    Q05_FIELD_NUMBER: _builtins.int
+    Q50_FIELD_NUMBER: _builtins.int
+    Q95_FIELD_NUMBER: _builtins.int
+    MIN_FIELD_NUMBER: _builtins.int
+    MAX_FIELD_NUMBER: _builtins.int
+    CATEGORIES_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    """The node."""
+    mean: _builtins.float
+    """The mean; for bool nodes, the share of true."""
+    std: _builtins.float
+    """The standard deviation."""
+    q05: _builtins.float
+    """The 5th percentile."""
+    q50: _builtins.float
+    """The median."""
+    q95: _builtins.float
+    """The 95th percentile."""
+    min: _builtins.float
+    """The smallest sample."""
+    max: _builtins.float
+    """The largest sample."""
+    @_builtins.property
+    def categories(self) -> _containers.RepeatedCompositeFieldContainer[Global___CategoryShare]:
+        """For categorical nodes, the share of each category; the numeric fields are then zero."""
+
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        mean: _builtins.float = ...,
+        std: _builtins.float = ...,
+        q05: _builtins.float = ...,
+        q50: _builtins.float = ...,
+        q95: _builtins.float = ...,
+        min: _builtins.float = ...,
+        max: _builtins.float = ...,
+        categories: _abc.Iterable[Global___CategoryShare] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories", "max", b"max", "mean", b"mean", "min", b"min", "node", b"node", "q05", b"q05", "q50", b"q50", "q95", b"q95", "std", b"std"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeStatistics: _TypeAlias = NodeStatistics  # noqa: Y015
+
+@_typing.final
+class SampleModelResponse(_message.Message):
+    """SampleModelResponse carries the statistics and, when asked, the samples."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATISTICS_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    DURATION_FIELD_NUMBER: _builtins.int
+    num_samples: _builtins.int
+    """How many samples were drawn."""
+    @_builtins.property
+    def statistics(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeStatistics]:
+        """One entry per requested node, in the model's node order."""
+
+    @_builtins.property
+    def samples(self) -> Global___Dataset:
+        """The samples, one typed column per requested node, when include_samples was set."""
+
+    @_builtins.property
+    def duration(self) -> _duration_pb2.Duration:
+        """Time spent drawing and summarising."""
+
+    def __init__(
+        self,
+        *,
+        statistics: _abc.Iterable[Global___NodeStatistics] | None = ...,
+        samples: Global___Dataset | None = ...,
+        num_samples: _builtins.int = ...,
+        duration: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "samples", b"samples"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "num_samples", b"num_samples", "samples", b"samples", "statistics", b"statistics"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SampleModelResponse: _TypeAlias = SampleModelResponse  # noqa: Y015
+
+@_typing.final
+class EstimateEffectRequest(_message.Message):
+    """EstimateEffectRequest asks for E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    TREATMENT_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    ALTERNATIVE_VALUE_FIELD_NUMBER: _builtins.int
+    REFERENCE_VALUE_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The model id."""
+    treatment: _builtins.str
+    """The node intervened on."""
+    target: _builtins.str
+    """The node whose mean changes."""
+    alternative_value: _builtins.float
+    """The treatment value of the alternative intervention."""
+    reference_value: _builtins.float
+    """The treatment value of the reference intervention."""
+    num_samples: _builtins.int
+    """How many samples to draw for each intervention; 0 means 10000."""
+    seed: _builtins.int
+    """The seed for sampling; default 42."""
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        treatment: _builtins.str = ...,
+        target: _builtins.str = ...,
+        alternative_value: _builtins.float = ...,
+        reference_value: _builtins.float = ...,
+        num_samples: _builtins.int = ...,
+        seed: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "alternative_value", b"alternative_value", "model_id", b"model_id", "num_samples", b"num_samples", "reference_value", b"reference_value", "seed", b"seed", "target", b"target", "treatment", b"treatment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
+    _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+
+Global___EstimateEffectRequest: _TypeAlias = EstimateEffectRequest  # noqa: Y015
+
+@_typing.final
+class EstimateEffectResponse(_message.Message):
+    """EstimateEffectResponse carries the average causal effect."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EFFECT_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    effect: _builtins.float
+    """The estimated average causal effect."""
+    num_samples: _builtins.int
+    """The samples drawn for each intervention."""
+    def __init__(
+        self,
+        *,
+        effect: _builtins.float = ...,
+        num_samples: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effect", b"effect", "num_samples", b"num_samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EstimateEffectResponse: _TypeAlias = EstimateEffectResponse  # noqa: Y015
+
+@_typing.final
+class CounterfactualRequest(_message.Message):
+    """CounterfactualRequest asks what observed rows would have been under interventions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    INTERVENTIONS_FIELD_NUMBER: _builtins.int
+    OBSERVED_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The model id."""
+    @_builtins.property
+    def interventions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Intervention]:
+        """The interventions."""
+
+    @_builtins.property
+    def observed(self) -> Global___Dataset:
+        """The observed rows, one typed column per node."""
+
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        interventions: _abc.Iterable[Global___Intervention] | None = ...,
+        observed: Global___Dataset | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["observed", b"observed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interventions", b"interventions", "model_id", b"model_id", "observed", b"observed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CounterfactualRequest: _TypeAlias = CounterfactualRequest  # noqa: Y015
+
+@_typing.final
+class CounterfactualResponse(_message.Message):
+    """CounterfactualResponse carries the counterfactual rows."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNTERFACTUAL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def counterfactual(self) -> Global___Dataset:
+        """The counterfactual values, one typed column per node, row for row with the observed data."""
+
+    def __init__(
+        self,
+        *,
+        counterfactual: Global___Dataset | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["counterfactual", b"counterfactual"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counterfactual", b"counterfactual"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CounterfactualResponse: _TypeAlias = CounterfactualResponse  # noqa: Y015

@@ -45,6 +45,36 @@ class CausalModelServiceStub:
                 request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.GetServerInfoRequest.SerializeToString,
                 response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.GetServerInfoResponse.FromString,
                 _registered_method=True)
+        self.GetModel = channel.unary_unary(
+                '/scmfit.v1.CausalModelService/GetModel',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.GetModelRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.GetModelResponse.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/scmfit.v1.CausalModelService/ListModels',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
+        self.DeleteModel = channel.unary_unary(
+                '/scmfit.v1.CausalModelService/DeleteModel',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.DeleteModelRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.DeleteModelResponse.FromString,
+                _registered_method=True)
+        self.SampleModel = channel.unary_unary(
+                '/scmfit.v1.CausalModelService/SampleModel',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.SampleModelRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.SampleModelResponse.FromString,
+                _registered_method=True)
+        self.EstimateEffect = channel.unary_unary(
+                '/scmfit.v1.CausalModelService/EstimateEffect',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.EstimateEffectRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.EstimateEffectResponse.FromString,
+                _registered_method=True)
+        self.Counterfactual = channel.unary_unary(
+                '/scmfit.v1.CausalModelService/Counterfactual',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualResponse.FromString,
+                _registered_method=True)
 
 
 class CausalModelServiceServicer:
@@ -66,6 +96,48 @@ class CausalModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetModel(self, request, context):
+        """GetModel returns the FitResult of a stored model, exactly as its fit streamed it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """ListModels pages through the stored models, newest first (AIP-158 pagination).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModel(self, request, context):
+        """DeleteModel removes a stored model from memory and from the model directory.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SampleModel(self, request, context):
+        """SampleModel draws observational or interventional samples from a stored model and summarises them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EstimateEffect(self, request, context):
+        """EstimateEffect estimates the average causal effect of a treatment on a target between two values.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Counterfactual(self, request, context):
+        """Counterfactual computes what observed rows would have been under interventions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CausalModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +150,36 @@ def add_CausalModelServiceServicer_to_server(servicer, server):
                     servicer.GetServerInfo,
                     request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.GetServerInfoRequest.FromString,
                     response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.GetServerInfoResponse.SerializeToString,
+            ),
+            'GetModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModel,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.GetModelRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.GetModelResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.ListModelsRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'DeleteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModel,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.DeleteModelRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.DeleteModelResponse.SerializeToString,
+            ),
+            'SampleModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.SampleModel,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.SampleModelRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.SampleModelResponse.SerializeToString,
+            ),
+            'EstimateEffect': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateEffect,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.EstimateEffectRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.EstimateEffectResponse.SerializeToString,
+            ),
+            'Counterfactual': grpc.unary_unary_rpc_method_handler(
+                    servicer.Counterfactual,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +237,168 @@ class CausalModelService:
             '/scmfit.v1.CausalModelService/GetServerInfo',
             scmfit_dot_v1_dot_causal__model__service__pb2.GetServerInfoRequest.SerializeToString,
             scmfit_dot_v1_dot_causal__model__service__pb2.GetServerInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/GetModel',
+            scmfit_dot_v1_dot_causal__model__service__pb2.GetModelRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.GetModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/ListModels',
+            scmfit_dot_v1_dot_causal__model__service__pb2.ListModelsRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/DeleteModel',
+            scmfit_dot_v1_dot_causal__model__service__pb2.DeleteModelRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.DeleteModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SampleModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/SampleModel',
+            scmfit_dot_v1_dot_causal__model__service__pb2.SampleModelRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.SampleModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimateEffect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/EstimateEffect',
+            scmfit_dot_v1_dot_causal__model__service__pb2.EstimateEffectRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.EstimateEffectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Counterfactual(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/Counterfactual',
+            scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualResponse.FromString,
             options,
             channel_credentials,
             insecure,

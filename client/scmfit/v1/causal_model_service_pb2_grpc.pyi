@@ -39,6 +39,18 @@ class CausalModelServiceStub:
     """
     GetServerInfo: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.GetServerInfoRequest, _causal_model_service_pb2.GetServerInfoResponse]
     """GetServerInfo reports the versions the server runs with and the limits it enforces."""
+    GetModel: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.GetModelRequest, _causal_model_service_pb2.GetModelResponse]
+    """GetModel returns the FitResult of a stored model, exactly as its fit streamed it."""
+    ListModels: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.ListModelsRequest, _causal_model_service_pb2.ListModelsResponse]
+    """ListModels pages through the stored models, newest first (AIP-158 pagination)."""
+    DeleteModel: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.DeleteModelRequest, _causal_model_service_pb2.DeleteModelResponse]
+    """DeleteModel removes a stored model from memory and from the model directory."""
+    SampleModel: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.SampleModelRequest, _causal_model_service_pb2.SampleModelResponse]
+    """SampleModel draws observational or interventional samples from a stored model and summarises them."""
+    EstimateEffect: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.EstimateEffectRequest, _causal_model_service_pb2.EstimateEffectResponse]
+    """EstimateEffect estimates the average causal effect of a treatment on a target between two values."""
+    Counterfactual: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.CounterfactualRequest, _causal_model_service_pb2.CounterfactualResponse]
+    """Counterfactual computes what observed rows would have been under interventions."""
 
 @_typing.type_check_only
 class CausalModelServiceAsyncStub(CausalModelServiceStub):
@@ -51,6 +63,18 @@ class CausalModelServiceAsyncStub(CausalModelServiceStub):
     """
     GetServerInfo: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.GetServerInfoRequest, _causal_model_service_pb2.GetServerInfoResponse]  # type: ignore[assignment]
     """GetServerInfo reports the versions the server runs with and the limits it enforces."""
+    GetModel: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.GetModelRequest, _causal_model_service_pb2.GetModelResponse]  # type: ignore[assignment]
+    """GetModel returns the FitResult of a stored model, exactly as its fit streamed it."""
+    ListModels: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.ListModelsRequest, _causal_model_service_pb2.ListModelsResponse]  # type: ignore[assignment]
+    """ListModels pages through the stored models, newest first (AIP-158 pagination)."""
+    DeleteModel: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.DeleteModelRequest, _causal_model_service_pb2.DeleteModelResponse]  # type: ignore[assignment]
+    """DeleteModel removes a stored model from memory and from the model directory."""
+    SampleModel: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.SampleModelRequest, _causal_model_service_pb2.SampleModelResponse]  # type: ignore[assignment]
+    """SampleModel draws observational or interventional samples from a stored model and summarises them."""
+    EstimateEffect: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.EstimateEffectRequest, _causal_model_service_pb2.EstimateEffectResponse]  # type: ignore[assignment]
+    """EstimateEffect estimates the average causal effect of a treatment on a target between two values."""
+    Counterfactual: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.CounterfactualRequest, _causal_model_service_pb2.CounterfactualResponse]  # type: ignore[assignment]
+    """Counterfactual computes what observed rows would have been under interventions."""
 
 class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
     """CausalModelService fits DoWhy structural causal models and reports what was fitted."""
@@ -72,5 +96,53 @@ class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_causal_model_service_pb2.GetServerInfoResponse, _abc.Awaitable[_causal_model_service_pb2.GetServerInfoResponse]]:
         """GetServerInfo reports the versions the server runs with and the limits it enforces."""
+
+    @_abc_1.abstractmethod
+    def GetModel(
+        self,
+        request: _causal_model_service_pb2.GetModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.GetModelResponse, _abc.Awaitable[_causal_model_service_pb2.GetModelResponse]]:
+        """GetModel returns the FitResult of a stored model, exactly as its fit streamed it."""
+
+    @_abc_1.abstractmethod
+    def ListModels(
+        self,
+        request: _causal_model_service_pb2.ListModelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.ListModelsResponse, _abc.Awaitable[_causal_model_service_pb2.ListModelsResponse]]:
+        """ListModels pages through the stored models, newest first (AIP-158 pagination)."""
+
+    @_abc_1.abstractmethod
+    def DeleteModel(
+        self,
+        request: _causal_model_service_pb2.DeleteModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.DeleteModelResponse, _abc.Awaitable[_causal_model_service_pb2.DeleteModelResponse]]:
+        """DeleteModel removes a stored model from memory and from the model directory."""
+
+    @_abc_1.abstractmethod
+    def SampleModel(
+        self,
+        request: _causal_model_service_pb2.SampleModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.SampleModelResponse, _abc.Awaitable[_causal_model_service_pb2.SampleModelResponse]]:
+        """SampleModel draws observational or interventional samples from a stored model and summarises them."""
+
+    @_abc_1.abstractmethod
+    def EstimateEffect(
+        self,
+        request: _causal_model_service_pb2.EstimateEffectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.EstimateEffectResponse, _abc.Awaitable[_causal_model_service_pb2.EstimateEffectResponse]]:
+        """EstimateEffect estimates the average causal effect of a treatment on a target between two values."""
+
+    @_abc_1.abstractmethod
+    def Counterfactual(
+        self,
+        request: _causal_model_service_pb2.CounterfactualRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.CounterfactualResponse, _abc.Awaitable[_causal_model_service_pb2.CounterfactualResponse]]:
+        """Counterfactual computes what observed rows would have been under interventions."""
 
 def add_CausalModelServiceServicer_to_server(servicer: CausalModelServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 
 from scmfit.server.config import ServerConfig
 from scmfit.server.executor import ProcessFitExecutor
+from scmfit.server.registry import ModelRegistry
 from scmfit.server.servicer import CausalModelServicer
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
@@ -63,8 +64,11 @@ def create_server(config: ServerConfig) -> RunningServer:
             ("grpc.so_reuseport", 0),
         ],
     )
+    registry = ModelRegistry(
+        config.registry_bytes, ttl_seconds=config.model_ttl_seconds, directory=config.model_dir
+    )
     pb_grpc.add_CausalModelServiceServicer_to_server(
-        CausalModelServicer(executor, limits, config.workers), server
+        CausalModelServicer(executor, registry, limits, config.workers), server
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

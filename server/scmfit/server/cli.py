@@ -24,6 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes)
     parser.add_argument("--max-rows", type=int, default=limits.max_rows)
     parser.add_argument("--max-nodes", type=int, default=limits.max_nodes)
+    parser.add_argument("--max-samples", type=int, default=limits.max_samples, help="most samples per query")
+    parser.add_argument("--model-dir", type=Path, help="persist fitted models here so they survive restarts")
+    parser.add_argument(
+        "--registry-bytes", type=int, default=defaults.registry_bytes, help="memory bound for fitted models"
+    )
+    parser.add_argument(
+        "--model-ttl", type=float, default=None, help="drop models unused for this many seconds"
+    )
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--no-warm-up", action="store_true", help="skip the warm-up fit in each worker")
     parser.add_argument("--log-level", default="INFO")

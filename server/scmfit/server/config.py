@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 
@@ -27,6 +28,8 @@ class Limits:
     """The most rows a dataset may have."""
     max_nodes: int = 1_000
     """The most nodes a graph may have."""
+    max_samples: int = 1_000_000
+    """The most samples one query may draw."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,12 @@ class ServerConfig:
     """Request bounds."""
     warm_up: bool = True
     """Whether workers run a tiny fit at start-up so that the first real fit pays no warm-up."""
+    registry_bytes: int = 512 * 1024 * 1024
+    """The most bytes of fitted models kept in memory; least recently used models go first."""
+    model_ttl_seconds: float | None = None
+    """Models unused for this long are dropped; None keeps them until evicted or deleted."""
+    model_dir: Path | None = None
+    """Where models persist across restarts; None keeps them in memory only."""
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def decode_fit_request(request: pb.FitModelRequest, limits: Limits) -> FitJob:
     violations: list[FieldViolation] = []
     settings = _decode_settings(request.config, violations)
     nodes, edges = _decode_graph(request.graph, limits, violations)
-    columns, kinds, index = _decode_dataset(request.dataset, nodes, limits, violations)
+    columns, kinds, index = decode_dataset(request.dataset, nodes, limits, violations)
     if not violations:
         _check_rows(columns, settings, violations)
     if not violations:
@@ -183,17 +183,22 @@ def _check_acyclic(
     )
 
 
-def _decode_dataset(
-    dataset: pb.Dataset, nodes: Sequence[str], limits: Limits, violations: list[FieldViolation]
+def decode_dataset(
+    dataset: pb.Dataset,
+    nodes: Sequence[str],
+    limits: Limits,
+    violations: list[FieldViolation],
+    prefix: str = "dataset",
 ) -> tuple[dict[str, np.ndarray], dict[str, ColumnKind], dict[str, int]]:
+    """Typed columns matched one to one with `nodes`, all of one length and finite."""
     columns: dict[str, np.ndarray] = {}
     kinds: dict[str, ColumnKind] = {}
     index: dict[str, int] = {}
     node_set = set(nodes)
     if not dataset.columns:
-        violations.append(FieldViolation("dataset.columns", "the dataset has no columns"))
+        violations.append(FieldViolation(f"{prefix}.columns", "the dataset has no columns"))
     for i, column in enumerate(dataset.columns):
-        where = f"dataset.columns[{i}]"
+        where = f"{prefix}.columns[{i}]"
         if not column.name:
             violations.append(FieldViolation(f"{where}.name", "column names must not be empty"))
             continue
@@ -201,7 +206,7 @@ def _decode_dataset(
             violations.append(
                 FieldViolation(
                     f"{where}.name",
-                    f"duplicate column {column.name!r}, already at dataset.columns[{index[column.name]}]",
+                    f"duplicate column {column.name!r}, already at {prefix}.columns[{index[column.name]}]",
                 )
             )
             continue
@@ -237,9 +242,8 @@ def _decode_dataset(
         kinds[column.name] = kind
     for i, name in enumerate(nodes):
         if name and name not in index:
-            violations.append(
-                FieldViolation(f"graph.nodes[{i}]", f"node {name!r} has no column in dataset.columns")
-            )
+            field = f"graph.nodes[{i}]" if prefix == "dataset" else f"{prefix}.columns"
+            violations.append(FieldViolation(field, f"node {name!r} has no column in {prefix}.columns"))
     lengths = {name: len(values) for name, values in columns.items()}
     if lengths:
         first = next(iter(lengths))
@@ -247,8 +251,8 @@ def _decode_dataset(
             if length != lengths[first]:
                 violations.append(
                     FieldViolation(
-                        f"dataset.columns[{index[name]}]",
-                        f"column {name!r} has {length} rows but {first!r} (dataset.columns[{index[first]}]) "
+                        f"{prefix}.columns[{index[name]}]",
+                        f"column {name!r} has {length} rows but {first!r} ({prefix}.columns[{index[first]}]) "
                         f"has {lengths[first]}",
                     )
                 )

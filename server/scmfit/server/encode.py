@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+import numpy as np
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from scmfit.server.config import Limits, Quality
 from scmfit.server.identity import library_version, scmfit_version
 from scmfit.server.job import (
+    ColumnKind,
     FitOutcome,
     MechanismFamily,
     NodeOutcome,
     Progress,
     R2Omission,
+    SampleOutcome,
     Stage,
     Verdict,
 )
+from scmfit.server.registry import StoredModel
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 _STAGES = {
@@ -130,15 +135,81 @@ def result_response(
     )
 
 
-def server_info(limits: Limits, qualities: Iterable[Quality], workers: int) -> pb.GetServerInfoResponse:
+def server_info(
+    limits: Limits, qualities: Iterable[Quality], workers: int, registry_bytes: int
+) -> pb.GetServerInfoResponse:
     return pb.GetServerInfoResponse(
         scmfit_version=scmfit_version(),
         dowhy_version=library_version("dowhy"),
         sklearn_version=library_version("scikit-learn"),
         python_version=platform.python_version(),
         limits=pb.ServerLimits(
-            max_request_bytes=limits.max_request_bytes, max_rows=limits.max_rows, max_nodes=limits.max_nodes
+            max_request_bytes=limits.max_request_bytes,
+            max_rows=limits.max_rows,
+            max_nodes=limits.max_nodes,
+            max_samples=limits.max_samples,
+            max_registry_bytes=registry_bytes,
         ),
         available_qualities=[QUALITIES[q] for q in qualities],
         workers=workers,
+    )
+
+
+def timestamp(seconds: float) -> Timestamp:
+    message = Timestamp()
+    message.FromNanoseconds(round(seconds * 1e9))
+    return message
+
+
+def model_summary(model: StoredModel) -> pb.ModelSummary:
+    result = pb.FitResult.FromString(model.result)
+    return pb.ModelSummary(
+        model_id=model.model_id,
+        status=result.status,
+        nodes=list(model.nodes),
+        num_rows=result.metadata.num_rows,
+        quality=result.metadata.quality,
+        mean_r2=result.validation.mean_r2 if result.validation.HasField("mean_r2") else None,
+        create_time=timestamp(model.create_time),
+        last_use_time=timestamp(model.last_use_time),
+        size_bytes=model.size_bytes,
+        persisted=model.persisted,
+    )
+
+
+def column(name: str, values: np.ndarray, kind: ColumnKind) -> pb.Column:
+    if kind is ColumnKind.DOUBLE:
+        return pb.Column(name=name, doubles=pb.DoubleValues(values=values.tolist()))
+    if kind is ColumnKind.INT64:
+        return pb.Column(name=name, int64s=pb.Int64Values(values=values.tolist()))
+    if kind is ColumnKind.BOOL:
+        return pb.Column(name=name, bools=pb.BoolValues(values=values.tolist()))
+    return pb.Column(name=name, strings=pb.StringValues(values=[str(v) for v in values.tolist()]))
+
+
+def dataset(columns: Mapping[str, np.ndarray], kinds: Mapping[str, ColumnKind]) -> pb.Dataset:
+    return pb.Dataset(columns=[column(name, values, kinds[name]) for name, values in columns.items()])
+
+
+def sample_response(
+    outcome: SampleOutcome, kinds: Mapping[str, ColumnKind], seconds: float
+) -> pb.SampleModelResponse:
+    return pb.SampleModelResponse(
+        statistics=[
+            pb.NodeStatistics(
+                node=s.node,
+                mean=s.mean,
+                std=s.std,
+                q05=s.q05,
+                q50=s.q50,
+                q95=s.q95,
+                min=s.min,
+                max=s.max,
+                categories=[pb.CategoryShare(value=v, share=share) for v, share in s.categories],
+            )
+            for s in outcome.statistics
+        ],
+        samples=dataset(outcome.samples, kinds) if outcome.samples else None,
+        num_samples=outcome.num_samples,
+        duration=duration(seconds),
     )

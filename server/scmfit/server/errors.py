@@ -40,6 +40,33 @@ class MissingDependencyError(ScmfitServerError):
         return (type(self), (self.package, self.needed_for))
 
 
+class ModelNotFoundError(ScmfitServerError):
+    """No stored model has this id: never fitted, deleted, evicted or expired."""
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        super().__init__(f"model {model_id} not found (never fitted here, deleted, evicted or expired)")
+
+    def __reduce__(self) -> tuple[type[ModelNotFoundError], tuple[str]]:
+        return (type(self), (self.model_id,))
+
+
+class ModelNotLoadedError(ScmfitServerError):
+    """A worker does not hold this model yet; the caller resends it with the model's bytes."""
+
+
+class QueryNotSupportedError(ScmfitServerError):
+    """The model cannot answer this query (for example a counterfactual through a classifier)."""
+
+    def __init__(self, subject: str, reason: str) -> None:
+        self.subject = subject
+        self.reason = reason
+        super().__init__(reason)
+
+    def __reduce__(self) -> tuple[type[QueryNotSupportedError], tuple[str, str]]:
+        return (type(self), (self.subject, self.reason))
+
+
 class WorkerLostError(ScmfitServerError):
     """The worker process running the job died; the pool replaces it."""
 

@@ -11,14 +11,15 @@ import contextlib
 import logging
 import multiprocessing
 import queue
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import pebble
 
 from scmfit.server import worker
-from scmfit.server.errors import FitCancelledError, ShuttingDownError, WorkerLostError
-from scmfit.server.job import FitJob, FitOutcome, Progress
+from scmfit.server.errors import FitCancelledError, ModelNotLoadedError, ShuttingDownError, WorkerLostError
+from scmfit.server.job import FitJob, FitOutcome, Progress, Query, QueryOutcome
 
 _log = logging.getLogger(__name__)
 
@@ -42,10 +43,24 @@ class FitRun(Protocol):
         ...
 
 
+class QueryRun(Protocol):
+    """A query in flight."""
+
+    def outcome(self) -> QueryOutcome:
+        """The answer, or the domain error the query raised."""
+        ...
+
+    def cancel(self) -> None: ...
+
+
 class FitExecutor(Protocol):
-    """Where fits run."""
+    """Where fits and queries run."""
 
     def submit(self, job: FitJob) -> FitRun: ...
+
+    def submit_query(self, query: Query, model_bytes: Callable[[], bytes]) -> QueryRun:
+        """`model_bytes` is called only when the worker that takes the query does not hold the model."""
+        ...
 
     def close(self) -> None: ...
 
@@ -85,6 +100,49 @@ class _ProcessFitRun:
             _log.info("fit cancelled; its worker is being replaced")
 
 
+def _result_of(future: concurrent.futures.Future[Any]) -> Any:
+    try:
+        return future.result()
+    except pebble.ProcessExpired as error:
+        raise WorkerLostError(
+            f"the worker process running this call died (exit code {error.exitcode})"
+        ) from None
+    except concurrent.futures.CancelledError:
+        raise FitCancelledError("the call was cancelled") from None
+
+
+class _ProcessQueryRun:
+    """Asks first without the model's bytes; resends them only to a worker that lacks the model."""
+
+    def __init__(self, pool: pebble.ProcessPool, query: Query, model_bytes: Callable[[], bytes]) -> None:
+        self._pool = pool
+        self._query = query
+        self._model_bytes = model_bytes
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._future: concurrent.futures.Future[QueryOutcome] = pool.schedule(
+            worker.run_query, args=(query, None)
+        )
+
+    def outcome(self) -> QueryOutcome:
+        try:
+            result: QueryOutcome = _result_of(self._future)
+            return result
+        except ModelNotLoadedError:
+            pass
+        with self._lock:
+            if self._cancelled:
+                raise FitCancelledError("the call was cancelled")
+            self._future = self._pool.schedule(worker.run_query, args=(self._query, self._model_bytes()))
+        resent: QueryOutcome = _result_of(self._future)
+        return resent
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            self._future.cancel()
+
+
 class ProcessFitExecutor:
     """A pebble ProcessPool of spawned workers plus a manager that carries progress events.
 
@@ -112,6 +170,11 @@ class ProcessFitExecutor:
         events = self._manager.Queue()
         future = self._pool.schedule(worker.run_job, args=(job, events))
         return _ProcessFitRun(future, events)
+
+    def submit_query(self, query: Query, model_bytes: Callable[[], bytes]) -> QueryRun:
+        if self._closed:
+            raise ShuttingDownError("the server is shutting down")
+        return _ProcessQueryRun(self._pool, query, model_bytes)
 
     def close(self) -> None:
         """Stops the workers (killing any still running) and the manager; idempotent."""

@@ -18,6 +18,7 @@ from scmfit.server.decode import single_class_violation
 from scmfit.server.describe import describe_mechanism
 from scmfit.server.errors import FitFailedError, InvalidRequestError
 from scmfit.server.evaluate import judge, score_node
+from scmfit.server.fitted import FittedModel, remember
 from scmfit.server.fitting import fit_mechanism
 from scmfit.server.job import FitJob, FitOutcome, NodeOutcome, Progress, Stage
 
@@ -33,12 +34,15 @@ def split(job: FitJob) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def build_model(job: FitJob) -> gcm.StructuralCausalModel:
-    """A fresh graph per request: DoWhy writes mechanisms into the graph object it is given."""
+def build_model(job: FitJob) -> gcm.InvertibleStructuralCausalModel:
+    """A fresh graph per request: DoWhy writes mechanisms into the graph object it is given.
+
+    The invertible variant costs nothing extra and lets counterfactual queries use the model later.
+    """
     graph = nx.DiGraph()
     graph.add_nodes_from(job.nodes)
     graph.add_edges_from(job.edges)
-    return gcm.StructuralCausalModel(graph)
+    return gcm.InvertibleStructuralCausalModel(graph)
 
 
 def fit_order(job: FitJob, scm: gcm.StructuralCausalModel) -> list[str]:
@@ -78,6 +82,8 @@ def run_fit(job: FitJob, report: Reporter) -> FitOutcome:
         )
     nodes = tuple(outcomes[name] for name in job.nodes)
     verdict, message, validation = judge(nodes, job.settings, job.num_rows)
+    fitted = FittedModel(scm=scm, kinds=dict(job.kinds))
+    remember(job.model_id, fitted)
     return FitOutcome(
         verdict=verdict,
         message=message,
@@ -88,6 +94,7 @@ def run_fit(job: FitJob, report: Reporter) -> FitOutcome:
         stage_seconds=seconds,
         dowhy_version=metadata.version("dowhy"),
         sklearn_version=metadata.version("scikit-learn"),
+        model_blob=fitted.dumps(),
     )
 
 

@@ -16,6 +16,8 @@ from scmfit.server.errors import (
     FitFailedError,
     InvalidRequestError,
     MissingDependencyError,
+    ModelNotFoundError,
+    QueryNotSupportedError,
     ScmfitServerError,
     ShuttingDownError,
     WorkerLostError,
@@ -45,6 +47,24 @@ def to_status(error: BaseException) -> status_pb2.Status:
                 violations=[
                     error_details_pb2.PreconditionFailure.Violation(
                         type="MISSING_DEPENDENCY", subject=error.package, description=str(error)
+                    )
+                ]
+            )
+        )
+        return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error), details=[detail])
+    if isinstance(error, ModelNotFoundError):
+        detail.Pack(
+            error_details_pb2.ResourceInfo(
+                resource_type="scmfit.v1.Model", resource_name=error.model_id, description=str(error)
+            )
+        )
+        return status_pb2.Status(code=code_pb2.NOT_FOUND, message=str(error), details=[detail])
+    if isinstance(error, QueryNotSupportedError):
+        detail.Pack(
+            error_details_pb2.PreconditionFailure(
+                violations=[
+                    error_details_pb2.PreconditionFailure.Violation(
+                        type="NOT_INVERTIBLE", subject=error.subject, description=error.reason
                     )
                 ]
             )

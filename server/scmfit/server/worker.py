@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from scmfit.server.config import FitSettings
-from scmfit.server.job import ColumnKind, FitJob, FitOutcome, Progress
+from scmfit.server.job import ColumnKind, FitJob, FitOutcome, Progress, Query, QueryOutcome
 
 _log = logging.getLogger(__name__)
 
@@ -62,5 +62,13 @@ def _warm_up_job() -> FitJob:
         kinds={"x": ColumnKind.DOUBLE, "y": ColumnKind.DOUBLE},
         column_index={"x": 0, "y": 1},
         settings=FitSettings(),
-        model_id="warm-up",
+        model_id="0" * 64,
     )
+
+
+def run_query(query: Query, blob: bytes | None) -> QueryOutcome:
+    """Raises ModelNotLoadedError when this worker lacks the model and no blob was sent."""
+    from scmfit.server import fitted, queries
+
+    model = fitted.load(query.model_id, blob)
+    return queries.answer(model, query)
