@@ -16,9 +16,7 @@ from scmfit.client._errors import ERROR_FOR_CODE, from_rpc_error
 class FakeCall(grpc.RpcError, grpc.Call):
     """An RpcError as grpc raises it: a Call carrying a code, details and trailing metadata."""
 
-    def __init__(
-        self, code: grpc.StatusCode, details: str, trailers: tuple[tuple[str, bytes], ...] = ()
-    ) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str, trailers: tuple[tuple[str, bytes], ...] = ()) -> None:
         self._code, self._details, self._trailers = code, details, trailers
 
     def code(self) -> grpc.StatusCode:
@@ -72,15 +70,11 @@ def test_bad_request_details_become_field_violations() -> None:
     detail = any_pb2.Any()
     detail.Pack(
         error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field="graph.edges", description="cycle")
-            ]
+            field_violations=[error_details_pb2.BadRequest.FieldViolation(field="graph.edges", description="cycle")]
         )
     )
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message="bad", details=[detail])
-    call = FakeCall(
-        grpc.StatusCode.INVALID_ARGUMENT, "bad", (("grpc-status-details-bin", status.SerializeToString()),)
-    )
+    call = FakeCall(grpc.StatusCode.INVALID_ARGUMENT, "bad", (("grpc-status-details-bin", status.SerializeToString()),))
     error = from_rpc_error(call)
     assert isinstance(error, InvalidRequestError)
     assert error.fields() == ["graph.edges"]

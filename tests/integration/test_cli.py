@@ -44,9 +44,7 @@ def test_graph_and_csv_traces_with_json_output(server: ServerProcess, tmp_path: 
         writer = csv.writer(handle)
         writer.writerow(case.nodes)
         writer.writerows(zip(*(case.traces[n].tolist() for n in case.nodes), strict=True))
-    done = scmfit(
-        "fit", "--graph", str(graph), "--traces", str(traces), "--json", "--address", server.address
-    )
+    done = scmfit("fit", "--graph", str(graph), "--traces", str(traces), "--json", "--address", server.address)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "FIT_STATUS_SUCCESS"
@@ -76,3 +74,24 @@ def test_unreachable_server_exits_two() -> None:
     done = scmfit("health", "--address", "127.0.0.1:1", "--timeout", "2")
     assert done.returncode == 2
     assert "Unavailable" in done.stderr or "DeadlineExceeded" in done.stderr
+
+
+def test_query_and_models_commands(server: ServerProcess) -> None:
+    from scmfit.client import Client
+
+    case = fixture_case("linear_chain")
+    with Client(server.address, timeout=120) as client:
+        model_id = client.fit(case.graph, case.traces).model_id
+    done = scmfit(
+        "query", "--model", model_id, "--do", "X=2", "--shift", "Y=+0", "--nodes", "Z", "--json",
+        "--address", server.address,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (stats,) = json.loads(done.stdout)["statistics"]
+    assert stats["node"] == "Z" and abs(stats["mean"] - 12.0) < 0.3
+    table = scmfit("query", "--model", model_id, "--do", "X=2", "--address", server.address)
+    assert "hard(X=2)" in table.stdout and table.stdout.count("\n") >= 5
+    listed = scmfit("models", "--address", server.address)
+    assert model_id in listed.stdout
+    bad = scmfit("query", "--model", model_id, "--do", "Q=1", "--address", server.address)
+    assert bad.returncode == 2 and "interventions[0].node" in bad.stderr

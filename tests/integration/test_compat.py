@@ -29,9 +29,7 @@ def test_fixture_through_the_adapter_has_lift_sys_shape_and_values(adapter: DoWh
     validation = out["validation"]
     assert set(validation) == {"r2_scores", "mean_r2", "passed", "threshold", "failed_nodes"}
     assert validation["threshold"] == 0.7
-    assert validation["mean_r2"] == pytest.approx(
-        sum(validation["r2_scores"].values()) / len(validation["r2_scores"])
-    )
+    assert validation["mean_r2"] == pytest.approx(sum(validation["r2_scores"].values()) / len(validation["r2_scores"]))
     metadata = out["metadata"]
     assert set(metadata) == {
         "fitting_time_ms",
@@ -83,6 +81,29 @@ def test_unreachable_server_is_a_dowhy_subprocess_error() -> None:
         client.fit_scm((["A", "B"], [("A", "B")]), {"A": [1.0, 2.0] * 5, "B": [2.0, 4.0] * 5})
 
 
-def test_query_is_clearly_not_implemented_yet(adapter: DoWhyClient) -> None:
-    with pytest.raises(NotImplementedError, match="SampleModel"):
-        adapter.query_scm((["A"], []), {"A": [1.0]}, [])
+def test_query_scm_reuses_the_fit_and_returns_lift_sys_statistics(adapter: DoWhyClient) -> None:
+    from tests.conftest import fixture_case
+
+    case = fixture_case("linear_chain")
+    first = adapter.query_scm(case.graph, case.traces, [{"type": "hard", "node": "X", "value": 2}], ["Z"], 2000)
+    assert first["status"] == "success" and first["query_type"] == "interventional"
+    assert set(first["statistics"]) == {"Z"} and len(first["samples"]["Z"]) == 2000
+    assert set(first["statistics"]["Z"]) == {"mean", "std", "q05", "q50", "q95", "min", "max"}
+    assert first["statistics"]["Z"]["mean"] == pytest.approx(12.0, abs=0.3)
+    soft = [{"type": "soft", "node": "X", "transform": "shift", "param": 1.0}]
+    second = adapter.query_scm(case.graph, case.traces, soft, None, 1000)
+    assert second["metadata"]["reused_model"] is True
+    assert second["metadata"]["model_id"] == first["metadata"]["model_id"]
+    assert set(second["statistics"]) == {"X", "Y", "Z"}
+    observational = adapter.query_scm(case.graph, case.traces, [], None, 1000)
+    assert observational["query_type"] == "observational"
+
+
+def test_query_scm_rejects_malformed_interventions(adapter: DoWhyClient) -> None:
+    from tests.conftest import fixture_case
+
+    case = fixture_case("linear_chain")
+    with pytest.raises(ValueError, match=r"interventions\[0\]"):
+        adapter.query_scm(case.graph, case.traces, [{"type": "soft", "node": "X", "transform": "warp", "param": 1}])
+    with pytest.raises(ValueError, match="unknown node"):
+        adapter.query_scm(case.graph, case.traces, [{"type": "hard", "node": "Q", "value": 1}])

@@ -80,16 +80,12 @@ CASES: dict[str, tuple[Callable[[], pb.FitModelRequest], str, str]] = {
         "no rows",
     ),
     "nan": (
-        lambda: _request(
-            ["X", "Y"], [("X", "Y")], [doubles("X", X), doubles("Y", [*Y[:7], math.nan, *Y[8:]])]
-        ),
+        lambda: _request(["X", "Y"], [("X", "Y")], [doubles("X", X), doubles("Y", [*Y[:7], math.nan, *Y[8:]])]),
         "dataset.columns[1].doubles.values[7]",
         "row 7",
     ),
     "infinity": (
-        lambda: _request(
-            ["X", "Y"], [("X", "Y")], [doubles("X", [*X[:3], -math.inf, *X[4:]]), doubles("Y", Y)]
-        ),
+        lambda: _request(["X", "Y"], [("X", "Y")], [doubles("X", [*X[:3], -math.inf, *X[4:]]), doubles("Y", Y)]),
         "dataset.columns[0].doubles.values[3]",
         "-inf",
     ),

@@ -84,9 +84,7 @@ def test_self_loop() -> None:
 
 
 def test_duplicate_edge() -> None:
-    assert (
-        "duplicate of graph.edges[0]" in violations(request(edges=[("X", "Y"), ("X", "Y")]))["graph.edges[1]"]
-    )
+    assert "duplicate of graph.edges[0]" in violations(request(edges=[("X", "Y"), ("X", "Y")]))["graph.edges[1]"]
 
 
 def test_duplicate_node() -> None:

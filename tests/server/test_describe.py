@@ -45,9 +45,7 @@ def test_coefficients_are_keyed_by_sorted_parent_name_not_insertion_order() -> N
 def test_polynomial_pipeline_names_its_terms() -> None:
     frame = pd.DataFrame({"X": RNG.uniform(-2, 2, 300), "W": RNG.uniform(-2, 2, 300)})
     frame["Y"] = frame["X"] ** 2 + 3 * frame["X"] * frame["W"]
-    mechanism = fitted(
-        gcm.AdditiveNoiseModel(gcm.ml.create_polynom_regressor(degree=2)), ["X", "W"], frame, "Y"
-    )
+    mechanism = fitted(gcm.AdditiveNoiseModel(gcm.ml.create_polynom_regressor(degree=2)), ["X", "W"], frame, "Y")
     summary = describe_mechanism(mechanism, ["W", "X"])
     assert summary.model_type == "Pipeline(PolynomialFeatures,LinearRegression)"
     coefficients = dict(summary.coefficients)
@@ -65,9 +63,7 @@ def test_one_hot_encoded_parent_gets_category_features() -> None:
 def test_nonlinear_model_has_no_coefficients() -> None:
     frame = pd.DataFrame({"X": RNG.uniform(-3, 3, 300)})
     frame["Y"] = np.sin(frame["X"])
-    mechanism = fitted(
-        gcm.AdditiveNoiseModel(gcm.ml.create_hist_gradient_boost_regressor()), ["X"], frame, "Y"
-    )
+    mechanism = fitted(gcm.AdditiveNoiseModel(gcm.ml.create_hist_gradient_boost_regressor()), ["X"], frame, "Y")
     summary = describe_mechanism(mechanism, ["X"])
     assert summary.model_type == "HistGradientBoostingRegressor"
     assert summary.coefficients == () and summary.intercept is None

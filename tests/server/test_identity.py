@@ -17,9 +17,7 @@ KINDS = {"X": ColumnKind.DOUBLE, "Y": ColumnKind.DOUBLE}
 def test_id_is_a_stable_sha256_hex() -> None:
     first = model_id_for(NODES, EDGES, COLUMNS, KINDS, FitSettings())
     assert MODEL_ID_PATTERN.match(first)
-    assert first == model_id_for(
-        NODES, EDGES, {k: v.copy() for k, v in COLUMNS.items()}, KINDS, FitSettings()
-    )
+    assert first == model_id_for(NODES, EDGES, {k: v.copy() for k, v in COLUMNS.items()}, KINDS, FitSettings())
 
 
 def test_id_changes_with_data_config_kind_and_graph() -> None:
@@ -28,10 +26,7 @@ def test_id_changes_with_data_config_kind_and_graph() -> None:
     assert model_id_for(NODES, EDGES, changed, KINDS, FitSettings()) != base
     assert model_id_for(NODES, EDGES, COLUMNS, KINDS, dataclasses.replace(FitSettings(), seed=1)) != base
     ints = {"X": np.arange(5), "Y": np.arange(5) * 2}
-    assert (
-        model_id_for(NODES, EDGES, ints, {"X": ColumnKind.INT64, "Y": ColumnKind.INT64}, FitSettings())
-        != base
-    )
+    assert model_id_for(NODES, EDGES, ints, {"X": ColumnKind.INT64, "Y": ColumnKind.INT64}, FitSettings()) != base
     assert model_id_for(NODES, (("Y", "X"),), COLUMNS, KINDS, FitSettings()) != base
 
 

@@ -19,9 +19,7 @@ from scmfit.server.status import to_status
 
 
 def test_invalid_request_carries_bad_request_field_violations() -> None:
-    status = to_status(
-        InvalidRequestError([FieldViolation("graph.edges", "cycle"), FieldViolation("a", "b")])
-    )
+    status = to_status(InvalidRequestError([FieldViolation("graph.edges", "cycle"), FieldViolation("a", "b")]))
     assert status.code == code_pb2.INVALID_ARGUMENT
     detail = error_details_pb2.BadRequest()
     assert status.details[0].Unpack(detail)

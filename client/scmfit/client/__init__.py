@@ -30,6 +30,7 @@ from scmfit.client._errors import (
     UnavailableError,
     UnimplementedError,
 )
+from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import column, fit_config, fit_request
 from scmfit.client._results import (
     FitMetadata,
@@ -38,7 +39,10 @@ from scmfit.client._results import (
     FitStatus,
     Mechanism,
     MechanismKind,
+    ModelSummary,
     NodeResult,
+    NodeStatistics,
+    SampleResult,
     ServerInfo,
     Stage,
     Validation,
@@ -60,14 +64,18 @@ __all__ = [
     "FitResult",
     "FitStatus",
     "InternalError",
+    "Intervention",
     "InvalidRequestError",
     "Mechanism",
     "MechanismKind",
+    "ModelSummary",
     "NodeResult",
+    "NodeStatistics",
     "NotFoundError",
     "PermissionDeniedError",
     "ProgressCallback",
     "ResourceExhaustedError",
+    "SampleResult",
     "ScmfitError",
     "ServerInfo",
     "Stage",
@@ -75,6 +83,9 @@ __all__ = [
     "UnimplementedError",
     "Validation",
     "column",
+    "do",
     "fit_config",
     "fit_request",
+    "scale",
+    "shift",
 ]

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 import grpc
+import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scmfit.client._errors import ScmfitError, from_rpc_error
-from scmfit.client._request import DataLike, GraphLike, fit_request
-from scmfit.client._results import FitProgress, FitResult, ServerInfo
+from scmfit.client._interventions import Interventions, interventions_proto
+from scmfit.client._request import DataLike, GraphLike, column, fit_request, normalize_data
+from scmfit.client._results import (
+    FitProgress,
+    FitResult,
+    ModelSummary,
+    SampleResult,
+    ServerInfo,
+    columns_to_arrays,
+)
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
@@ -154,9 +163,7 @@ class Client:
                 on_progress(event)
         raise ScmfitError("the server closed the FitModel stream without a result")
 
-    def events(
-        self, request: pb.FitModelRequest, *, timeout: float | None = None
-    ) -> Generator[FitEvent, None, None]:
+    def events(self, request: pb.FitModelRequest, *, timeout: float | None = None) -> Generator[FitEvent, None, None]:
         for response in self.stream(request, timeout=timeout):
             if response.HasField("result"):
                 yield FitResult.from_proto(response.result)
@@ -174,6 +181,91 @@ class Client:
             raise from_rpc_error(error) from None
         finally:
             call.cancel()
+
+    def _unary(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+        try:
+            return method(request, timeout=self._timeout(timeout))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def get_model(self, model_id: str, *, timeout: float | None = None) -> tuple[FitResult, ModelSummary]:
+        """The stored FitResult, exactly as the fit streamed it, and its registry entry."""
+        response = self._unary(self._stub.GetModel, pb.GetModelRequest(model_id=model_id), timeout)
+        return FitResult.from_proto(response.result), ModelSummary.from_proto(response.summary)
+
+    def list_models(self, *, page_size: int = 0, timeout: float | None = None) -> Iterator[ModelSummary]:
+        """Every stored model, newest first, fetching pages as the iteration needs them."""
+        token = ""
+        while True:
+            request = pb.ListModelsRequest(page_size=page_size, page_token=token)
+            response = self._unary(self._stub.ListModels, request, timeout)
+            yield from (ModelSummary.from_proto(m) for m in response.models)
+            token = response.next_page_token
+            if not token:
+                return
+
+    def delete_model(self, model_id: str, *, timeout: float | None = None) -> None:
+        self._unary(self._stub.DeleteModel, pb.DeleteModelRequest(model_id=model_id), timeout)
+
+    def sample(
+        self,
+        model_id: str,
+        interventions: Interventions = None,
+        *,
+        nodes: Sequence[str] = (),
+        num_samples: int = 1000,
+        seed: int | None = None,
+        include_samples: bool = False,
+        timeout: float | None = None,
+    ) -> SampleResult:
+        """Observational samples, or interventional: `{"X": 2}` means do(X = 2); see `do`, `shift`, `scale`."""
+        request = pb.SampleModelRequest(
+            model_id=model_id,
+            interventions=interventions_proto(interventions),
+            nodes=list(nodes),
+            num_samples=num_samples,
+            seed=seed,
+            include_samples=include_samples,
+        )
+        return SampleResult.from_proto(self._unary(self._stub.SampleModel, request, timeout))
+
+    def effect(
+        self,
+        model_id: str,
+        *,
+        treatment: str,
+        target: str,
+        alternative: float,
+        reference: float,
+        num_samples: int = 10_000,
+        seed: int | None = None,
+        timeout: float | None = None,
+    ) -> float:
+        """E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]."""
+        request = pb.EstimateEffectRequest(
+            model_id=model_id,
+            treatment=treatment,
+            target=target,
+            alternative_value=alternative,
+            reference_value=reference,
+            num_samples=num_samples,
+            seed=seed,
+        )
+        response = self._unary(self._stub.EstimateEffect, request, timeout)
+        return float(response.effect)
+
+    def counterfactual(
+        self, model_id: str, observed: DataLike, interventions: Interventions, *, timeout: float | None = None
+    ) -> dict[str, np.ndarray]:
+        """What each observed row would have been under the interventions (needs invertible mechanisms)."""
+        arrays = normalize_data(observed)
+        request = pb.CounterfactualRequest(
+            model_id=model_id,
+            interventions=interventions_proto(interventions),
+            observed=pb.Dataset(columns=[column(name, values) for name, values in arrays.items()]),
+        )
+        response = self._unary(self._stub.Counterfactual, request, timeout)
+        return columns_to_arrays(response.counterfactual)
 
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         try:

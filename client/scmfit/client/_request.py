@@ -43,9 +43,7 @@ def normalize_graph(graph: GraphLike) -> tuple[list[str], list[Edge]]:
     elif isinstance(graph, Sequence) and len(graph) == 2:
         nodes, edges = list(graph[0]), list(graph[1])
     else:
-        raise _invalid(
-            "graph", f"expected a networkx.DiGraph, (nodes, edges) or a mapping, got {type(graph).__name__}"
-        )
+        raise _invalid("graph", f"expected a networkx.DiGraph, (nodes, edges) or a mapping, got {type(graph).__name__}")
     pairs: list[Edge] = []
     for k, edge in enumerate(edges):
         if len(edge) < 2:
@@ -94,14 +92,10 @@ def column(name: str, values: Sequence[Any] | np.ndarray) -> pb.Column:
         return pb.Column(name=name, bools=pb.BoolValues(values=array.tolist()))
     if kind in "iu":
         if kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
-            raise _invalid(
-                f"data[{name!r}]", "unsigned values above the int64 range cannot be sent losslessly"
-            )
+            raise _invalid(f"data[{name!r}]", "unsigned values above the int64 range cannot be sent losslessly")
         return pb.Column(name=name, int64s=pb.Int64Values(values=array.astype(np.int64, copy=False).tolist()))
     if kind == "f":
-        return pb.Column(
-            name=name, doubles=pb.DoubleValues(values=array.astype(np.float64, copy=False).tolist())
-        )
+        return pb.Column(name=name, doubles=pb.DoubleValues(values=array.astype(np.float64, copy=False).tolist()))
     if kind == "U":
         return pb.Column(name=name, strings=pb.StringValues(values=array.tolist()))
     if kind == "O":
@@ -132,14 +126,10 @@ def check_graph(nodes: Sequence[str], edges: Iterable[Edge], columns: Iterable[s
         cycle = find_cycle(nodes, edge_list)
         if cycle:
             violations.append(
-                FieldViolation(
-                    "graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(map(repr, cycle))
-                )
+                FieldViolation("graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(map(repr, cycle)))
             )
     if violations:
-        raise InvalidRequestError(
-            "; ".join(f"{v.field}: {v.description}" for v in violations), tuple(violations)
-        )
+        raise InvalidRequestError("; ".join(f"{v.field}: {v.description}" for v in violations), tuple(violations))
 
 
 def find_cycle(nodes: Sequence[str], edges: Sequence[Edge]) -> list[str]:
@@ -178,9 +168,7 @@ def fit_config(
     min_samples: int | None = None,
 ) -> pb.FitConfig:
     if quality.upper() not in QUALITY_NAMES:
-        raise _invalid(
-            "config.quality", f"unknown quality {quality!r}; expected one of {', '.join(QUALITY_NAMES)}"
-        )
+        raise _invalid("config.quality", f"unknown quality {quality!r}; expected one of {', '.join(QUALITY_NAMES)}")
     return pb.FitConfig(
         quality=QUALITY_NAMES[quality.upper()],
         r2_threshold=r2_threshold,

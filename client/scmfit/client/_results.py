@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 
@@ -231,3 +233,106 @@ class ServerInfo:
             workers=info.workers,
             raw=info,
         )
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """A stored model in the server's registry."""
+
+    model_id: str
+    status: FitStatus
+    nodes: tuple[str, ...]
+    num_rows: int
+    quality: str
+    mean_r2: float | None
+    create_time: float
+    """Seconds since the epoch."""
+    last_use_time: float
+    size_bytes: int
+    persisted: bool
+    raw: pb.ModelSummary
+
+    @classmethod
+    def from_proto(cls, summary: pb.ModelSummary) -> ModelSummary:
+        return cls(
+            model_id=summary.model_id,
+            status=FitStatus(_enum_name(pb.FitStatus, summary.status, "FIT_STATUS_")),
+            nodes=tuple(summary.nodes),
+            num_rows=summary.num_rows,
+            quality=_enum_name(pb.Quality, summary.quality, "QUALITY_").upper(),
+            mean_r2=summary.mean_r2 if summary.HasField("mean_r2") else None,
+            create_time=summary.create_time.ToNanoseconds() / 1e9,
+            last_use_time=summary.last_use_time.ToNanoseconds() / 1e9,
+            size_bytes=summary.size_bytes,
+            persisted=summary.persisted,
+            raw=summary,
+        )
+
+
+@dataclass(frozen=True)
+class NodeStatistics:
+    """Summary of one node's samples; categorical nodes fill `categories` (share by category)."""
+
+    node: str
+    mean: float
+    std: float
+    q05: float
+    q50: float
+    q95: float
+    min: float
+    max: float
+    categories: Mapping[str, float]
+
+    @classmethod
+    def from_proto(cls, stats: pb.NodeStatistics) -> NodeStatistics:
+        return cls(
+            node=stats.node,
+            mean=stats.mean,
+            std=stats.std,
+            q05=stats.q05,
+            q50=stats.q50,
+            q95=stats.q95,
+            min=stats.min,
+            max=stats.max,
+            categories={c.value: c.share for c in stats.categories},
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in ("mean", "std", "q05", "q50", "q95", "min", "max")}
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """Statistics per node and, when asked for, the samples as numpy arrays."""
+
+    statistics: Mapping[str, NodeStatistics]
+    samples: Mapping[str, np.ndarray]
+    num_samples: int
+    seconds: float
+    raw: pb.SampleModelResponse
+
+    @classmethod
+    def from_proto(cls, response: pb.SampleModelResponse) -> SampleResult:
+        return cls(
+            statistics={s.node: NodeStatistics.from_proto(s) for s in response.statistics},
+            samples=columns_to_arrays(response.samples),
+            num_samples=response.num_samples,
+            seconds=response.duration.ToNanoseconds() / 1e9,
+            raw=response,
+        )
+
+
+def columns_to_arrays(dataset: pb.Dataset) -> dict[str, np.ndarray]:
+    """Typed columns back to numpy: float64, int64, bool or str arrays."""
+    arrays: dict[str, np.ndarray] = {}
+    for column in dataset.columns:
+        which = column.WhichOneof("values")
+        if which == "doubles":
+            arrays[column.name] = np.asarray(column.doubles.values, dtype=np.float64)
+        elif which == "int64s":
+            arrays[column.name] = np.asarray(column.int64s.values, dtype=np.int64)
+        elif which == "bools":
+            arrays[column.name] = np.asarray(column.bools.values, dtype=np.bool_)
+        elif which == "strings":
+            arrays[column.name] = np.asarray(list(column.strings.values), dtype=str)
+    return arrays

@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from scmfit.client._cases import load_case
 from scmfit.client._client import DEFAULT_TARGET, Client
 from scmfit.client._errors import InvalidRequestError, ScmfitError
+from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import fit_request
 from scmfit.client._results import FitProgress, FitResult, FitStatus
 from scmfit.client._traces import read_graph, read_traces
@@ -34,9 +35,7 @@ def _coefficients(result: FitResult, name: str) -> str:
     mechanism = result.node(name).mechanism
     text = ", ".join(f"{feature}={value:.4g}" for feature, value in mechanism.coefficients.items())
     if mechanism.intercept is not None:
-        text += (
-            f" (+{mechanism.intercept:.3g})" if mechanism.intercept >= 0 else f" ({mechanism.intercept:.3g})"
-        )
+        text += f" (+{mechanism.intercept:.3g})" if mechanism.intercept >= 0 else f" ({mechanism.intercept:.3g})"
     return text or "-"
 
 
@@ -102,9 +101,7 @@ def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
     try:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     except ImportError:
-        return client.submit(
-            request, on_progress=lambda p: print(f"  {p.stage.value:<10} {p.node}", file=sys.stderr)
-        )
+        return client.submit(request, on_progress=lambda p: print(f"  {p.stage.value:<10} {p.node}", file=sys.stderr))
     columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("validating", total=None)
@@ -159,6 +156,48 @@ def _has_rich() -> bool:
     return True
 
 
+def _assignment(text: str, kind: str) -> Intervention:
+    """`X=2` (or `X=+1` for shifts) into an Intervention."""
+    node, sep, value = text.partition("=")
+    if not sep or not node:
+        raise ValueError(f"--{kind} expects NODE=VALUE, got {text!r}")
+    return {"do": do, "shift": shift, "scale": scale}[kind](node, float(value))
+
+
+def _query(args: argparse.Namespace) -> int:
+    interventions = [_assignment(text, kind) for kind in ("do", "shift", "scale") for text in getattr(args, kind) or []]
+    with Client(args.address, timeout=args.timeout) as client:
+        result = client.sample(
+            args.model, interventions, nodes=args.nodes or (), num_samples=args.samples, seed=args.seed
+        )
+    if args.json:
+        print(json.dumps(json_format.MessageToDict(result.raw), indent=2))
+        return EXIT_SUCCESS
+    title = ", ".join(f"{i.kind}({i.node}={i.value:g})" for i in interventions) or "observational"
+    header = f"{'node':<16}" + "".join(f"{name:>11}" for name in ("mean", "std", "q05", "q50", "q95", "min", "max"))
+    print(f"{title}: {result.num_samples} samples in {result.seconds * 1000:.0f} ms")
+    print(header)
+    for node, stats in result.statistics.items():
+        if stats.categories and not stats.std and not stats.mean:
+            print(f"{node:<16}  " + ", ".join(f"{k}: {v:.3f}" for k, v in stats.categories.items()))
+        else:
+            print(f"{node:<16}" + "".join(f"{v:>11.4g}" for v in stats.as_dict().values()))
+    return EXIT_SUCCESS
+
+
+def _models(args: argparse.Namespace) -> int:
+    with Client(args.address, timeout=args.timeout) as client:
+        models = list(client.list_models())
+    if args.json:
+        print(json.dumps([json_format.MessageToDict(m.raw) for m in models], indent=2))
+        return EXIT_SUCCESS
+    print(f"{'model_id':<66}{'status':<19}{'rows':>8}  {'mean R²':>8}  nodes")
+    for m in models:
+        r2 = f"{m.mean_r2:.4f}" if m.mean_r2 is not None else "-"
+        print(f"{m.model_id:<66}{m.status.value:<19}{m.num_rows:>8}  {r2:>8}  {', '.join(m.nodes)}")
+    return EXIT_SUCCESS
+
+
 def _health(args: argparse.Namespace) -> int:
     with Client(args.address, timeout=args.timeout or 5.0) as client:
         status = client.health(args.service)
@@ -174,9 +213,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="scmfit", description="Fit DoWhy structural causal models with scmfit."
-    )
+    parser = argparse.ArgumentParser(prog="scmfit", description="Fit DoWhy structural causal models with scmfit.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     fit = commands.add_parser("fit", help="fit a graph on traces and show the result")
@@ -191,10 +228,23 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--service", default="scmfit.v1.CausalModelService")
     health.set_defaults(handler=_health)
     commands.add_parser("info", help="print versions, limits and qualities").set_defaults(handler=_info)
-    for sub in (fit, health, commands.choices["info"]):
-        sub.add_argument(
-            "--address", default=DEFAULT_TARGET, help=f"server address (default {DEFAULT_TARGET})"
-        )
+    query = commands.add_parser("query", help="sample a stored model, with or without interventions")
+    query.add_argument("--model", required=True, help="the model id printed by `scmfit fit`")
+    query.add_argument("--do", action="append", metavar="NODE=VALUE", help="hard intervention do(NODE = VALUE)")
+    query.add_argument("--shift", action="append", metavar="NODE=BY", help="soft intervention NODE := NODE + BY")
+    query.add_argument(
+        "--scale", action="append", metavar="NODE=FACTOR", help="soft intervention NODE := NODE * FACTOR"
+    )
+    query.add_argument("--nodes", nargs="*", help="nodes to report (default: all)")
+    query.add_argument("--samples", type=int, default=1000)
+    query.add_argument("--seed", type=int, default=None)
+    query.add_argument("--json", action="store_true")
+    query.set_defaults(handler=_query)
+    models = commands.add_parser("models", help="list the stored models")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(handler=_models)
+    for sub in (fit, health, commands.choices["info"], query, models):
+        sub.add_argument("--address", default=DEFAULT_TARGET, help=f"server address (default {DEFAULT_TARGET})")
         sub.add_argument("--timeout", type=float, default=None, help="deadline in seconds")
 
     serve = commands.add_parser("serve", help="run the server (needs the server extra)")

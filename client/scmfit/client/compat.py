@@ -14,6 +14,7 @@ from typing import Any
 
 from scmfit.client._client import DEFAULT_TARGET, Client
 from scmfit.client._errors import InvalidRequestError, ScmfitError
+from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import GraphLike, fit_request, normalize_graph
 from scmfit.client._results import FitResult, MechanismKind, NodeResult
 
@@ -115,14 +116,60 @@ class DoWhyClient:
         self,
         graph: GraphLike,
         traces: Any,
-        interventions: list[dict[str, Any]],
+        interventions: list[dict[str, Any]] | None = None,
         query_nodes: list[str] | None = None,
         num_samples: int = 1000,
         quality: str = "GOOD",
     ) -> dict[str, Any]:
-        raise NotImplementedError(
-            "query_scm needs scmfit's model registry and SampleModel RPC, which this server version lacks"
-        )
+        """Fits (or reuses the stored fit of) graph and traces, then samples under the interventions.
+
+        Unlike the subprocess original, an identical graph and traces fitted before are not refitted:
+        the server recognises the request by its content and answers from its model registry.
+        """
+        specs = [lift_sys_intervention(spec, i) for i, spec in enumerate(interventions or [])]
+        try:
+            request = fit_request(graph, traces, quality=quality)
+        except InvalidRequestError as error:
+            raise ValueError(error.message) from error
+        try:
+            with Client(self.target, timeout=self.timeout) as client:
+                fitted = client.submit(request)
+                sampled = client.sample(
+                    fitted.model_id, specs, nodes=query_nodes or (), num_samples=num_samples, include_samples=True
+                )
+        except InvalidRequestError as error:
+            raise ValueError(error.message) from error
+        except ScmfitError as error:
+            raise DoWhySubprocessError(f"{type(error).__name__}: {error.message}", error) from error
+        return {
+            "status": "success",
+            "query_type": "interventional" if specs else "observational",
+            "samples": {node: values.tolist() for node, values in sampled.samples.items()},
+            "statistics": {node: stats.as_dict() for node, stats in sampled.statistics.items()},
+            "metadata": {
+                "num_samples": sampled.num_samples,
+                "model_id": fitted.model_id,
+                "reused_model": fitted.reused,
+                "fit_status": fitted.status.value,
+                "query_time_ms": sampled.seconds * 1000.0,
+                "interventions": interventions or [],
+            },
+        }
 
 
-__all__ = ["DoWhyClient", "DoWhySubprocessError", "mechanism_type", "to_lift_sys_dict"]
+def lift_sys_intervention(spec: dict[str, Any], index: int) -> Intervention:
+    """`{"type": "hard", "node", "value"}` or `{"type": "soft", "node", "transform": "shift"|"scale", "param"}`."""
+    try:
+        node, kind = str(spec["node"]), spec.get("type", "hard")
+        if kind == "hard":
+            return do(node, float(spec["value"]))
+        if kind == "soft" and spec.get("transform") == "shift":
+            return shift(node, float(spec["param"]))
+        if kind == "soft" and spec.get("transform") == "scale":
+            return scale(node, float(spec["param"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"interventions[{index}] is malformed: {error!r} in {spec!r}") from None
+    raise ValueError(f"interventions[{index}]: unknown intervention {spec!r}")
+
+
+__all__ = ["DoWhyClient", "DoWhySubprocessError", "lift_sys_intervention", "mechanism_type", "to_lift_sys_dict"]

@@ -38,9 +38,7 @@ class RunningServer:
     config: ServerConfig
 
     def set_serving(self, serving: bool) -> None:
-        state = (
-            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
+        state = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in _HEALTH_NAMES:
             self.health.set(name, state)
 
@@ -64,9 +62,7 @@ def create_server(config: ServerConfig) -> RunningServer:
             ("grpc.so_reuseport", 0),
         ],
     )
-    registry = ModelRegistry(
-        config.registry_bytes, ttl_seconds=config.model_ttl_seconds, directory=config.model_dir
-    )
+    registry = ModelRegistry(config.registry_bytes, ttl_seconds=config.model_ttl_seconds, directory=config.model_dir)
     pb_grpc.add_CausalModelServiceServicer_to_server(
         CausalModelServicer(executor, registry, limits, config.workers), server
     )
@@ -77,9 +73,7 @@ def create_server(config: ServerConfig) -> RunningServer:
     if port == 0:
         executor.close()
         raise OSError(f"could not bind {config.address}")
-    running = RunningServer(
-        server=server, port=port, executor=executor, health=health_servicer, config=config
-    )
+    running = RunningServer(server=server, port=port, executor=executor, health=health_servicer, config=config)
     running.set_serving(False)
     server.start()
     threading.Thread(target=_mark_ready, args=(running,), name="scmfit-warm-up", daemon=True).start()

@@ -15,8 +15,6 @@ _DOWHY_QUALITY = {
 }
 
 
-def assign_mechanism(
-    scm: gcm.StructuralCausalModel, node: str, train: pd.DataFrame, quality: Quality
-) -> None:
+def assign_mechanism(scm: gcm.StructuralCausalModel, node: str, train: pd.DataFrame, quality: Quality) -> None:
     """Assignment sees only training rows, so the held-out R² is not inflated by selection on test data."""
     auto.assign_causal_mechanism_node(scm, node, train, _DOWHY_QUALITY[quality])

@@ -12,12 +12,8 @@ from scmfit.server.config import DEFAULT_ADDRESS, Limits, ServerConfig
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerConfig()
     limits = Limits()
-    parser.add_argument(
-        "--address", default=DEFAULT_ADDRESS, help="host:port to listen on; port 0 picks a free one"
-    )
-    parser.add_argument(
-        "--workers", type=int, default=defaults.workers, help="worker processes that fit models"
-    )
+    parser.add_argument("--address", default=DEFAULT_ADDRESS, help="host:port to listen on; port 0 picks a free one")
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="worker processes that fit models")
     parser.add_argument(
         "--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on SIGTERM"
     )
@@ -29,9 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--registry-bytes", type=int, default=defaults.registry_bytes, help="memory bound for fitted models"
     )
-    parser.add_argument(
-        "--model-ttl", type=float, default=None, help="drop models unused for this many seconds"
-    )
+    parser.add_argument("--model-ttl", type=float, default=None, help="drop models unused for this many seconds")
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--no-warm-up", action="store_true", help="skip the warm-up fit in each worker")
     parser.add_argument("--log-level", default="INFO")
@@ -40,9 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from scmfit.server.app import serve
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.workers < 1:
         raise SystemExit("--workers must be at least 1")
     config = ServerConfig(
@@ -50,8 +42,14 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         grace_seconds=args.grace,
         limits=Limits(
-            max_request_bytes=args.max_request_bytes, max_rows=args.max_rows, max_nodes=args.max_nodes
+            max_request_bytes=args.max_request_bytes,
+            max_rows=args.max_rows,
+            max_nodes=args.max_nodes,
+            max_samples=args.max_samples,
         ),
+        registry_bytes=args.registry_bytes,
+        model_ttl_seconds=args.model_ttl,
+        model_dir=args.model_dir,
         warm_up=not args.no_warm_up,
     )
     serve(config, port_file=args.port_file)

@@ -103,9 +103,7 @@ def _decode_settings(config: pb.FitConfig, violations: list[FieldViolation]) -> 
         violations.append(FieldViolation("config.r2_threshold", f"must be within [0, 1], got {threshold}"))
     fraction = config.test_fraction if config.HasField("test_fraction") else defaults.test_fraction
     if not (math.isfinite(fraction) and 0.0 < fraction < 1.0):
-        violations.append(
-            FieldViolation("config.test_fraction", f"must be strictly between 0 and 1, got {fraction}")
-        )
+        violations.append(FieldViolation("config.test_fraction", f"must be strictly between 0 and 1, got {fraction}"))
     seed = config.seed if config.HasField("seed") else defaults.seed
     if seed > MAX_SEED:
         violations.append(FieldViolation("config.seed", f"must be at most {MAX_SEED} (32 bits), got {seed}"))
@@ -128,9 +126,7 @@ def _decode_graph(
         violations.append(FieldViolation("graph.nodes", "the graph has no nodes; at least one is needed"))
     if len(nodes) > limits.max_nodes:
         violations.append(
-            FieldViolation(
-                "graph.nodes", f"{len(nodes)} nodes exceed the server limit max_nodes={limits.max_nodes}"
-            )
+            FieldViolation("graph.nodes", f"{len(nodes)} nodes exceed the server limit max_nodes={limits.max_nodes}")
         )
     first_index: dict[str, int] = {}
     for i, name in enumerate(nodes):
@@ -155,9 +151,7 @@ def _decode_graph(
         if edge.source == edge.target:
             violations.append(FieldViolation(f"graph.edges[{k}]", f"self-loop on node {edge.source!r}"))
         elif pair in seen_edges:
-            violations.append(
-                FieldViolation(f"graph.edges[{k}]", f"duplicate of graph.edges[{seen_edges[pair]}]")
-            )
+            violations.append(FieldViolation(f"graph.edges[{k}]", f"duplicate of graph.edges[{seen_edges[pair]}]"))
         seen_edges.setdefault(pair, k)
         edges.append(pair)
     if len(violations) == found:
@@ -165,9 +159,7 @@ def _decode_graph(
     return nodes, tuple(edges)
 
 
-def _check_acyclic(
-    nodes: Sequence[str], edges: Sequence[tuple[str, str]], violations: list[FieldViolation]
-) -> None:
+def _check_acyclic(nodes: Sequence[str], edges: Sequence[tuple[str, str]], violations: list[FieldViolation]) -> None:
     digraph = nx.DiGraph()
     digraph.add_nodes_from(nodes)
     digraph.add_edges_from(edges)
@@ -177,9 +169,7 @@ def _check_acyclic(
         return
     path = [source for source, _ in cycle] + [cycle[0][0]]
     violations.append(
-        FieldViolation(
-            "graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(repr(n) for n in path)
-        )
+        FieldViolation("graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(repr(n) for n in path))
     )
 
 
@@ -211,9 +201,7 @@ def decode_dataset(
             )
             continue
         if column.name not in node_set:
-            violations.append(
-                FieldViolation(f"{where}.name", f"column {column.name!r} matches no graph node")
-            )
+            violations.append(FieldViolation(f"{where}.name", f"column {column.name!r} matches no graph node"))
         which = column.WhichOneof("values")
         if which is None:
             violations.append(FieldViolation(f"{where}.values", f"column {column.name!r} has no values set"))
@@ -222,9 +210,7 @@ def decode_dataset(
         values: np.ndarray = np.asarray(getattr(column, which).values, dtype=_DTYPES[kind])
         if len(values) > limits.max_rows:
             violations.append(
-                FieldViolation(
-                    where, f"{len(values)} rows exceed the server limit max_rows={limits.max_rows}"
-                )
+                FieldViolation(where, f"{len(values)} rows exceed the server limit max_rows={limits.max_rows}")
             )
         if kind is ColumnKind.DOUBLE:
             bad = np.flatnonzero(~np.isfinite(values))
@@ -259,9 +245,7 @@ def decode_dataset(
     return columns, kinds, index
 
 
-def _check_rows(
-    columns: Mapping[str, np.ndarray], settings: FitSettings, violations: list[FieldViolation]
-) -> None:
+def _check_rows(columns: Mapping[str, np.ndarray], settings: FitSettings, violations: list[FieldViolation]) -> None:
     num_rows = len(next(iter(columns.values())))
     if num_rows == 0:
         violations.append(FieldViolation("dataset.columns", "the dataset has no rows"))
@@ -295,11 +279,7 @@ def _check_classifier_targets(
 
 def single_class_violation(name: str, index: int, classes: np.ndarray) -> FieldViolation:
     """Shared with the worker, which checks the training split once it is drawn."""
-    label = (
-        repr(classes[0].item() if isinstance(classes[0], np.generic) else classes[0])
-        if len(classes)
-        else "none"
-    )
+    label = repr(classes[0].item() if isinstance(classes[0], np.generic) else classes[0]) if len(classes) else "none"
     return FieldViolation(
         f"dataset.columns[{index}]",
         f"node {name!r} has parents and categorical values, so DoWhy fits a classifier for it, "

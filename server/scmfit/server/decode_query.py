@@ -33,9 +33,7 @@ def _num_samples(value: int, default: int, limits: Limits, violations: list[Fiel
     count = default if value == 0 else value
     if count > limits.max_samples:
         violations.append(
-            FieldViolation(
-                "num_samples", f"{count} exceeds the server limit max_samples={limits.max_samples}"
-            )
+            FieldViolation("num_samples", f"{count} exceeds the server limit max_samples={limits.max_samples}")
         )
     return count
 
@@ -55,14 +53,10 @@ def _node(name: str, kinds: Mapping[str, ColumnKind], field: str, violations: li
     return True
 
 
-def _numeric(
-    name: str, kinds: Mapping[str, ColumnKind], field: str, violations: list[FieldViolation]
-) -> None:
+def _numeric(name: str, kinds: Mapping[str, ColumnKind], field: str, violations: list[FieldViolation]) -> None:
     if kinds[name].categorical:
         violations.append(
-            FieldViolation(
-                field, f"node {name!r} is categorical ({kinds[name].value}); it takes no numeric value"
-            )
+            FieldViolation(field, f"node {name!r} is categorical ({kinds[name].value}); it takes no numeric value")
         )
 
 
@@ -144,16 +138,12 @@ def decode_effect(request: pb.EstimateEffectRequest, model: StoredModel, limits:
     return query
 
 
-def decode_counterfactual(
-    request: pb.CounterfactualRequest, model: StoredModel, limits: Limits
-) -> CounterfactualQuery:
+def decode_counterfactual(request: pb.CounterfactualRequest, model: StoredModel, limits: Limits) -> CounterfactualQuery:
     violations: list[FieldViolation] = []
     specs = decode_interventions(request.interventions, model.kinds, violations)
     if not specs and not violations:
         violations.append(FieldViolation("interventions", "a counterfactual needs at least one intervention"))
-    columns, kinds, index = decode_dataset(
-        request.observed, model.nodes, limits, violations, prefix="observed"
-    )
+    columns, kinds, index = decode_dataset(request.observed, model.nodes, limits, violations, prefix="observed")
     for name, kind in kinds.items():
         if name in model.kinds and kind is not model.kinds[name]:
             violations.append(

@@ -79,9 +79,7 @@ def encoded_feature_names(parents: Sequence[str], encoders: Mapping[int, object]
     return names
 
 
-def _linear_terms(
-    estimator: object, features: list[str]
-) -> tuple[tuple[tuple[str, float], ...], float | None]:
+def _linear_terms(estimator: object, features: list[str]) -> tuple[tuple[tuple[str, float], ...], float | None]:
     """Coefficients only where every step before the final linear model keeps features nameable."""
     final = estimator
     if isinstance(estimator, Pipeline):

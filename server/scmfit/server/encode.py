@@ -191,9 +191,7 @@ def dataset(columns: Mapping[str, np.ndarray], kinds: Mapping[str, ColumnKind]) 
     return pb.Dataset(columns=[column(name, values, kinds[name]) for name, values in columns.items()])
 
 
-def sample_response(
-    outcome: SampleOutcome, kinds: Mapping[str, ColumnKind], seconds: float
-) -> pb.SampleModelResponse:
+def sample_response(outcome: SampleOutcome, kinds: Mapping[str, ColumnKind], seconds: float) -> pb.SampleModelResponse:
     return pb.SampleModelResponse(
         statistics=[
             pb.NodeStatistics(

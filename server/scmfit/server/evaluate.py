@@ -22,9 +22,7 @@ from scmfit.server.describe import family_of, predictor_of
 from scmfit.server.job import MechanismFamily, NodeOutcome, NodeScore, R2Omission, ValidationSummary, Verdict
 
 
-def score_node(
-    scm: gcm.StructuralCausalModel, node: str, parents: Sequence[str], test: pd.DataFrame
-) -> NodeScore:
+def score_node(scm: gcm.StructuralCausalModel, node: str, parents: Sequence[str], test: pd.DataFrame) -> NodeScore:
     mechanism = scm.causal_mechanism(node)
     family = family_of(mechanism)
     if not parents or family is MechanismFamily.EMPIRICAL_ROOT:
@@ -50,9 +48,7 @@ def score_node(
     return NodeScore(r2=float(r2_score(actual, predicted)), omission=R2Omission.NONE, mse=mse)
 
 
-def judge(
-    nodes: Sequence[NodeOutcome], settings: FitSettings, num_rows: int
-) -> tuple[Verdict, str, ValidationSummary]:
+def judge(nodes: Sequence[NodeOutcome], settings: FitSettings, num_rows: int) -> tuple[Verdict, str, ValidationSummary]:
     scored = [(node.name, node.score.r2) for node in nodes if node.score.r2 is not None]
     mean_r2 = float(np.mean([r2 for _, r2 in scored])) if scored else None
     failed = tuple(name for name, r2 in scored if r2 < settings.r2_threshold)

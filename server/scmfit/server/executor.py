@@ -89,9 +89,7 @@ class _ProcessFitRun:
         try:
             return self._future.result()
         except pebble.ProcessExpired as error:
-            raise WorkerLostError(
-                f"the worker process running this fit died (exit code {error.exitcode})"
-            ) from None
+            raise WorkerLostError(f"the worker process running this fit died (exit code {error.exitcode})") from None
         except concurrent.futures.CancelledError:
             raise FitCancelledError("the fit was cancelled") from None
 
@@ -104,9 +102,7 @@ def _result_of(future: concurrent.futures.Future[Any]) -> Any:
     try:
         return future.result()
     except pebble.ProcessExpired as error:
-        raise WorkerLostError(
-            f"the worker process running this call died (exit code {error.exitcode})"
-        ) from None
+        raise WorkerLostError(f"the worker process running this call died (exit code {error.exitcode})") from None
     except concurrent.futures.CancelledError:
         raise FitCancelledError("the call was cancelled") from None
 
@@ -120,9 +116,7 @@ class _ProcessQueryRun:
         self._model_bytes = model_bytes
         self._lock = threading.Lock()
         self._cancelled = False
-        self._future: concurrent.futures.Future[QueryOutcome] = pool.schedule(
-            worker.run_query, args=(query, None)
-        )
+        self._future: concurrent.futures.Future[QueryOutcome] = pool.schedule(worker.run_query, args=(query, None))
 
     def outcome(self) -> QueryOutcome:
         try:

@@ -28,9 +28,7 @@ Reporter = Callable[[Progress], None]
 def split(job: FitJob) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A seeded split; rows keep their wire dtypes so DoWhy picks the same mechanism families."""
     frame = pd.DataFrame({name: job.columns[name] for name in job.nodes})
-    train, test = train_test_split(
-        frame, test_size=job.settings.test_fraction, random_state=job.settings.seed
-    )
+    train, test = train_test_split(frame, test_size=job.settings.test_fraction, random_state=job.settings.seed)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
@@ -71,9 +69,7 @@ def run_fit(job: FitJob, report: Reporter) -> FitOutcome:
             score = score_node(scm, node, parents, test)
             seconds[Stage.EVALUATING] += time.perf_counter() - started
         except (ValueError, RuntimeError, ArithmeticError, TypeError) as error:
-            raise FitFailedError(
-                f"fitting node {node!r} failed: {type(error).__name__}: {error}"[:500]
-            ) from None
+            raise FitFailedError(f"fitting node {node!r} failed: {type(error).__name__}: {error}"[:500]) from None
         outcomes[node] = NodeOutcome(
             name=node,
             parents=parents,

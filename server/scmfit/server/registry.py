@@ -68,9 +68,7 @@ def check_model_id(model_id: str, field_name: str = "model_id") -> str:
 class ModelRegistry:
     """Thread-safe; RPC threads read and write it concurrently."""
 
-    def __init__(
-        self, max_bytes: int, *, ttl_seconds: float | None = None, directory: Path | None = None
-    ) -> None:
+    def __init__(self, max_bytes: int, *, ttl_seconds: float | None = None, directory: Path | None = None) -> None:
         self.max_bytes = max_bytes
         self.ttl_seconds = ttl_seconds
         self.directory = directory
@@ -186,9 +184,7 @@ class ModelRegistry:
         expired = [mid for mid, m in self._memory.items() if now - m.last_use_time > self.ttl_seconds]
         if self.directory is not None:
             expired += [
-                mid
-                for mid, t in self._on_disk.items()
-                if mid not in self._memory and now - t > self.ttl_seconds
+                mid for mid, t in self._on_disk.items() if mid not in self._memory and now - t > self.ttl_seconds
             ]
         for model_id in expired:
             self._remove_from_memory(model_id)
@@ -210,9 +206,7 @@ class ModelRegistry:
                 "kinds": {n: k.value for n, k in model.kinds.items()},
             }
         ).encode()
-        body = _MAGIC + b"".join(
-            struct.pack("<Q", len(part)) + part for part in (meta, model.result, model.blob)
-        )
+        body = _MAGIC + b"".join(struct.pack("<Q", len(part)) + part for part in (meta, model.result, model.blob))
         path = self._path(model.model_id)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with temporary.open("wb") as handle:

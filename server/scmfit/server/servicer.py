@@ -73,9 +73,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
             return
         yield from self._fit(job, context, started)
 
-    def _fit(
-        self, job: FitJob, context: grpc.ServicerContext, started: float
-    ) -> Iterator[pb.FitModelResponse]:
+    def _fit(self, job: FitJob, context: grpc.ServicerContext, started: float) -> Iterator[pb.FitModelResponse]:
         validating_seconds = time.monotonic() - started
         try:
             run = self._executor.submit(job)
@@ -122,16 +120,12 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     def GetServerInfo(  # noqa: N802
         self, request: pb.GetServerInfoRequest, context: grpc.ServicerContext
     ) -> pb.GetServerInfoResponse:
-        return encode.server_info(
-            self._limits, available_qualities(), self._workers, self._registry.max_bytes
-        )
+        return encode.server_info(self._limits, available_qualities(), self._workers, self._registry.max_bytes)
 
     @_unary
     def GetModel(self, request: pb.GetModelRequest, context: grpc.ServicerContext) -> pb.GetModelResponse:  # noqa: N802
         model = self._registry.get(check_model_id(request.model_id))
-        return pb.GetModelResponse(
-            result=pb.FitResult.FromString(model.result), summary=encode.model_summary(model)
-        )
+        return pb.GetModelResponse(result=pb.FitResult.FromString(model.result), summary=encode.model_summary(model))
 
     @_unary
     def ListModels(  # noqa: N802
