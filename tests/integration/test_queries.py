@@ -15,7 +15,7 @@ from scmfit.client import (
     scale,
     shift,
 )
-from tests.conftest import fixture_case
+from tests.conftest import fixture_case, fresh_seed
 
 UNKNOWN_ID = "f" * 64
 
@@ -27,7 +27,9 @@ def chain(server: object) -> FitResult:
     assert isinstance(server, ServerProcess)
     case = fixture_case("linear_chain")
     with Client(server.address, timeout=120) as client:
-        return client.fit(case.graph, case.traces)
+        fitted = client.fit(case.graph, case.traces, seed=fresh_seed())
+    assert not fitted.reused  # a real fit, so GetModel must return exactly this message
+    return fitted
 
 
 def test_do_x_moves_z_to_the_causal_prediction(client: Client, chain: FitResult) -> None:
@@ -139,6 +141,10 @@ def test_unknown_and_malformed_ids(client: Client) -> None:
 def test_get_model_returns_the_streamed_result(client: Client, chain: FitResult) -> None:
     result, summary = client.get_model(chain.model_id)
     assert result.raw == chain.raw
+    again = client.fit(
+        fixture_case("linear_chain").graph, fixture_case("linear_chain").traces, seed=chain.metadata.seed
+    )
+    assert again.reused and again.model_id == chain.model_id
     assert summary.model_id == chain.model_id
     assert summary.nodes == ("X", "Y", "Z")
     assert summary.num_rows == 1000 and summary.size_bytes > 0
