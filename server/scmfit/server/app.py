@@ -14,8 +14,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from scmfit.server.admission import Admission
 from scmfit.server.config import ServerConfig
 from scmfit.server.executor import ProcessFitExecutor
+from scmfit.server.interceptors import RequestIdInterceptor, TokenAuthInterceptor
+from scmfit.server.metrics import Metrics
 from scmfit.server.registry import ModelRegistry
 from scmfit.server.servicer import CausalModelServicer
 from scmfit.v1 import causal_model_service_pb2 as pb
@@ -36,6 +39,7 @@ class RunningServer:
     executor: ProcessFitExecutor
     health: health.HealthServicer
     config: ServerConfig
+    metrics_port: int | None = None
 
     def set_serving(self, serving: bool) -> None:
         state = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -54,8 +58,16 @@ def create_server(config: ServerConfig) -> RunningServer:
     """Starts workers, then the server; health stays NOT_SERVING until every worker is warm."""
     executor = ProcessFitExecutor(config.workers, warm_up=config.warm_up)
     limits = config.limits
+    interceptors: list[grpc.ServerInterceptor] = [RequestIdInterceptor()]
+    security = config.security
+    if security.auth_token_file is not None:
+        token = security.auth_token_file.read_text().strip()
+        if not token:
+            raise ValueError(f"{security.auth_token_file} is empty")
+        interceptors.append(TokenAuthInterceptor(token, open_health=security.auth_open_health))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="scmfit-rpc"),
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", limits.max_request_bytes),
             ("grpc.max_send_message_length", limits.max_request_bytes),
@@ -63,21 +75,46 @@ def create_server(config: ServerConfig) -> RunningServer:
         ],
     )
     registry = ModelRegistry(config.registry_bytes, ttl_seconds=config.model_ttl_seconds, directory=config.model_dir)
-    pb_grpc.add_CausalModelServiceServicer_to_server(
-        CausalModelServicer(executor, registry, limits, config.workers), server
+    admission = Admission(config.max_concurrent or config.workers, config.max_queue)
+    metrics = Metrics()
+    metrics.watch(lambda: admission.active, lambda: admission.queued, registry.stats)
+    servicer = CausalModelServicer(
+        executor, registry, admission, metrics, limits, config.workers, config.default_fit_deadline_seconds
     )
+    pb_grpc.add_CausalModelServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(config.address)
+    port = _bind(server, config)
     if port == 0:
         executor.close()
         raise OSError(f"could not bind {config.address}")
-    running = RunningServer(server=server, port=port, executor=executor, health=health_servicer, config=config)
+    metrics_port = (
+        metrics.serve(config.metrics_port, config.metrics_address) if config.metrics_port is not None else None
+    )
+    running = RunningServer(
+        server=server, port=port, executor=executor, health=health_servicer, config=config, metrics_port=metrics_port
+    )
     running.set_serving(False)
     server.start()
     threading.Thread(target=_mark_ready, args=(running,), name="scmfit-warm-up", daemon=True).start()
     return running
+
+
+def _bind(server: grpc.Server, config: ServerConfig) -> int:
+    security = config.security
+    if security.tls_cert is None and security.tls_key is None:
+        if security.client_ca is not None:
+            raise ValueError("--client-ca needs --tls-cert and --tls-key")
+        return int(server.add_insecure_port(config.address))
+    if security.tls_cert is None or security.tls_key is None:
+        raise ValueError("TLS needs both --tls-cert and --tls-key")
+    credentials = grpc.ssl_server_credentials(
+        [(security.tls_key.read_bytes(), security.tls_cert.read_bytes())],
+        root_certificates=security.client_ca.read_bytes() if security.client_ca else None,
+        require_client_auth=security.client_ca is not None,
+    )
+    return int(server.add_secure_port(config.address, credentials))
 
 
 def _mark_ready(running: RunningServer) -> None:
@@ -92,7 +129,14 @@ def serve(config: ServerConfig, port_file: Path | None = None) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully and returns (exit code 0)."""
     running = create_server(config)
     host = config.address.rsplit(":", 1)[0]
-    _log.info("listening on %s:%d with %d workers", host, running.port, config.workers)
+    _log.info(
+        "listening on %s:%d with %d workers%s%s",
+        host,
+        running.port,
+        config.workers,
+        " (TLS)" if config.security.tls_cert else "",
+        f"; metrics on {config.metrics_address}:{running.metrics_port}" if running.metrics_port is not None else "",
+    )
     if port_file is not None:
         temporary = port_file.with_name(port_file.name + ".tmp")
         temporary.write_text(f"{running.port}\n")

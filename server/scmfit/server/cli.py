@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
-from scmfit.server.config import DEFAULT_ADDRESS, Limits, ServerConfig
+from scmfit.server.config import DEFAULT_ADDRESS, Limits, Security, ServerConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,12 +28,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--no-warm-up", action="store_true", help="skip the warm-up fit in each worker")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text")
+    parser.add_argument("--max-columns", type=int, default=limits.max_columns)
+    parser.add_argument("--max-concurrent", type=int, default=None, help="fits and queries at once (default: workers)")
+    parser.add_argument("--max-queue", type=int, default=defaults.max_queue, help="calls that may wait for a slot")
+    parser.add_argument(
+        "--default-fit-deadline",
+        type=float,
+        default=defaults.default_fit_deadline_seconds,
+        help="seconds, for fits whose client set no deadline",
+    )
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain; with --tls-key turns on TLS")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key")
+    parser.add_argument("--client-ca", type=Path, help="PEM CA: require client certificates it signed (mTLS)")
+    parser.add_argument("--auth-token-file", type=Path, help="require `authorization: Bearer <token>` on calls")
+    parser.add_argument(
+        "--auth-protect-health", action="store_true", help="also require the token for health and reflection"
+    )
+    parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (0 picks a port)")
+    parser.add_argument("--metrics-address", default="127.0.0.1")
 
 
 def run(args: argparse.Namespace) -> int:
     from scmfit.server.app import serve
+    from scmfit.server.logs import configure as configure_logs
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logs(args.log_level, args.log_format)
     if args.workers < 1:
         raise SystemExit("--workers must be at least 1")
     config = ServerConfig(
@@ -46,7 +65,20 @@ def run(args: argparse.Namespace) -> int:
             max_rows=args.max_rows,
             max_nodes=args.max_nodes,
             max_samples=args.max_samples,
+            max_columns=args.max_columns,
         ),
+        max_concurrent=args.max_concurrent,
+        max_queue=args.max_queue,
+        default_fit_deadline_seconds=args.default_fit_deadline,
+        security=Security(
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            client_ca=args.client_ca,
+            auth_token_file=args.auth_token_file,
+            auth_open_health=not args.auth_protect_health,
+        ),
+        metrics_port=args.metrics_port,
+        metrics_address=args.metrics_address,
         registry_bytes=args.registry_bytes,
         model_ttl_seconds=args.model_ttl,
         model_dir=args.model_dir,

@@ -30,6 +30,10 @@ class Limits:
     """The most nodes a graph may have."""
     max_samples: int = 1_000_000
     """The most samples one query may draw."""
+    max_columns: int = 1_000
+    """The most columns a dataset may have."""
+    max_abs_value: float = 1e50
+    """Larger magnitudes are refused: degree-3 polynomial features of them would overflow float64."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,34 @@ class ServerConfig:
     """Models unused for this long are dropped; None keeps them until evicted or deleted."""
     model_dir: Path | None = None
     """Where models persist across restarts; None keeps them in memory only."""
+    max_concurrent: int | None = None
+    """Fits and queries running at once; None means one per worker."""
+    max_queue: int = 16
+    """Calls that may wait for a slot; beyond it calls get RESOURCE_EXHAUSTED with a retry delay."""
+    default_fit_deadline_seconds: float = 600.0
+    """Applies to fits whose client set no deadline."""
+    security: Security = field(default_factory=lambda: Security())  # noqa: PLW0108 - defined below
+    """TLS and token authentication."""
+    metrics_port: int | None = None
+    """Serve Prometheus metrics on this port (0 picks one); None disables them."""
+    metrics_address: str = "127.0.0.1"
+    """Where the metrics endpoint listens."""
+
+
+@dataclass(frozen=True)
+class Security:
+    """Transport security and authentication; all off by default for loopback development."""
+
+    tls_cert: Path | None = None
+    """PEM certificate chain of the server; with tls_key it turns TLS on."""
+    tls_key: Path | None = None
+    """PEM private key of the server."""
+    client_ca: Path | None = None
+    """PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)."""
+    auth_token_file: Path | None = None
+    """A file holding the bearer token every call must carry (`authorization: Bearer ...`)."""
+    auth_open_health: bool = True
+    """Whether health checks and reflection stay reachable without the token."""
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,14 @@ def decode_dataset(
     node_set = set(nodes)
     if not dataset.columns:
         violations.append(FieldViolation(f"{prefix}.columns", "the dataset has no columns"))
+    if len(dataset.columns) > limits.max_columns:
+        violations.append(
+            FieldViolation(
+                f"{prefix}.columns",
+                f"{len(dataset.columns)} columns exceed the server limit max_columns={limits.max_columns}",
+            )
+        )
+        return {}, {}, {}
     for i, column in enumerate(dataset.columns):
         where = f"{prefix}.columns[{i}]"
         if not column.name:
@@ -223,6 +231,17 @@ def decode_dataset(
                         f"{bad.size} non-finite value(s) in all",
                     )
                 )
+            else:
+                huge = np.flatnonzero(np.abs(values) > limits.max_abs_value)
+                if huge.size:
+                    row = int(huge[0])
+                    violations.append(
+                        FieldViolation(
+                            f"{where}.doubles.values[{row}]",
+                            f"column {column.name!r} has {values[row]:g} at row {row}, beyond the server limit "
+                            f"max_abs_value={limits.max_abs_value:g} (polynomial features would overflow)",
+                        )
+                    )
         index[column.name] = i
         columns[column.name] = values
         kinds[column.name] = kind

@@ -67,6 +67,26 @@ class QueryNotSupportedError(ScmfitServerError):
         return (type(self), (self.subject, self.reason))
 
 
+class ServerBusyError(ScmfitServerError):
+    """Every worker slot is taken and the wait queue is full; the client should retry later."""
+
+    def __init__(self, active: int, queued: int, retry_after_seconds: float) -> None:
+        self.active = active
+        self.queued = queued
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(
+            f"server busy: {active} calls running and {queued} queued (max_concurrent and max_queue reached); "
+            f"retry in {retry_after_seconds:g}s"
+        )
+
+    def __reduce__(self) -> tuple[type[ServerBusyError], tuple[int, int, float]]:
+        return (type(self), (self.active, self.queued, self.retry_after_seconds))
+
+
+class DeadlineError(ScmfitServerError):
+    """The server's default deadline for fits that set none has passed."""
+
+
 class WorkerLostError(ScmfitServerError):
     """The worker process running the job died; the pool replaces it."""
 

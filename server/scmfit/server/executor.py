@@ -38,8 +38,8 @@ class FitRun(Protocol):
         """The result, or the domain error the fit raised."""
         ...
 
-    def cancel(self) -> None:
-        """Stops the work, killing the worker process if it has started."""
+    def cancel(self) -> bool:
+        """Stops the work; True when that killed a running worker (which the pool then replaces)."""
         ...
 
 
@@ -93,9 +93,12 @@ class _ProcessFitRun:
         except concurrent.futures.CancelledError:
             raise FitCancelledError("the fit was cancelled") from None
 
-    def cancel(self) -> None:
-        if self._future.cancel():
+    def cancel(self) -> bool:
+        was_running = self._future.running()
+        if self._future.cancel() and was_running:
             _log.info("fit cancelled; its worker is being replaced")
+            return True
+        return False
 
 
 def _result_of(future: concurrent.futures.Future[Any]) -> Any:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -11,10 +13,11 @@ from typing import Any, TypeVar
 import grpc
 
 from scmfit.server import encode, status
+from scmfit.server.admission import Admission
 from scmfit.server.config import Limits
 from scmfit.server.decode import available_qualities, decode_fit_request
 from scmfit.server.decode_query import decode_counterfactual, decode_effect, decode_sample
-from scmfit.server.errors import ScmfitServerError
+from scmfit.server.errors import DeadlineError, ScmfitServerError, WorkerLostError
 from scmfit.server.executor import FitExecutor
 from scmfit.server.job import (
     CounterfactualOutcome,
@@ -26,6 +29,7 @@ from scmfit.server.job import (
     SampleOutcome,
     Stage,
 )
+from scmfit.server.metrics import Metrics
 from scmfit.server.registry import ModelRegistry, StoredModel, check_model_id
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
@@ -41,54 +45,112 @@ def _unary(handler: Callable[..., Response]) -> Callable[..., Response]:
     @functools.wraps(handler)
     def wrapper(self: CausalModelServicer, request: Any, context: grpc.ServicerContext) -> Response:
         try:
-            return handler(self, request, context)
+            response = handler(self, request, context)
         except Exception as error:
+            self._metrics.queries.labels(handler.__name__, status.code_name(error)).inc()
             status.abort(context, error)
+        self._metrics.queries.labels(handler.__name__, "ok").inc()
+        return response
 
     return wrapper
 
 
 class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
-    def __init__(self, executor: FitExecutor, registry: ModelRegistry, limits: Limits, workers: int) -> None:
+    def __init__(
+        self,
+        executor: FitExecutor,
+        registry: ModelRegistry,
+        admission: Admission,
+        metrics: Metrics,
+        limits: Limits,
+        workers: int,
+        default_fit_deadline: float,
+    ) -> None:
         self._executor = executor
         self._registry = registry
+        self._admission = admission
+        self._metrics = metrics
         self._limits = limits
         self._workers = workers
+        self._default_fit_deadline = default_fit_deadline
 
     def FitModel(  # noqa: N802 - the name is the RPC's
         self, request: pb.FitModelRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.FitModelResponse]:
         started = time.monotonic()
-        yield encode.progress_response(Progress(Stage.VALIDATING, "", 0, 1), 0.0)
         try:
             job = decode_fit_request(request, self._limits)
             stored = self._registry.find(job.model_id)
         except ScmfitServerError as error:
+            self._count_fit_error(error)
             status.abort(context, error)
         if stored is not None:
             result = pb.FitResult.FromString(stored.result)
             result.reused = True
+            self._metrics.fits.labels("reused").inc()
             _log.info("fit %s: reused the stored model", job.model_id[:12])
             yield pb.FitModelResponse(result=result)
             return
-        yield from self._fit(job, context, started)
+        with contextlib.ExitStack() as stack:
+            try:
+                # Nothing has been streamed yet, so a refusal here can be retried by the client's policy.
+                stack.enter_context(self._admission.slot(context.is_active))
+            except ScmfitServerError as error:
+                self._count_fit_error(error)
+                status.abort(context, error)
+            yield encode.progress_response(Progress(Stage.VALIDATING, "", 0, 1), time.monotonic() - started)
+            yield from self._fit(job, context, started)
+
+    def _count_fit_error(self, error: BaseException) -> None:
+        self._metrics.fits.labels(status.code_name(error)).inc()
+
+    def _deadline_timer(self, context: grpc.ServicerContext, cancel: Callable[[], None]) -> threading.Timer | None:
+        """The server's default deadline, for fits whose client set none."""
+        remaining = context.time_remaining()
+        if remaining is not None and remaining < self._default_fit_deadline:
+            return None
+        timer = threading.Timer(self._default_fit_deadline, cancel)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def _fit(self, job: FitJob, context: grpc.ServicerContext, started: float) -> Iterator[pb.FitModelResponse]:
         validating_seconds = time.monotonic() - started
         try:
             run = self._executor.submit(job)
         except ScmfitServerError as error:
+            self._count_fit_error(error)
             status.abort(context, error)
-        # gRPC does not stop a handler whose call was cancelled or expired; this callback kills the worker.
-        context.add_callback(run.cancel)
-        for progress in run.events():
-            if not context.is_active():
-                run.cancel()
-                return
-            yield encode.progress_response(progress, time.monotonic() - started)
-        if not context.is_active():
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
             run.cancel()
-            return
+
+        def cancelled() -> None:
+            if run.cancel():
+                self._metrics.worker_restarts.inc()
+
+        # gRPC does not stop a handler whose call was cancelled or expired; this callback kills the worker.
+        context.add_callback(cancelled)
+        timer = self._deadline_timer(context, expire)
+        try:
+            for progress in run.events():
+                if not context.is_active():
+                    cancelled()
+                    return
+                yield encode.progress_response(progress, time.monotonic() - started)
+            if not context.is_active():
+                cancelled()
+                return
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if expired.is_set():
+            self._metrics.worker_restarts.inc()
+            late = DeadlineError(f"the server's default fit deadline of {self._default_fit_deadline:g}s passed")
+            self._count_fit_error(late)
+            status.abort(context, late)
         try:
             outcome = run.outcome()
             response = encode.result_response(
@@ -112,8 +174,14 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
                 )
             )
         except Exception as error:  # every failure, expected or not, goes through status.abort
+            if isinstance(error, WorkerLostError):
+                self._metrics.worker_restarts.inc()
+            self._count_fit_error(error)
             status.abort(context, error)
-        _log.info("fit %s: %s in %.2fs", job.model_id[:12], outcome.verdict.value, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        self._metrics.fits.labels(outcome.verdict.value).inc()
+        self._metrics.fit_seconds.labels(job.settings.quality.value).observe(seconds)
+        _log.info("fit %s: %s in %.2fs", job.model_id[:12], outcome.verdict.value, seconds)
         yield response
 
     @_unary
@@ -172,6 +240,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         return pb.CounterfactualResponse(counterfactual=encode.dataset(outcome.rows, model.kinds))
 
     def _answer(self, query: Query, model: StoredModel, context: grpc.ServicerContext) -> QueryOutcome:
-        run = self._executor.submit_query(query, lambda: model.blob)
-        context.add_callback(run.cancel)
-        return run.outcome()
+        with self._admission.slot(context.is_active):
+            run = self._executor.submit_query(query, lambda: model.blob)
+            context.add_callback(run.cancel)
+            return run.outcome()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import uuid
 from typing import NoReturn
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from scmfit.server.errors import (
+    DeadlineError,
     FitCancelledError,
     FitFailedError,
     InvalidRequestError,
@@ -19,6 +21,7 @@ from scmfit.server.errors import (
     ModelNotFoundError,
     QueryNotSupportedError,
     ScmfitServerError,
+    ServerBusyError,
     ShuttingDownError,
     WorkerLostError,
 )
@@ -70,6 +73,13 @@ def to_status(error: BaseException) -> status_pb2.Status:
             )
         )
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error), details=[detail])
+    if isinstance(error, ServerBusyError):
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(round(error.retry_after_seconds * 1e9))
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        return status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(error), details=[detail])
+    if isinstance(error, DeadlineError):
+        return status_pb2.Status(code=code_pb2.DEADLINE_EXCEEDED, message=str(error))
     if isinstance(error, WorkerLostError | ShuttingDownError):
         return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=str(error))
     if isinstance(error, FitCancelledError):
@@ -86,8 +96,22 @@ def to_status(error: BaseException) -> status_pb2.Status:
     )
 
 
+def code_name(error: BaseException) -> str:
+    """The lower-case gRPC code an error maps to, for metrics labels."""
+    return str(code_pb2.Code.Name(to_status(error).code)).lower()
+
+
+class _Status(collections.namedtuple("_Status", ("code", "details", "trailing_metadata")), grpc.Status):
+    pass
+
+
 def abort(context: grpc.ServicerContext, error: BaseException) -> NoReturn:
     if isinstance(error, ScmfitServerError):
         _log.info("request failed: %s: %s", type(error).__name__, error)
-    context.abort_with_status(rpc_status.to_status(to_status(error)))
+    status = rpc_status.to_status(to_status(error))
+    metadata = tuple(status.trailing_metadata)
+    if isinstance(error, ServerBusyError):
+        # gRPC's client retry policy honours server pushback (gRFC A6), mirroring google.rpc.RetryInfo.
+        metadata += (("grpc-retry-pushback-ms", str(round(error.retry_after_seconds * 1000))),)
+    context.abort_with_status(_Status(status.code, status.details, metadata))
     raise AssertionError("abort_with_status always raises")  # pragma: no cover

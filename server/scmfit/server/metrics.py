@@ -1,0 +1,48 @@
+"""Prometheus metrics: outcomes, durations, in-flight and queued calls, worker restarts, registry size."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+FIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
+
+
+class Metrics:
+    """One registry per server, so tests can run several servers in one process."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.fits = Counter(
+            "scmfit_fits", "FitModel calls by outcome (fit status, reused, or gRPC code).", ["outcome"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.queries = Counter(
+            "scmfit_queries", "Query and registry calls by RPC and outcome.", ["rpc", "outcome"], registry=self.registry
+        )
+        self.fit_seconds = Histogram(
+            "scmfit_fit_duration_seconds", "Wall time of fits that ran, by quality.", ["quality"],
+            buckets=FIT_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.in_flight = Gauge("scmfit_in_flight", "Fits and queries holding a worker slot.", registry=self.registry)
+        self.queued = Gauge("scmfit_queue_depth", "Calls waiting for a worker slot.", registry=self.registry)
+        self.worker_restarts = Counter(
+            "scmfit_worker_restarts", "Worker processes killed (cancel, deadline) or lost, and so replaced.",
+            registry=self.registry,
+        )  # fmt: skip
+        self.registry_models = Gauge("scmfit_registry_models", "Stored models.", registry=self.registry)
+        self.registry_bytes = Gauge(
+            "scmfit_registry_bytes", "Bytes of stored models in memory.", registry=self.registry
+        )
+
+    def watch(self, active: Callable[[], int], queued: Callable[[], int], stats: Callable[[], tuple[int, int]]) -> None:
+        """Gauges read live values at scrape time instead of being kept in step by hand."""
+        self.in_flight.set_function(active)
+        self.queued.set_function(queued)
+        self.registry_models.set_function(lambda: stats()[0])
+        self.registry_bytes.set_function(lambda: stats()[1])
+
+    def serve(self, port: int, address: str) -> int:
+        server, _ = start_http_server(port, addr=address, registry=self.registry)
+        return int(server.server_port)
