@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -36,13 +39,31 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def metrics_url(self) -> str:
+        match = re.search(r"metrics on ([\d.]+):(\d+)", self.log())
+        if match is None:
+            raise RuntimeError("the server was not started with --metrics-port")
+        return f"http://{match.group(1)}:{match.group(2)}/metrics"
+
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample from the Prometheus endpoint; 0 when the series does not exist yet."""
+        text = urllib.request.urlopen(self.metrics_url(), timeout=5).read().decode()
+        wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+        series = f"{name}{{{wanted}}}" if labels else name
+        for line in text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+        return 0.0
+
     def terminate(self, timeout: float = 60.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout)
 
 
-def start_server(*extra: str, workers: int = 2, ready_timeout: float = 120.0) -> ServerProcess:
+def start_server(
+    *extra: str, workers: int = 2, ready_timeout: float = 120.0, client_kwargs: dict[str, Any] | None = None
+) -> ServerProcess:
     directory = Path(tempfile.mkdtemp(prefix="scmfit-test-"))
     port_file = directory / "port"
     log_path = directory / "server.log"
@@ -71,12 +92,12 @@ def start_server(*extra: str, workers: int = 2, ready_timeout: float = 120.0) ->
             raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
     server = ServerProcess(process, int(port_file.read_text()), log_path)
-    wait_serving(server.address, deadline)
+    wait_serving(server.address, deadline, client_kwargs or {})
     return server
 
 
-def wait_serving(address: str, deadline: float) -> None:
-    with Client(address, timeout=2.0) as client:
+def wait_serving(address: str, deadline: float, client_kwargs: dict[str, Any]) -> None:
+    with Client(address, timeout=2.0, **client_kwargs) as client:
         while True:
             try:
                 if client.health() == "SERVING":

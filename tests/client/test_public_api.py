@@ -9,7 +9,7 @@ import types
 from importlib import resources
 
 import scmfit.client
-from scmfit.client import _client
+from scmfit.client import _channel
 
 
 def test_all_names_exist_and_nothing_public_is_missing() -> None:
@@ -27,11 +27,11 @@ def test_package_is_typed() -> None:
     assert resources.files("scmfit.client").joinpath("py.typed").is_file()
 
 
-def test_retry_policy_retries_only_unavailable() -> None:
-    config = json.loads(_client.SERVICE_CONFIG)
+def test_retry_policy_retries_unavailable_and_busy_but_never_invalid_argument() -> None:
+    config = json.loads(_channel.SERVICE_CONFIG)
     (method,) = config["methodConfig"]
     assert {"service": "scmfit.v1.CausalModelService"} in method["name"]
-    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE", "RESOURCE_EXHAUSTED"]
     assert method["retryPolicy"]["maxAttempts"] > 1
 
 

@@ -7,14 +7,8 @@ with Client("127.0.0.1:50051") as client:
     print(result.status, result.mean_r2, result.node("Y").mechanism.coefficients)
 """
 
-from scmfit.client._client import (
-    DEFAULT_TARGET,
-    RETRY_POLICY,
-    SERVICE_NAME,
-    Client,
-    FitEvent,
-    ProgressCallback,
-)
+from scmfit.client._channel import RETRY_POLICY, SERVICE_NAME, tls_credentials
+from scmfit.client._client import DEFAULT_TARGET, Client, FitEvent, ProgressCallback
 from scmfit.client._errors import (
     AlreadyExistsError,
     CancelledError,
@@ -88,4 +82,5 @@ __all__ = [
     "fit_request",
     "scale",
     "shift",
+    "tls_credentials",
 ]

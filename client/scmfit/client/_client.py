@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import Any
@@ -11,6 +10,7 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from scmfit.client._channel import SERVICE_NAME, open_channel
 from scmfit.client._errors import ScmfitError, from_rpc_error
 from scmfit.client._interventions import Interventions, interventions_proto
 from scmfit.client._request import DataLike, GraphLike, column, fit_request, normalize_data
@@ -26,32 +26,9 @@ from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
-SERVICE_NAME = "scmfit.v1.CausalModelService"
 
 ProgressCallback = Callable[[FitProgress], None]
 FitEvent = FitProgress | FitResult
-
-RETRY_POLICY: dict[str, Any] = {
-    "maxAttempts": 5,
-    "initialBackoff": "0.2s",
-    "maxBackoff": "3s",
-    "backoffMultiplier": 2,
-    "retryableStatusCodes": ["UNAVAILABLE"],
-}
-"""gRPC's own retries: only UNAVAILABLE (for example while the server starts), never INVALID_ARGUMENT."""
-
-SERVICE_CONFIG = json.dumps(
-    {
-        "methodConfig": [
-            {
-                "name": [{"service": SERVICE_NAME}, {"service": "grpc.health.v1.Health"}],
-                "retryPolicy": RETRY_POLICY,
-            }
-        ]
-    }
-)
-
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 class Client:
@@ -64,20 +41,12 @@ class Client:
         timeout: float | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] | None = None,
+        token: str | None = None,
     ) -> None:
+        """`credentials` from `tls_credentials(...)` turn on TLS; `token` sends a bearer token on every call."""
         self.target = target
         self.timeout = timeout
-        channel_options: list[tuple[str, Any]] = [
-            ("grpc.enable_retries", 1),
-            ("grpc.service_config", SERVICE_CONFIG),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            *(options or []),
-        ]
-        if credentials is None:
-            self._channel = grpc.insecure_channel(target, options=channel_options)
-        else:
-            self._channel = grpc.secure_channel(target, credentials, options=channel_options)
+        self._channel = open_channel(target, credentials, options, token)
         self._stub = pb_grpc.CausalModelServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 

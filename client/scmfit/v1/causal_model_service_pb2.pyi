@@ -911,6 +911,10 @@ class ServerLimits(_message.Message):
     MAX_NODES_FIELD_NUMBER: _builtins.int
     MAX_SAMPLES_FIELD_NUMBER: _builtins.int
     MAX_REGISTRY_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_COLUMNS_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_FIELD_NUMBER: _builtins.int
+    MAX_QUEUE_FIELD_NUMBER: _builtins.int
+    DEFAULT_FIT_DEADLINE_FIELD_NUMBER: _builtins.int
     max_request_bytes: _builtins.int
     """The largest request message accepted, in bytes."""
     max_rows: _builtins.int
@@ -921,6 +925,16 @@ class ServerLimits(_message.Message):
     """The most samples one query may draw."""
     max_registry_bytes: _builtins.int
     """The most bytes of fitted models kept in memory."""
+    max_columns: _builtins.int
+    """The most columns a dataset may have."""
+    max_concurrent: _builtins.int
+    """The most fits and queries that run at once."""
+    max_queue: _builtins.int
+    """The most calls that may wait for a slot; beyond it calls get RESOURCE_EXHAUSTED with RetryInfo."""
+    @_builtins.property
+    def default_fit_deadline(self) -> _duration_pb2.Duration:
+        """The deadline the server applies to fits whose client set none."""
+
     def __init__(
         self,
         *,
@@ -929,10 +943,14 @@ class ServerLimits(_message.Message):
         max_nodes: _builtins.int = ...,
         max_samples: _builtins.int = ...,
         max_registry_bytes: _builtins.int = ...,
+        max_columns: _builtins.int = ...,
+        max_concurrent: _builtins.int = ...,
+        max_queue: _builtins.int = ...,
+        default_fit_deadline: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_nodes", b"max_nodes", "max_registry_bytes", b"max_registry_bytes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows", "max_samples", b"max_samples"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline", "max_columns", b"max_columns", "max_concurrent", b"max_concurrent", "max_nodes", b"max_nodes", "max_queue", b"max_queue", "max_registry_bytes", b"max_registry_bytes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows", "max_samples", b"max_samples"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from google.protobuf.duration_pb2 import Duration
@@ -51,6 +52,18 @@ _OMISSIONS = {
     R2Omission.CATEGORICAL_TARGET: pb.R2_OMISSION_CATEGORICAL_TARGET,
     R2Omission.TOO_FEW_TEST_ROWS: pb.R2_OMISSION_TOO_FEW_TEST_ROWS,
 }
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    """The server-wide bounds that GetServerInfo reports beside the per-request limits."""
+
+    registry_bytes: int
+    max_concurrent: int
+    max_queue: int
+    default_fit_deadline: float
+
+
 QUALITIES = {Quality.GOOD: pb.QUALITY_GOOD, Quality.BETTER: pb.QUALITY_BETTER, Quality.BEST: pb.QUALITY_BEST}
 
 
@@ -136,7 +149,7 @@ def result_response(
 
 
 def server_info(
-    limits: Limits, qualities: Iterable[Quality], workers: int, registry_bytes: int
+    limits: Limits, qualities: Iterable[Quality], workers: int, admission: AdmissionLimits
 ) -> pb.GetServerInfoResponse:
     return pb.GetServerInfoResponse(
         scmfit_version=scmfit_version(),
@@ -148,7 +161,11 @@ def server_info(
             max_rows=limits.max_rows,
             max_nodes=limits.max_nodes,
             max_samples=limits.max_samples,
-            max_registry_bytes=registry_bytes,
+            max_registry_bytes=admission.registry_bytes,
+            max_columns=limits.max_columns,
+            max_concurrent=admission.max_concurrent,
+            max_queue=admission.max_queue,
+            default_fit_deadline=duration(admission.default_fit_deadline),
         ),
         available_qualities=[QUALITIES[q] for q in qualities],
         workers=workers,

@@ -38,6 +38,9 @@ _log = logging.getLogger(__name__)
 
 Response = TypeVar("Response")
 
+NO_DEADLINE_SECONDS = 1e12
+"""gRPC reports a call without a deadline as ~2**63 ns remaining."""
+
 
 def _unary(handler: Callable[..., Response]) -> Callable[..., Response]:
     """Every failure of a unary handler goes through status.abort, the one mapping to gRPC codes."""
@@ -107,8 +110,8 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     def _deadline_timer(self, context: grpc.ServicerContext, cancel: Callable[[], None]) -> threading.Timer | None:
         """The server's default deadline, for fits whose client set none."""
         remaining = context.time_remaining()
-        if remaining is not None and remaining < self._default_fit_deadline:
-            return None
+        if remaining is not None and remaining < NO_DEADLINE_SECONDS:
+            return None  # the client chose a deadline; gRPC enforces it
         timer = threading.Timer(self._default_fit_deadline, cancel)
         timer.daemon = True
         timer.start()
@@ -180,7 +183,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
             status.abort(context, error)
         seconds = time.monotonic() - started
         self._metrics.fits.labels(outcome.verdict.value).inc()
-        self._metrics.fit_seconds.labels(job.settings.quality.value).observe(seconds)
+        self._metrics.fit_seconds.labels(job.settings.quality.value.lower()).observe(seconds)
         _log.info("fit %s: %s in %.2fs", job.model_id[:12], outcome.verdict.value, seconds)
         yield response
 
@@ -188,7 +191,13 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     def GetServerInfo(  # noqa: N802
         self, request: pb.GetServerInfoRequest, context: grpc.ServicerContext
     ) -> pb.GetServerInfoResponse:
-        return encode.server_info(self._limits, available_qualities(), self._workers, self._registry.max_bytes)
+        bounds = encode.AdmissionLimits(
+            registry_bytes=self._registry.max_bytes,
+            max_concurrent=self._admission.max_active,
+            max_queue=self._admission.max_queued,
+            default_fit_deadline=self._default_fit_deadline,
+        )
+        return encode.server_info(self._limits, available_qualities(), self._workers, bounds)
 
     @_unary
     def GetModel(self, request: pb.GetModelRequest, context: grpc.ServicerContext) -> pb.GetModelResponse:  # noqa: N802

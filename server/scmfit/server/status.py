@@ -25,6 +25,7 @@ from scmfit.server.errors import (
     ShuttingDownError,
     WorkerLostError,
 )
+from scmfit.server.interceptors import REQUEST_ID_KEY, request_id
 
 _log = logging.getLogger(__name__)
 
@@ -109,7 +110,8 @@ def abort(context: grpc.ServicerContext, error: BaseException) -> NoReturn:
     if isinstance(error, ScmfitServerError):
         _log.info("request failed: %s: %s", type(error).__name__, error)
     status = rpc_status.to_status(to_status(error))
-    metadata = tuple(status.trailing_metadata)
+    # abort_with_status replaces the trailers, so the request id the interceptor set is added back here.
+    metadata = (*status.trailing_metadata, (REQUEST_ID_KEY, request_id.get()))
     if isinstance(error, ServerBusyError):
         # gRPC's client retry policy honours server pushback (gRFC A6), mirroring google.rpc.RetryInfo.
         metadata += (("grpc-retry-pushback-ms", str(round(error.retry_after_seconds * 1000))),)
