@@ -151,6 +151,16 @@ def test_single_class_classifier_target() -> None:
     assert "single class (True)" in violations(request(columns=columns))["dataset.columns[1]"]
 
 
+def test_rare_class_of_a_classifier_target() -> None:
+    labels = ["a"] * 16 + ["b"] * 4
+    columns = [
+        pb.Column(name="X", doubles=pb.DoubleValues(values=X)),
+        pb.Column(name="Y", strings=pb.StringValues(values=labels)),
+    ]
+    description = violations(request(columns=columns))["dataset.columns[1]"]
+    assert "class 'b' has 4 row(s)" in description and "at least 5" in description
+
+
 def test_single_class_root_is_fine() -> None:
     columns = [
         pb.Column(name="X", strings=pb.StringValues(values=["only"] * 20)),

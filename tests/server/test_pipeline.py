@@ -41,17 +41,18 @@ def test_same_seed_same_result() -> None:
     assert first.nodes == second.nodes
 
 
-def test_a_split_that_leaves_one_class_in_training_is_rejected_precisely() -> None:
-    # 7 rows, test_fraction 0.2: 2 held out. Find a seed that puts the only "b" row into the test split.
-    data: dict[str, list[Any]] = {"X": [1.0, 2, 3, 4, 5, 6, 7], "S": ["a", "a", "a", "a", "a", "a", "b"]}
+def test_a_split_that_leaves_a_class_too_rare_in_training_is_rejected_precisely() -> None:
+    # "b" has exactly 5 of 20 rows, enough overall; find a seed that holds one of them out.
+    data: dict[str, list[Any]] = {"X": [float(i) for i in range(20)], "S": ["a"] * 15 + ["b"] * 5}
     for seed in range(100):
         job = decode_fit_request(fit_request(["X", "S"], [("X", "S")], data, seed=seed), Limits())
         train, _ = split(job)
-        if train["S"].nunique() == 1:
+        if (train["S"] == "b").sum() < 5:
             break
     else:
-        pytest.fail("no seed in 0..99 held out the single 'b' row")
+        pytest.fail("no seed in 0..99 held out a 'b' row")
     with pytest.raises(InvalidRequestError) as caught:
         run_fit(job, lambda _: None)
-    assert caught.value.violations[0].field == "dataset.columns[1]"
-    assert "single class ('a')" in caught.value.violations[0].description
+    violation = caught.value.violations[0]
+    assert violation.field == "dataset.columns[1]"
+    assert "class 'b' has" in violation.description and "the training split" in violation.description

@@ -32,8 +32,8 @@ class Limits:
     """The most samples one query may draw."""
     max_columns: int = 1_000
     """The most columns a dataset may have."""
-    max_abs_value: float = 1e50
-    """Larger magnitudes are refused: degree-3 polynomial features of them would overflow float64."""
+    max_abs_value: float = 1e30
+    """Larger magnitudes are refused: scikit-learn's tree models cast features to float32 (max 3.4e38)."""
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,10 @@ from scmfit.server.identity import model_id_for
 from scmfit.server.job import ColumnKind, FitJob
 from scmfit.v1 import causal_model_service_pb2 as pb
 
-MIN_TRAIN_ROWS = 5
-"""DoWhy's model selection runs 5-fold cross-validation on the training rows, which needs 5 of them."""
+MIN_TRAIN_ROWS = {Quality.GOOD: 5, Quality.BETTER: 7, Quality.BEST: 5}
+"""DoWhy's model selection runs 5-fold cross-validation on the training rows, which needs 5 of them.
+BETTER's zoo has models (LassoCV, RidgeCV) that cross-validate again, 5-fold, inside each outer fold:
+every outer training fold must keep 5 rows, which takes 7 training rows."""
 
 MAX_SEED = 2**32 - 1
 """numpy's legacy global seed, which DoWhy uses, is 32 bits."""
@@ -239,7 +241,7 @@ def decode_dataset(
                         FieldViolation(
                             f"{where}.doubles.values[{row}]",
                             f"column {column.name!r} has {values[row]:g} at row {row}, beyond the server limit "
-                            f"max_abs_value={limits.max_abs_value:g} (polynomial features would overflow)",
+                            f"max_abs_value={limits.max_abs_value:g} (tree models compute in float32)",
                         )
                     )
         index[column.name] = i
@@ -270,13 +272,14 @@ def _check_rows(columns: Mapping[str, np.ndarray], settings: FitSettings, violat
         violations.append(FieldViolation("dataset.columns", "the dataset has no rows"))
         return
     num_train = num_rows - test_rows(num_rows, settings.test_fraction)
-    if num_train < MIN_TRAIN_ROWS:
+    needed = MIN_TRAIN_ROWS[settings.quality]
+    if num_train < needed:
         violations.append(
             FieldViolation(
                 "dataset.columns",
                 f"{num_rows} rows leave {num_train} training rows after holding out "
-                f"config.test_fraction={settings.test_fraction}; DoWhy's model selection needs at least "
-                f"{MIN_TRAIN_ROWS}",
+                f"config.test_fraction={settings.test_fraction}; DoWhy's model selection at quality "
+                f"{settings.quality.value} needs at least {needed}",
             )
         )
 
@@ -291,16 +294,33 @@ def _check_classifier_targets(
     targets = {target for _, target in edges}
     for name in sorted(targets, key=index.__getitem__):
         if kinds[name].categorical:
-            classes = np.unique(columns[name])
-            if len(classes) < 2:
-                violations.append(single_class_violation(name, index[name], classes))
+            problem = classifier_target_violation(name, index[name], columns[name], "the dataset")
+            if problem is not None:
+                violations.append(problem)
 
 
-def single_class_violation(name: str, index: int, classes: np.ndarray) -> FieldViolation:
+MIN_CLASS_ROWS = 5
+"""DoWhy selects classifiers with 5-fold stratified cross-validation; a rarer class breaks its log loss."""
+
+
+def classifier_target_violation(name: str, index: int, values: np.ndarray, where: str) -> FieldViolation | None:
     """Shared with the worker, which checks the training split once it is drawn."""
-    label = repr(classes[0].item() if isinstance(classes[0], np.generic) else classes[0]) if len(classes) else "none"
-    return FieldViolation(
-        f"dataset.columns[{index}]",
-        f"node {name!r} has parents and categorical values, so DoWhy fits a classifier for it, "
-        f"but it has a single class ({label}); a classifier needs at least two",
-    )
+    classes, counts = np.unique(values, return_counts=True)
+    field = f"dataset.columns[{index}]"
+    intro = f"node {name!r} has parents and categorical values, so DoWhy fits a classifier for it"
+    if len(classes) < 2:
+        only = repr(_plain(classes[0])) if len(classes) else "none"
+        return FieldViolation(field, f"{intro}, but {where} has a single class ({only}); a classifier needs two")
+    rarest = int(np.argmin(counts))
+    if counts[rarest] < MIN_CLASS_ROWS:
+        label = _plain(classes[rarest])
+        return FieldViolation(
+            field,
+            f"{intro}, but class {str(label)[:80]!r} has {counts[rarest]} row(s) in {where}; DoWhy's 5-fold "
+            f"stratified model selection needs at least {MIN_CLASS_ROWS} rows of every class",
+        )
+    return None
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value

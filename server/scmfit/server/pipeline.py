@@ -7,14 +7,13 @@ from collections.abc import Callable
 from importlib import metadata
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 from dowhy import gcm
 from dowhy.gcm.util.general import set_random_seed
 from sklearn.model_selection import train_test_split
 
 from scmfit.server.assign import assign_mechanism
-from scmfit.server.decode import single_class_violation
+from scmfit.server.decode import classifier_target_violation
 from scmfit.server.describe import describe_mechanism
 from scmfit.server.errors import FitFailedError, InvalidRequestError
 from scmfit.server.evaluate import judge, score_node
@@ -113,13 +112,15 @@ def _enter(
 
 
 def _check_training_classes(job: FitJob, train: pd.DataFrame) -> None:
-    """The request had two classes, but the split may leave one in the training rows."""
+    """The request passed, but the split may leave a class too rare (or absent) in the training rows."""
     targets = {target for _, target in job.edges}
     violations = []
     for name in job.nodes:
         if name in targets and job.kinds[name].categorical:
-            classes = np.unique(train[name].to_numpy())
-            if len(classes) < 2:
-                violations.append(single_class_violation(name, job.column_index[name], classes))
+            problem = classifier_target_violation(
+                name, job.column_index[name], train[name].to_numpy(), "the training split"
+            )
+            if problem is not None:
+                violations.append(problem)
     if violations:
         raise InvalidRequestError(violations)

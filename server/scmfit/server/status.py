@@ -31,20 +31,33 @@ _log = logging.getLogger(__name__)
 
 _DOMAIN = "scmfit.dev"
 
+MAX_VIOLATIONS = 25
+"""Status details travel in trailers, which gRPC caps at 16 KiB; violations and texts are clipped to fit."""
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 20]}… ({len(text)} chars)"
+
 
 def to_status(error: BaseException) -> status_pb2.Status:
     """Maps an error to a google.rpc.Status; anything unexpected becomes INTERNAL without a traceback."""
     detail = any_pb2.Any()
     if isinstance(error, InvalidRequestError):
-        detail.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in error.violations
-                ]
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(
+                field=_clip(v.field, 200), description=_clip(v.description, 400)
             )
-        )
-        return status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(error), details=[detail])
+            for v in error.violations[:MAX_VIOLATIONS]
+        ]
+        if len(error.violations) > MAX_VIOLATIONS:
+            violations.append(
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=violations[-1].field,
+                    description=f"... and {len(error.violations) - MAX_VIOLATIONS} more violation(s) not listed",
+                )
+            )
+        detail.Pack(error_details_pb2.BadRequest(field_violations=violations))
+        return status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=_clip(str(error), 1000), details=[detail])
     if isinstance(error, MissingDependencyError):
         detail.Pack(
             error_details_pb2.PreconditionFailure(
