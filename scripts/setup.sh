@@ -15,7 +15,7 @@ if [ ! -x .venv-client313/bin/python ]; then
   "$(find_python 3.13)" -m venv .venv-client313
 fi
 .venv-client313/bin/python -m pip install -q '.[cli]' \
-  pytest pytest-timeout psutil 'grpcio-reflection==1.85.1'
+  pytest pytest-timeout psutil hypothesis cryptography 'grpcio-reflection==1.85.1'
 
 # The client must never pull in DoWhy or scikit-learn.
 for forbidden in dowhy sklearn; do

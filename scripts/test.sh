@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
+  # The browser tests drive Debian's chromium; a browser is never downloaded by a test tool.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 echo "== Python 3.11: server, client and integration tests"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 echo "== Python 3.13 client against the 3.11 server"

@@ -17,6 +17,7 @@ ScmfitError
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
@@ -120,16 +121,28 @@ ERROR_FOR_CODE: dict[grpc.StatusCode, type[ScmfitError]] = {
 
 def from_rpc_error(error: grpc.RpcError) -> ScmfitError:
     """Builds the matching ScmfitError, unpacking google.rpc.BadRequest field violations."""
-    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
-    message = (error.details() if isinstance(error, grpc.Call) else None) or str(error)
+    call = _as_call(error)
+    code = call.code() if call is not None else grpc.StatusCode.UNKNOWN
+    message = (call.details() if call is not None else None) or str(error)
     cls = ERROR_FOR_CODE.get(code, InternalError)
     if cls is InvalidRequestError:
         return InvalidRequestError(message, _violations(error), code=code)
     return cls(message, code=code)
 
 
+def _as_call(error: grpc.RpcError) -> Any:
+    """Sync calls are grpc.Call; grpc.aio.AioRpcError has the same methods without the base class."""
+    if isinstance(error, grpc.Call | grpc.aio.AioRpcError):
+        return error
+    return None
+
+
 def _violations(error: grpc.RpcError) -> tuple[FieldViolation, ...]:
-    status = rpc_status.from_call(error) if isinstance(error, grpc.Call) else None
+    call = _as_call(error)
+    try:
+        status = rpc_status.from_call(call) if call is not None else None
+    except ValueError:  # a status detail that does not match the code and message: ignore the detail
+        return ()
     if status is None:
         return ()
     found: list[FieldViolation] = []

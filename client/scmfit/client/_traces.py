@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,7 @@ def _bad_file(path: Path, description: str) -> InvalidRequestError:
 
 def read_graph(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
     """`{"nodes": [...], "edges": [[a, b], ...]}`."""
-    raw = json.loads(path.read_text())
-    if not isinstance(raw, dict) or "nodes" not in raw:
-        raise _bad_file(path, 'expected {"nodes": [...], "edges": [[source, target], ...]}')
-    return [str(n) for n in raw["nodes"]], [(str(e[0]), str(e[1])) for e in raw.get("edges", [])]
+    return parse_graph(path.read_text(), str(path))
 
 
 def infer_column(texts: list[str]) -> np.ndarray:
@@ -41,18 +39,34 @@ def infer_column(texts: list[str]) -> np.ndarray:
     return array
 
 
+def parse_csv(text: str, source: str) -> dict[str, np.ndarray]:
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise _bad_file(Path(source), "the CSV file is empty")
+    header, body = rows[0], rows[1:]
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise _bad_file(Path(source), f"line {number} has {len(row)} cells but the header has {len(header)}")
+    return {name: infer_column([row[i] for row in body]) for i, name in enumerate(header)}
+
+
+def parse_graph(text: str, source: str) -> tuple[list[str], list[tuple[str, str]]]:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _bad_file(Path(source), f"not JSON: {error}") from None
+    if not isinstance(raw, dict) or "nodes" not in raw:
+        raise _bad_file(Path(source), 'expected {"nodes": [...], "edges": [[source, target], ...]}')
+    try:
+        return [str(n) for n in raw["nodes"]], [(str(e[0]), str(e[1])) for e in raw.get("edges", [])]
+    except (TypeError, IndexError, KeyError):
+        raise _bad_file(Path(source), "every edge must be a [source, target] pair") from None
+
+
 def read_traces(path: Path) -> dict[str, np.ndarray]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        with path.open(newline="") as handle:
-            rows = list(csv.reader(handle))
-        if not rows:
-            raise _bad_file(path, "the CSV file is empty")
-        header, body = rows[0], rows[1:]
-        for number, row in enumerate(body, start=2):
-            if len(row) != len(header):
-                raise _bad_file(path, f"line {number} has {len(row)} cells but the header has {len(header)}")
-        return {name: infer_column([row[i] for row in body]) for i, name in enumerate(header)}
+        return parse_csv(path.read_text(), str(path))
     if suffix == ".json":
         raw: Any = json.loads(path.read_text())
         if isinstance(raw, dict) and "traces" in raw:

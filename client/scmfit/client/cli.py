@@ -15,6 +15,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from scmfit.client._cases import load_case
+from scmfit.client._channel import tls_credentials
 from scmfit.client._client import DEFAULT_TARGET, Client
 from scmfit.client._errors import InvalidRequestError, ScmfitError
 from scmfit.client._interventions import Intervention, do, scale, shift
@@ -137,7 +138,7 @@ def _fit(args: argparse.Namespace) -> int:
     if args.threshold is not None:
         config["r2_threshold"] = args.threshold
     request = fit_request(nodes, edges, traces, **config)
-    with Client(args.address, timeout=args.timeout) as client:
+    with _client(args) as client:
         result = _run_fit(client, request, show_progress=not args.json and sys.stderr.isatty())
     if args.json:
         print(json.dumps(json_format.MessageToDict(result.raw), indent=2))
@@ -166,7 +167,7 @@ def _assignment(text: str, kind: str) -> Intervention:
 
 def _query(args: argparse.Namespace) -> int:
     interventions = [_assignment(text, kind) for kind in ("do", "shift", "scale") for text in getattr(args, kind) or []]
-    with Client(args.address, timeout=args.timeout) as client:
+    with _client(args) as client:
         result = client.sample(
             args.model, interventions, nodes=args.nodes or (), num_samples=args.samples, seed=args.seed
         )
@@ -186,7 +187,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    with Client(args.address, timeout=args.timeout) as client:
+    with _client(args) as client:
         models = list(client.list_models())
     if args.json:
         print(json.dumps([json_format.MessageToDict(m.raw) for m in models], indent=2))
@@ -198,15 +199,25 @@ def _models(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def _client(args: argparse.Namespace, default_timeout: float | None = None) -> Client:
+    secure = args.tls_ca or args.tls_cert
+    return Client(
+        args.address,
+        timeout=args.timeout or default_timeout,
+        credentials=tls_credentials(args.tls_ca, args.tls_cert, args.tls_key) if secure else None,
+        token=args.token_file.read_text().strip() if args.token_file else None,
+    )
+
+
 def _health(args: argparse.Namespace) -> int:
-    with Client(args.address, timeout=args.timeout or 5.0) as client:
+    with _client(args, default_timeout=5.0) as client:
         status = client.health(args.service)
     print(status)
     return EXIT_SUCCESS if status == "SERVING" else EXIT_NOT_SUCCESS
 
 
 def _info(args: argparse.Namespace) -> int:
-    with Client(args.address, timeout=args.timeout or 5.0) as client:
+    with _client(args, default_timeout=5.0) as client:
         info = client.server_info()
     print(json.dumps(json_format.MessageToDict(info.raw), indent=2))
     return EXIT_SUCCESS
@@ -246,6 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (fit, health, commands.choices["info"], query, models):
         sub.add_argument("--address", default=DEFAULT_TARGET, help=f"server address (default {DEFAULT_TARGET})")
         sub.add_argument("--timeout", type=float, default=None, help="deadline in seconds")
+        sub.add_argument("--tls-ca", type=Path, help="PEM CA that signed the server's certificate (turns on TLS)")
+        sub.add_argument("--tls-cert", type=Path, help="PEM client certificate, for servers that require mTLS")
+        sub.add_argument("--tls-key", type=Path, help="PEM client key")
+        sub.add_argument("--token-file", type=Path, help="file holding the server's bearer token")
+
+    web = commands.add_parser("web", help="serve the live web view (needs the web extra)")
+    web.add_argument("--address", default="127.0.0.1:8080", help="where the page is served")
+    web.add_argument("--grpc-target", default=None, help="the scmfit server to use")
+    web.add_argument("--embedded", action="store_true", help="run the gRPC server in this process too")
+    web.add_argument("--fixtures", type=Path, default=Path("fixtures"), help="directory of case files to offer")
+    web.set_defaults(handler=_web)
 
     serve = commands.add_parser("serve", help="run the server (needs the server extra)")
     try:
@@ -274,6 +296,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     return code
+
+
+def _web(args: argparse.Namespace) -> int:
+    try:
+        from scmfit.web.app import run
+    except ImportError as error:
+        print(f"error: `scmfit web` needs the web extra: pip install 'scmfit[web]' ({error})", file=sys.stderr)
+        return EXIT_ERROR
+    run(args.address, args.grpc_target, embedded=args.embedded, fixtures=args.fixtures)
+    return EXIT_SUCCESS
 
 
 def _missing_server() -> int:

@@ -1,0 +1,264 @@
+"""The bridge: a plain HTML page POSTs a job, then follows it over EventSource; the bridge calls gRPC.
+
+EventSource only does GET, so a job is created by POST and streamed once by its single-use id.
+When the browser goes away, Starlette cancels the stream and the bridge cancels the gRPC call,
+which makes the server kill the worker that was fitting.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from scmfit.client._cases import load_case
+from scmfit.client._errors import InvalidRequestError, ScmfitError, UnavailableError, from_rpc_error
+from scmfit.client._interventions import interventions_proto
+from scmfit.client._request import fit_request
+from scmfit.client._results import FitProgress, FitResult, SampleResult
+from scmfit.client._traces import parse_csv, parse_graph
+from scmfit.v1 import causal_model_service_pb2 as pb
+from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
+
+JOB_TTL_SECONDS = 300
+MAX_PENDING_JOBS = 64
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@dataclass
+class Bridge:
+    """What the routes share: the gRPC channel and the jobs waiting for their stream."""
+
+    target: str
+    fixtures: Path | None
+    credentials: grpc.ChannelCredentials | None = None
+    jobs: dict[str, tuple[float, pb.FitModelRequest]] = field(default_factory=dict)
+    channel: grpc.aio.Channel | None = None
+
+    @property
+    def stub(self) -> Any:
+        """The generated stub over an aio channel: its calls are awaitable and async-iterable."""
+        assert self.channel is not None
+        return pb_grpc.CausalModelServiceStub(self.channel)
+
+    def add_job(self, request: pb.FitModelRequest) -> str:
+        now = time.monotonic()
+        for job_id in [j for j, (created, _) in self.jobs.items() if now - created > JOB_TTL_SECONDS]:
+            del self.jobs[job_id]
+        if len(self.jobs) >= MAX_PENDING_JOBS:
+            raise ScmfitError("too many jobs are waiting to be streamed; try again shortly")
+        job_id = secrets.token_urlsafe(16)
+        self.jobs[job_id] = (now, request)
+        return job_id
+
+
+def error_body(error: ScmfitError) -> dict[str, Any]:
+    """What the page shows: a readable message and, for bad input, each field and its problem."""
+    message = "server unavailable" if isinstance(error, UnavailableError) else error.message
+    violations = [{"field": v.field, "description": v.description} for v in getattr(error, "violations", ())]
+    return {"message": message, "code": error.code.name if error.code else None, "violations": violations}
+
+
+def progress_body(progress: FitProgress) -> dict[str, Any]:
+    return {
+        "stage": progress.stage.value,
+        "node": progress.node,
+        "done": progress.done,
+        "total": progress.total,
+        "elapsed": progress.elapsed_seconds,
+    }
+
+
+def result_body(result: FitResult) -> dict[str, Any]:
+    return {
+        "status": result.status.value,
+        "message": result.message,
+        "model_id": result.model_id,
+        "mean_r2": result.mean_r2,
+        "threshold": result.validation.threshold,
+        "failed_nodes": list(result.validation.failed_nodes),
+        "seconds": result.metadata.total_seconds,
+        "nodes": [
+            {
+                "name": node.name,
+                "parents": list(node.parents),
+                "kind": node.mechanism.kind.value,
+                "model_type": node.mechanism.model_type,
+                "coefficients": dict(node.mechanism.coefficients),
+                "intercept": node.mechanism.intercept,
+                "r2": node.r2,
+                "r2_omission": node.r2_omission,
+                "accuracy": node.accuracy,
+            }
+            for node in result.nodes
+        ],
+    }
+
+
+def sse(event: str, data: Mapping[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, allow_nan=False, default=str)}\n\n".encode()
+
+
+def create_app(
+    target: str, *, fixtures: Path | None = None, credentials: grpc.ChannelCredentials | None = None
+) -> Starlette:
+    bridge = Bridge(target=target, fixtures=fixtures, credentials=credentials)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        options = [("grpc.max_send_message_length", MAX_UPLOAD_BYTES * 2)]
+        bridge.channel = (
+            grpc.aio.secure_channel(target, credentials, options=options)
+            if credentials is not None
+            else grpc.aio.insecure_channel(target, options=options)
+        )
+        yield
+        await bridge.channel.close()
+
+    async def index(request: Request) -> Response:
+        page = resources.files("scmfit.web").joinpath("static/index.html").read_text()
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    async def list_fixtures(request: Request) -> Response:
+        cases = []
+        if bridge.fixtures is not None and bridge.fixtures.is_dir():
+            for path in sorted(bridge.fixtures.glob("*.json")):
+                case = load_case(path)
+                cases.append(
+                    {"name": case.name, "description": case.description, "expected": case.expected.get("status")}
+                )
+        return JSONResponse(cases)
+
+    async def create_job(request: Request) -> Response:
+        form = await request.form(max_part_size=MAX_UPLOAD_BYTES)
+        try:
+            config: dict[str, Any] = {"quality": str(form.get("quality") or "GOOD")}
+            if form.get("threshold"):
+                config["r2_threshold"] = float(str(form["threshold"]))
+            fixture = str(form.get("fixture") or "")
+            if fixture:
+                if bridge.fixtures is None or fixture not in {p.stem for p in bridge.fixtures.glob("*.json")}:
+                    raise InvalidRequestError(f"unknown fixture {fixture!r}")
+                case = load_case(bridge.fixtures / f"{fixture}.json")  # a name from the listing, never a path
+                request_message = fit_request(case.nodes, case.edges, case.traces, **config)
+            else:
+                graph_file, traces_file = form.get("graph"), form.get("traces")
+                if not hasattr(graph_file, "read") or not hasattr(traces_file, "read"):
+                    raise InvalidRequestError("choose a fixture, or upload a graph (JSON) and traces (CSV)")
+                nodes, edges = parse_graph((await graph_file.read()).decode(), "graph")  # type: ignore[union-attr]
+                traces = parse_csv((await traces_file.read()).decode(), "traces")  # type: ignore[union-attr]
+                request_message = fit_request(nodes, edges, traces, **config)
+        except ValueError as error:
+            return JSONResponse({"message": str(error), "code": "INVALID_ARGUMENT", "violations": []}, status_code=400)
+        except ScmfitError as error:
+            return JSONResponse(error_body(error), status_code=400)
+        return JSONResponse({"job_id": bridge.add_job(request_message)}, status_code=201)
+
+    async def stream_job(request: Request) -> Response:
+        entry = bridge.jobs.pop(request.path_params["job_id"], None)
+        if entry is None:
+            return JSONResponse({"message": "unknown or already streamed job"}, status_code=404)
+        _, request_message = entry
+
+        async def events() -> AsyncIterator[bytes]:
+            call = bridge.stub.FitModel(request_message)
+            try:
+                async for response in call:
+                    if response.HasField("result"):
+                        yield sse("result", result_body(FitResult.from_proto(response.result)))
+                    else:
+                        yield sse("progress", progress_body(FitProgress.from_proto(response.progress)))
+                yield sse("end", {})
+            except grpc.aio.AioRpcError as error:
+                yield sse("fail", error_body(from_rpc_error(error)))
+            finally:
+                call.cancel()  # the browser left, or the stream ended: the server stops the fit's worker
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    async def sample(request: Request) -> Response:
+        body = await request.json()
+        try:
+            interventions = {str(k): float(v) for k, v in dict(body.get("interventions", {})).items()}
+            message = pb.SampleModelRequest(
+                model_id=request.path_params["model_id"],
+                interventions=interventions_proto(interventions),
+                num_samples=int(body.get("num_samples", 2000)),
+            )
+            response = await bridge.stub.SampleModel(message, timeout=60)
+        except (TypeError, ValueError) as error:
+            return JSONResponse({"message": str(error), "violations": []}, status_code=400)
+        except grpc.aio.AioRpcError as error:
+            failure = from_rpc_error(error)
+            return JSONResponse(
+                error_body(failure), status_code=404 if failure.code == grpc.StatusCode.NOT_FOUND else 400
+            )
+        result = SampleResult.from_proto(response)
+        return JSONResponse(
+            {
+                "num_samples": result.num_samples,
+                "seconds": result.seconds,
+                "statistics": {
+                    name: stats.as_dict() | {"categories": dict(stats.categories)}
+                    for name, stats in result.statistics.items()
+                },
+            }
+        )
+
+    async def health(request: Request) -> Response:
+        assert bridge.channel is not None
+        try:
+            reply = await health_pb2_grpc.HealthStub(bridge.channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        except grpc.aio.AioRpcError as error:
+            return JSONResponse(error_body(from_rpc_error(error)), status_code=503)
+        return JSONResponse({"status": health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)})
+
+    static = resources.files("scmfit.web").joinpath("static")
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/fixtures", list_fixtures),
+            Route("/api/jobs", create_job, methods=["POST"]),
+            Route("/api/jobs/{job_id}/events", stream_job),
+            Route("/api/models/{model_id}/sample", sample, methods=["POST"]),
+            Route("/api/health", health),
+            Mount("/static", StaticFiles(directory=str(static)), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def run(address: str, target: str | None, *, embedded: bool, fixtures: Path | None) -> None:
+    """`scmfit web`: serves the page; with `embedded`, also runs the gRPC server in this process."""
+    import uvicorn
+
+    running = None
+    if embedded:
+        from scmfit.server.app import create_server
+        from scmfit.server.config import ServerConfig
+
+        running = create_server(ServerConfig(address="127.0.0.1:0"))
+        target = f"127.0.0.1:{running.port}"
+    if target is None:
+        raise SystemExit("scmfit web: give --grpc-target HOST:PORT or --embedded")
+    host, _, port = address.rpartition(":")
+    try:
+        uvicorn.run(create_app(target, fixtures=fixtures), host=host or "127.0.0.1", port=int(port), log_level="info")
+    finally:
+        if running is not None:
+            running.stop(grace=5)
