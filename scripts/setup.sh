@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ ! -x .venv/bin/python ]; then
   "$(find_python 3.11)" -m venv .venv
 fi
-.venv/bin/python -m pip install -q -e '.[server,cli,dev]'
+.venv/bin/python -m pip install -q -e '.[server,cli,web,dev]'
 
 if [ ! -x .venv-client313/bin/python ]; then
   "$(find_python 3.13)" -m venv .venv-client313
