@@ -19,12 +19,14 @@ def test_stream_reports_each_node_through_each_stage_then_one_result(client: Cli
     per_node = [(p.node, p.stage) for p in progress[1:]]
     stages = [pb.STAGE_ASSIGNING, pb.STAGE_FITTING, pb.STAGE_EVALUATING]
     assert sorted(per_node) == sorted((node, stage) for node in case.nodes for stage in stages)
-    # Parents are always fitted before their children.
-    first_seen = {node: i for i, (node, _) in reversed(list(enumerate(per_node)))}
-    for source, target in case.edges:
-        assert first_seen[source] < first_seen[target]
-    assert all(p.total == len(case.nodes) for p in progress[1:])
-    assert [p.done for p in progress[1:]] == [i // 3 for i in range(3 * len(case.nodes))]
+    # Nodes run in parallel on the workers, but each node moves through the stages in order.
+    for node in case.nodes:
+        assert [stage for name, stage in per_node if name == node] == stages
+    assert per_node[0] == ("A", pb.STAGE_ASSIGNING)  # tasks are submitted in topological order
+    assert all(p.total == len(case.nodes) and 0 <= p.done < p.total for p in progress[1:])
+    for stage in stages:
+        done = [p.done for p in progress[1:] if p.stage == stage]
+        assert done == sorted(done) and done[0] == 0
     elapsed = [p.elapsed.ToNanoseconds() for p in progress]
     assert elapsed == sorted(elapsed)
 
@@ -36,14 +38,11 @@ def test_typed_events_and_on_progress_see_the_same_sequence(client: Client) -> N
     progress = [e for e in events if isinstance(e, FitProgress)]
     assert len(progress) == len(events) - 1
     assert progress[0].stage is Stage.VALIDATING
-    assert [(p.stage, p.node) for p in progress[1:4]] == [
-        (Stage.ASSIGNING, "X"),
-        (Stage.FITTING, "X"),
-        (Stage.EVALUATING, "X"),
-    ]
+    assert [p.stage for p in progress if p.node == "X"] == [Stage.ASSIGNING, Stage.FITTING, Stage.EVALUATING]
     seen: list[FitProgress] = []
     result = client.fit(case.graph, case.traces, seed=fresh_seed(), on_progress=seen.append)
-    assert [(p.stage, p.node) for p in seen] == [(p.stage, p.node) for p in progress]
+    # Parallel workers may interleave nodes differently from one fit to the next; the events are the same.
+    assert sorted((p.stage, p.node) for p in seen) == sorted((p.stage, p.node) for p in progress)
     assert result.raw.model_id == result.model_id
 
 

@@ -12,7 +12,8 @@ from scmfit.server.config import Limits
 from scmfit.server.decode import decode_fit_request
 from scmfit.server.errors import InvalidRequestError
 from scmfit.server.job import Progress, Stage, Verdict
-from scmfit.server.pipeline import run_fit, split
+from scmfit.server.pipeline import run_fit
+from scmfit.server.plan import split_indices
 from tests.conftest import fixture_case
 
 gcm.config.set_default_n_jobs(1)
@@ -46,8 +47,8 @@ def test_a_split_that_leaves_a_class_too_rare_in_training_is_rejected_precisely(
     data: dict[str, list[Any]] = {"X": [float(i) for i in range(20)], "S": ["a"] * 15 + ["b"] * 5}
     for seed in range(100):
         job = decode_fit_request(fit_request(["X", "S"], [("X", "S")], data, seed=seed), Limits())
-        train, _ = split(job)
-        if (train["S"] == "b").sum() < 5:
+        train_rows, _ = split_indices(job.num_rows, job.settings.test_fraction, job.settings.seed)
+        if (job.columns["S"][train_rows] == "b").sum() < 5:
             break
     else:
         pytest.fail("no seed in 0..99 held out a 'b' row")

@@ -181,6 +181,66 @@ R2_OMISSION_TOO_FEW_TEST_ROWS: R2Omission.ValueType  # 4
 """Fewer than two held-out rows."""
 Global___R2Omission: _TypeAlias = R2Omission  # noqa: Y015
 
+class _SelectionPath:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SelectionPathEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SelectionPath.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SELECTION_PATH_UNSPECIFIED: _SelectionPath.ValueType  # 0
+    """Unset; never sent."""
+    SELECTION_PATH_ROOT: _SelectionPath.ValueType  # 1
+    """A root: its empirical distribution."""
+    SELECTION_PATH_LINEAR_SCREEN: _SelectionPath.ValueType  # 2
+    """The linear screen reached screening_r2, so DoWhy's model zoo was skipped."""
+    SELECTION_PATH_MODEL_ZOO: _SelectionPath.ValueType  # 3
+    """DoWhy's model zoo chose the model."""
+
+class SelectionPath(_SelectionPath, metaclass=_SelectionPathEnumTypeWrapper):
+    """SelectionPath says how a node's mechanism was chosen."""
+
+SELECTION_PATH_UNSPECIFIED: SelectionPath.ValueType  # 0
+"""Unset; never sent."""
+SELECTION_PATH_ROOT: SelectionPath.ValueType  # 1
+"""A root: its empirical distribution."""
+SELECTION_PATH_LINEAR_SCREEN: SelectionPath.ValueType  # 2
+"""The linear screen reached screening_r2, so DoWhy's model zoo was skipped."""
+SELECTION_PATH_MODEL_ZOO: SelectionPath.ValueType  # 3
+"""DoWhy's model zoo chose the model."""
+Global___SelectionPath: _TypeAlias = SelectionPath  # noqa: Y015
+
+class _ColumnType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ColumnTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ColumnType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COLUMN_TYPE_UNSPECIFIED: _ColumnType.ValueType  # 0
+    """Unset; refused."""
+    COLUMN_TYPE_DOUBLE: _ColumnType.ValueType  # 1
+    """64-bit floats."""
+    COLUMN_TYPE_INT64: _ColumnType.ValueType  # 2
+    """64-bit integers."""
+    COLUMN_TYPE_BOOL: _ColumnType.ValueType  # 3
+    """Booleans."""
+    COLUMN_TYPE_STRING: _ColumnType.ValueType  # 4
+    """Strings."""
+
+class ColumnType(_ColumnType, metaclass=_ColumnTypeEnumTypeWrapper):
+    """ColumnType is the wire type of an uploaded column."""
+
+COLUMN_TYPE_UNSPECIFIED: ColumnType.ValueType  # 0
+"""Unset; refused."""
+COLUMN_TYPE_DOUBLE: ColumnType.ValueType  # 1
+"""64-bit floats."""
+COLUMN_TYPE_INT64: ColumnType.ValueType  # 2
+"""64-bit integers."""
+COLUMN_TYPE_BOOL: ColumnType.ValueType  # 3
+"""Booleans."""
+COLUMN_TYPE_STRING: ColumnType.ValueType  # 4
+"""Strings."""
+Global___ColumnType: _TypeAlias = ColumnType  # noqa: Y015
+
 @_typing.final
 class Graph(_message.Message):
     """Graph is a causal DAG: nodes are variables and edges point from cause to effect."""
@@ -417,6 +477,9 @@ class FitConfig(_message.Message):
     TEST_FRACTION_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
     MIN_SAMPLES_FIELD_NUMBER: _builtins.int
+    LINEAR_SCREENING_FIELD_NUMBER: _builtins.int
+    SCREENING_R2_FIELD_NUMBER: _builtins.int
+    SELECTION_ROWS_FIELD_NUMBER: _builtins.int
     quality: Global___Quality.ValueType
     """The model-selection quality; unset means QUALITY_GOOD."""
     r2_threshold: _builtins.float
@@ -429,6 +492,12 @@ class FitConfig(_message.Message):
     """The seed for the split and for DoWhy's randomness; default 42."""
     min_samples: _builtins.int
     """Below this many rows the result is FIT_STATUS_WARNING; default 100."""
+    linear_screening: _builtins.bool
+    """Whether a numeric node whose linear model reaches screening_r2 skips DoWhy's model zoo; default true."""
+    screening_r2: _builtins.float
+    """The cross-validated R² of the linear model that ends model selection early, in (0, 1]; default 0.99."""
+    selection_rows: _builtins.int
+    """Model selection runs on a seeded subsample of at most this many training rows; 0 means all; default 10000."""
     def __init__(
         self,
         *,
@@ -438,27 +507,42 @@ class FitConfig(_message.Message):
         test_fraction: _builtins.float | None = ...,
         seed: _builtins.int | None = ...,
         min_samples: _builtins.int | None = ...,
+        linear_screening: _builtins.bool | None = ...,
+        screening_r2: _builtins.float | None = ...,
+        selection_rows: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_seed", b"_seed", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "min_samples", b"min_samples", "r2_threshold", b"r2_threshold", "seed", b"seed", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "r2_threshold", b"r2_threshold", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_seed", b"_seed", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "min_samples", b"min_samples", "quality", b"quality", "r2_threshold", b"r2_threshold", "seed", b"seed", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "quality", b"quality", "r2_threshold", b"r2_threshold", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__linear_screening: _TypeAlias = _typing.Literal["linear_screening"]  # noqa: Y015
+    _WhichOneofArgType__linear_screening: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening"]  # noqa: Y015
     _WhichOneofReturnType__min_samples: _TypeAlias = _typing.Literal["min_samples"]  # noqa: Y015
     _WhichOneofArgType__min_samples: _TypeAlias = _typing.Literal["_min_samples", b"_min_samples"]  # noqa: Y015
     _WhichOneofReturnType__r2_threshold: _TypeAlias = _typing.Literal["r2_threshold"]  # noqa: Y015
     _WhichOneofArgType__r2_threshold: _TypeAlias = _typing.Literal["_r2_threshold", b"_r2_threshold"]  # noqa: Y015
+    _WhichOneofReturnType__screening_r2: _TypeAlias = _typing.Literal["screening_r2"]  # noqa: Y015
+    _WhichOneofArgType__screening_r2: _TypeAlias = _typing.Literal["_screening_r2", b"_screening_r2"]  # noqa: Y015
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    _WhichOneofReturnType__selection_rows: _TypeAlias = _typing.Literal["selection_rows"]  # noqa: Y015
+    _WhichOneofArgType__selection_rows: _TypeAlias = _typing.Literal["_selection_rows", b"_selection_rows"]  # noqa: Y015
     _WhichOneofReturnType__test_fraction: _TypeAlias = _typing.Literal["test_fraction"]  # noqa: Y015
     _WhichOneofArgType__test_fraction: _TypeAlias = _typing.Literal["_test_fraction", b"_test_fraction"]  # noqa: Y015
     _WhichOneofReturnType__validate_r2: _TypeAlias = _typing.Literal["validate_r2"]  # noqa: Y015
     _WhichOneofArgType__validate_r2: _TypeAlias = _typing.Literal["_validate_r2", b"_validate_r2"]  # noqa: Y015
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__linear_screening) -> _WhichOneofReturnType__linear_screening | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__min_samples) -> _WhichOneofReturnType__min_samples | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__r2_threshold) -> _WhichOneofReturnType__r2_threshold | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__screening_r2) -> _WhichOneofReturnType__screening_r2 | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__selection_rows) -> _WhichOneofReturnType__selection_rows | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__test_fraction) -> _WhichOneofReturnType__test_fraction | None: ...
     @_typing.overload
@@ -475,6 +559,9 @@ class FitModelRequest(_message.Message):
     GRAPH_FIELD_NUMBER: _builtins.int
     DATASET_FIELD_NUMBER: _builtins.int
     CONFIG_FIELD_NUMBER: _builtins.int
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    """An id from UploadDataset, used instead of dataset for traces too large for one message."""
     @_builtins.property
     def graph(self) -> Global___Graph:
         """The causal graph; it must be a DAG."""
@@ -493,10 +580,11 @@ class FitModelRequest(_message.Message):
         graph: Global___Graph | None = ...,
         dataset: Global___Dataset | None = ...,
         config: Global___FitConfig | None = ...,
+        dataset_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "dataset", b"dataset", "graph", b"graph"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "dataset", b"dataset", "graph", b"graph"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "dataset", b"dataset", "dataset_id", b"dataset_id", "graph", b"graph"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -651,6 +739,8 @@ class NodeResult(_message.Message):
     R2_OMISSION_FIELD_NUMBER: _builtins.int
     MSE_FIELD_NUMBER: _builtins.int
     ACCURACY_FIELD_NUMBER: _builtins.int
+    SELECTION_FIELD_NUMBER: _builtins.int
+    SCREENING_R2_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The node name."""
     r2: _builtins.float
@@ -661,6 +751,10 @@ class NodeResult(_message.Message):
     """The held-out mean squared error of non-root, non-categorical nodes."""
     accuracy: _builtins.float
     """The held-out accuracy of classifier nodes."""
+    selection: Global___SelectionPath.ValueType
+    """How the mechanism was chosen."""
+    screening_r2: _builtins.float
+    """The cross-validated R² of the linear screen, when it ran."""
     @_builtins.property
     def parents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The node's parents in the order DoWhy feeds them to the model (sorted by name)."""
@@ -679,10 +773,12 @@ class NodeResult(_message.Message):
         r2_omission: Global___R2Omission.ValueType = ...,
         mse: _builtins.float | None = ...,
         accuracy: _builtins.float | None = ...,
+        selection: Global___SelectionPath.ValueType = ...,
+        screening_r2: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "r2", b"r2"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "r2", b"r2", "screening_r2", b"screening_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "parents", b"parents", "r2", b"r2", "r2_omission", b"r2_omission"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "parents", b"parents", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -690,12 +786,16 @@ class NodeResult(_message.Message):
     _WhichOneofArgType__mse: _TypeAlias = _typing.Literal["_mse", b"_mse"]  # noqa: Y015
     _WhichOneofReturnType__r2: _TypeAlias = _typing.Literal["r2"]  # noqa: Y015
     _WhichOneofArgType__r2: _TypeAlias = _typing.Literal["_r2", b"_r2"]  # noqa: Y015
+    _WhichOneofReturnType__screening_r2: _TypeAlias = _typing.Literal["screening_r2"]  # noqa: Y015
+    _WhichOneofArgType__screening_r2: _TypeAlias = _typing.Literal["_screening_r2", b"_screening_r2"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__accuracy) -> _WhichOneofReturnType__accuracy | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__mse) -> _WhichOneofReturnType__mse | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__r2) -> _WhichOneofReturnType__r2 | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__screening_r2) -> _WhichOneofReturnType__screening_r2 | None: ...
 
 Global___NodeResult: _TypeAlias = NodeResult  # noqa: Y015
 
@@ -785,6 +885,9 @@ class FitMetadata(_message.Message):
     TOTAL_TIME_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
     TEST_FRACTION_FIELD_NUMBER: _builtins.int
+    SELECTION_ROWS_FIELD_NUMBER: _builtins.int
+    LINEAR_SCREENING_FIELD_NUMBER: _builtins.int
+    SCREENING_R2_FIELD_NUMBER: _builtins.int
     num_rows: _builtins.int
     """All rows received."""
     num_train: _builtins.int
@@ -801,6 +904,12 @@ class FitMetadata(_message.Message):
     """The seed that was used."""
     test_fraction: _builtins.float
     """The test fraction that was used."""
+    selection_rows: _builtins.int
+    """The training rows model selection ran on (a seeded subsample of large data)."""
+    linear_screening: _builtins.bool
+    """Whether the linear screen was on."""
+    screening_r2: _builtins.float
+    """The screening threshold that was applied."""
     @_builtins.property
     def stage_timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageTiming]:
         """Time spent per stage."""
@@ -822,10 +931,13 @@ class FitMetadata(_message.Message):
         total_time: _duration_pb2.Duration | None = ...,
         seed: _builtins.int = ...,
         test_fraction: _builtins.float = ...,
+        selection_rows: _builtins.int = ...,
+        linear_screening: _builtins.bool = ...,
+        screening_r2: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["total_time", b"total_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dowhy_version", b"dowhy_version", "num_rows", b"num_rows", "num_test", b"num_test", "num_train", b"num_train", "quality", b"quality", "seed", b"seed", "sklearn_version", b"sklearn_version", "stage_timings", b"stage_timings", "test_fraction", b"test_fraction", "total_time", b"total_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dowhy_version", b"dowhy_version", "linear_screening", b"linear_screening", "num_rows", b"num_rows", "num_test", b"num_test", "num_train", b"num_train", "quality", b"quality", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "sklearn_version", b"sklearn_version", "stage_timings", b"stage_timings", "test_fraction", b"test_fraction", "total_time", b"total_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1630,3 +1742,177 @@ class CounterfactualResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CounterfactualResponse: _TypeAlias = CounterfactualResponse  # noqa: Y015
+
+@_typing.final
+class ColumnSpec(_message.Message):
+    """ColumnSpec names and types one uploaded column."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The column (node) name."""
+    type: Global___ColumnType.ValueType
+    """Its type; every chunk of the column must carry this type."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        type: Global___ColumnType.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ColumnSpec: _TypeAlias = ColumnSpec  # noqa: Y015
+
+@_typing.final
+class DatasetHeader(_message.Message):
+    """DatasetHeader opens an upload: the columns and the row count, so the server can allocate once."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMNS_FIELD_NUMBER: _builtins.int
+    NUM_ROWS_FIELD_NUMBER: _builtins.int
+    num_rows: _builtins.int
+    """The number of rows of every column."""
+    @_builtins.property
+    def columns(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnSpec]:
+        """The columns, in order."""
+
+    def __init__(
+        self,
+        *,
+        columns: _abc.Iterable[Global___ColumnSpec] | None = ...,
+        num_rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "num_rows", b"num_rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatasetHeader: _TypeAlias = DatasetHeader  # noqa: Y015
+
+@_typing.final
+class ColumnChunk(_message.Message):
+    """ColumnChunk carries consecutive values of one column."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMN_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    DOUBLES_FIELD_NUMBER: _builtins.int
+    INT64S_FIELD_NUMBER: _builtins.int
+    BOOLS_FIELD_NUMBER: _builtins.int
+    STRINGS_FIELD_NUMBER: _builtins.int
+    column: _builtins.int
+    """The index of the column in the header."""
+    offset: _builtins.int
+    """The row of the first value."""
+    @_builtins.property
+    def doubles(self) -> Global___DoubleValues:
+        """Continuous values."""
+
+    @_builtins.property
+    def int64s(self) -> Global___Int64Values:
+        """Integer values."""
+
+    @_builtins.property
+    def bools(self) -> Global___BoolValues:
+        """Boolean values."""
+
+    @_builtins.property
+    def strings(self) -> Global___StringValues:
+        """String values."""
+
+    def __init__(
+        self,
+        *,
+        column: _builtins.int = ...,
+        offset: _builtins.int = ...,
+        doubles: Global___DoubleValues | None = ...,
+        int64s: Global___Int64Values | None = ...,
+        bools: Global___BoolValues | None = ...,
+        strings: Global___StringValues | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bools", b"bools", "doubles", b"doubles", "int64s", b"int64s", "strings", b"strings", "values", b"values"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bools", b"bools", "column", b"column", "doubles", b"doubles", "int64s", b"int64s", "offset", b"offset", "strings", b"strings", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_values: _TypeAlias = _typing.Literal["doubles", "int64s", "bools", "strings"]  # noqa: Y015
+    _WhichOneofArgType_values: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_values) -> _WhichOneofReturnType_values | None: ...
+
+Global___ColumnChunk: _TypeAlias = ColumnChunk  # noqa: Y015
+
+@_typing.final
+class UploadDatasetRequest(_message.Message):
+    """UploadDatasetRequest is one message of an upload: the header first, then chunks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def header(self) -> Global___DatasetHeader:
+        """The first message."""
+
+    @_builtins.property
+    def chunk(self) -> Global___ColumnChunk:
+        """Every later message."""
+
+    def __init__(
+        self,
+        *,
+        header: Global___DatasetHeader | None = ...,
+        chunk: Global___ColumnChunk | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___UploadDatasetRequest: _TypeAlias = UploadDatasetRequest  # noqa: Y015
+
+@_typing.final
+class UploadDatasetResponse(_message.Message):
+    """UploadDatasetResponse names the stored dataset."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    NUM_ROWS_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    """A content-addressed id (SHA-256 of the columns) to pass as FitModelRequest.dataset_id."""
+    num_rows: _builtins.int
+    """The rows received."""
+    size_bytes: _builtins.int
+    """The bytes the dataset takes on the server."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the server may drop it if unused."""
+
+    def __init__(
+        self,
+        *,
+        dataset_id: _builtins.str = ...,
+        num_rows: _builtins.int = ...,
+        size_bytes: _builtins.int = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "expire_time", b"expire_time", "num_rows", b"num_rows", "size_bytes", b"size_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadDatasetResponse: _TypeAlias = UploadDatasetResponse  # noqa: Y015

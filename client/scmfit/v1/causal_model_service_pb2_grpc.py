@@ -75,6 +75,11 @@ class CausalModelServiceStub:
                 request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualRequest.SerializeToString,
                 response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualResponse.FromString,
                 _registered_method=True)
+        self.UploadDataset = channel.stream_unary(
+                '/scmfit.v1.CausalModelService/UploadDataset',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetResponse.FromString,
+                _registered_method=True)
 
 
 class CausalModelServiceServicer:
@@ -138,6 +143,13 @@ class CausalModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadDataset(self, request_iterator, context):
+        """UploadDataset receives a large dataset in chunks and returns an id that FitModelRequest accepts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CausalModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -180,6 +192,11 @@ def add_CausalModelServiceServicer_to_server(servicer, server):
                     servicer.Counterfactual,
                     request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualRequest.FromString,
                     response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualResponse.SerializeToString,
+            ),
+            'UploadDataset': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadDataset,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -399,6 +416,33 @@ class CausalModelService:
             '/scmfit.v1.CausalModelService/Counterfactual',
             scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualRequest.SerializeToString,
             scmfit_dot_v1_dot_causal__model__service__pb2.CounterfactualResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadDataset(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/scmfit.v1.CausalModelService/UploadDataset',
+            scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,8 @@ class CausalModelServiceStub:
     """EstimateEffect estimates the average causal effect of a treatment on a target between two values."""
     Counterfactual: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.CounterfactualRequest, _causal_model_service_pb2.CounterfactualResponse]
     """Counterfactual computes what observed rows would have been under interventions."""
+    UploadDataset: _grpc.StreamUnaryMultiCallable[_causal_model_service_pb2.UploadDatasetRequest, _causal_model_service_pb2.UploadDatasetResponse]
+    """UploadDataset receives a large dataset in chunks and returns an id that FitModelRequest accepts."""
 
 @_typing.type_check_only
 class CausalModelServiceAsyncStub(CausalModelServiceStub):
@@ -75,6 +77,8 @@ class CausalModelServiceAsyncStub(CausalModelServiceStub):
     """EstimateEffect estimates the average causal effect of a treatment on a target between two values."""
     Counterfactual: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.CounterfactualRequest, _causal_model_service_pb2.CounterfactualResponse]  # type: ignore[assignment]
     """Counterfactual computes what observed rows would have been under interventions."""
+    UploadDataset: _aio.StreamUnaryMultiCallable[_causal_model_service_pb2.UploadDatasetRequest, _causal_model_service_pb2.UploadDatasetResponse]  # type: ignore[assignment]
+    """UploadDataset receives a large dataset in chunks and returns an id that FitModelRequest accepts."""
 
 class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
     """CausalModelService fits DoWhy structural causal models and reports what was fitted."""
@@ -144,5 +148,13 @@ class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_causal_model_service_pb2.CounterfactualResponse, _abc.Awaitable[_causal_model_service_pb2.CounterfactualResponse]]:
         """Counterfactual computes what observed rows would have been under interventions."""
+
+    @_abc_1.abstractmethod
+    def UploadDataset(
+        self,
+        request_iterator: _MaybeAsyncIterator[_causal_model_service_pb2.UploadDatasetRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.UploadDatasetResponse, _abc.Awaitable[_causal_model_service_pb2.UploadDatasetResponse]]:
+        """UploadDataset receives a large dataset in chunks and returns an id that FitModelRequest accepts."""
 
 def add_CausalModelServiceServicer_to_server(servicer: CausalModelServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 
 from scmfit.server.admission import Admission
 from scmfit.server.config import ServerConfig
+from scmfit.server.datasets import DatasetStore
 from scmfit.server.executor import ProcessFitExecutor
 from scmfit.server.interceptors import RequestIdInterceptor, TokenAuthInterceptor
 from scmfit.server.metrics import Metrics
@@ -78,8 +79,9 @@ def create_server(config: ServerConfig) -> RunningServer:
     admission = Admission(config.max_concurrent or config.workers, config.max_queue)
     metrics = Metrics()
     metrics.watch(lambda: admission.active, lambda: admission.queued, registry.stats)
+    datasets = DatasetStore(config.dataset_bytes, config.dataset_ttl_seconds)
     servicer = CausalModelServicer(
-        executor, registry, admission, metrics, limits, config.workers, config.default_fit_deadline_seconds
+        executor, registry, datasets, admission, metrics, limits, config.workers, config.default_fit_deadline_seconds
     )
     pb_grpc.add_CausalModelServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

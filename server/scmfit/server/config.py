@@ -58,6 +58,10 @@ class ServerConfig:
     """Models unused for this long are dropped; None keeps them until evicted or deleted."""
     model_dir: Path | None = None
     """Where models persist across restarts; None keeps them in memory only."""
+    dataset_bytes: int = 1024 * 1024 * 1024
+    """The most bytes of uploaded datasets kept; least recently used go first."""
+    dataset_ttl_seconds: float = 3600.0
+    """Uploaded datasets unused for this long are dropped."""
     max_concurrent: int | None = None
     """Fits and queries running at once; None means one per worker."""
     max_queue: int = 16
@@ -98,3 +102,6 @@ class FitSettings:
     test_fraction: float = 0.2
     seed: int = 42
     min_samples: int = 100
+    linear_screening: bool = True
+    screening_r2: float = 0.99
+    selection_rows: int = 10_000

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -67,12 +67,25 @@ def test_rows(num_rows: int, test_fraction: float) -> int:
     return math.ceil(num_rows * test_fraction)
 
 
-def decode_fit_request(request: pb.FitModelRequest, limits: Limits) -> FitJob:
-    """Validates the whole request and raises InvalidRequestError listing every problem found."""
+def decode_fit_request(
+    request: pb.FitModelRequest, limits: Limits, uploaded: Callable[[str], Sequence[Entry]] | None = None
+) -> FitJob:
+    """Validates the whole request and raises InvalidRequestError listing every problem found.
+
+    `uploaded` looks up a `dataset_id` (raising DatasetNotFoundError) when the request names one.
+    """
     violations: list[FieldViolation] = []
     settings = _decode_settings(request.config, violations)
     nodes, edges = _decode_graph(request.graph, limits, violations)
-    columns, kinds, index = decode_dataset(request.dataset, nodes, limits, violations)
+    if request.dataset_id:
+        if request.dataset.columns:
+            violations.append(FieldViolation("dataset_id", "set dataset or dataset_id, not both"))
+        if uploaded is None:
+            violations.append(FieldViolation("dataset_id", "this server does not accept uploaded datasets"))
+            raise InvalidRequestError(violations)
+        columns, kinds, index = decode_dataset(uploaded(request.dataset_id), nodes, limits, violations, "dataset_id")
+    else:
+        columns, kinds, index = decode_dataset(request.dataset, nodes, limits, violations)
     if not violations:
         _check_rows(columns, settings, violations)
     if not violations:
@@ -109,7 +122,13 @@ def _decode_settings(config: pb.FitConfig, violations: list[FieldViolation]) -> 
     seed = config.seed if config.HasField("seed") else defaults.seed
     if seed > MAX_SEED:
         violations.append(FieldViolation("config.seed", f"must be at most {MAX_SEED} (32 bits), got {seed}"))
+    screening_r2 = config.screening_r2 if config.HasField("screening_r2") else defaults.screening_r2
+    if not (math.isfinite(screening_r2) and 0.0 < screening_r2 <= 1.0):
+        violations.append(FieldViolation("config.screening_r2", f"must be within (0, 1], got {screening_r2}"))
     return FitSettings(
+        linear_screening=config.linear_screening if config.HasField("linear_screening") else defaults.linear_screening,
+        screening_r2=screening_r2,
+        selection_rows=config.selection_rows if config.HasField("selection_rows") else defaults.selection_rows,
         quality=quality,
         r2_threshold=threshold,
         validate_r2=config.validate_r2 if config.HasField("validate_r2") else defaults.validate_r2,
@@ -175,49 +194,64 @@ def _check_acyclic(nodes: Sequence[str], edges: Sequence[tuple[str, str]], viola
     )
 
 
+Entry = tuple[str, "ColumnKind | None", "np.ndarray | None"]
+
+
+def proto_entries(dataset: pb.Dataset) -> list[Entry]:
+    entries: list[Entry] = []
+    for column in dataset.columns:
+        which = column.WhichOneof("values")
+        if which is None:
+            entries.append((column.name, None, None))
+        else:
+            kind = _KINDS[which]
+            entries.append((column.name, kind, np.asarray(getattr(column, which).values, dtype=_DTYPES[kind])))
+    return entries
+
+
 def decode_dataset(
-    dataset: pb.Dataset,
+    dataset: pb.Dataset | Sequence[Entry],
     nodes: Sequence[str],
     limits: Limits,
     violations: list[FieldViolation],
     prefix: str = "dataset",
 ) -> tuple[dict[str, np.ndarray], dict[str, ColumnKind], dict[str, int]]:
-    """Typed columns matched one to one with `nodes`, all of one length and finite."""
+    """Typed columns matched one to one with `nodes`, all of one length and finite.
+
+    The columns come inline (a Dataset message) or as entries of an uploaded dataset; the checks are the same.
+    """
+    entries = proto_entries(dataset) if isinstance(dataset, pb.Dataset) else list(dataset)
     columns: dict[str, np.ndarray] = {}
     kinds: dict[str, ColumnKind] = {}
     index: dict[str, int] = {}
     node_set = set(nodes)
-    if not dataset.columns:
+    if not entries:
         violations.append(FieldViolation(f"{prefix}.columns", "the dataset has no columns"))
-    if len(dataset.columns) > limits.max_columns:
+    if len(entries) > limits.max_columns:
         violations.append(
             FieldViolation(
                 f"{prefix}.columns",
-                f"{len(dataset.columns)} columns exceed the server limit max_columns={limits.max_columns}",
+                f"{len(entries)} columns exceed the server limit max_columns={limits.max_columns}",
             )
         )
         return {}, {}, {}
-    for i, column in enumerate(dataset.columns):
+    for i, (name, kind, values) in enumerate(entries):
         where = f"{prefix}.columns[{i}]"
-        if not column.name:
+        if not name:
             violations.append(FieldViolation(f"{where}.name", "column names must not be empty"))
             continue
-        if column.name in index:
+        if name in index:
             violations.append(
                 FieldViolation(
-                    f"{where}.name",
-                    f"duplicate column {column.name!r}, already at {prefix}.columns[{index[column.name]}]",
+                    f"{where}.name", f"duplicate column {name!r}, already at {prefix}.columns[{index[name]}]"
                 )
             )
             continue
-        if column.name not in node_set:
-            violations.append(FieldViolation(f"{where}.name", f"column {column.name!r} matches no graph node"))
-        which = column.WhichOneof("values")
-        if which is None:
-            violations.append(FieldViolation(f"{where}.values", f"column {column.name!r} has no values set"))
+        if name not in node_set:
+            violations.append(FieldViolation(f"{where}.name", f"column {name!r} matches no graph node"))
+        if kind is None or values is None:
+            violations.append(FieldViolation(f"{where}.values", f"column {name!r} has no values set"))
             continue
-        kind = _KINDS[which]
-        values: np.ndarray = np.asarray(getattr(column, which).values, dtype=_DTYPES[kind])
         if len(values) > limits.max_rows:
             violations.append(
                 FieldViolation(where, f"{len(values)} rows exceed the server limit max_rows={limits.max_rows}")
@@ -229,7 +263,7 @@ def decode_dataset(
                 violations.append(
                     FieldViolation(
                         f"{where}.doubles.values[{row}]",
-                        f"column {column.name!r} has a non-finite value ({values[row]}) at row {row}; "
+                        f"column {name!r} has a non-finite value ({values[row]}) at row {row}; "
                         f"{bad.size} non-finite value(s) in all",
                     )
                 )
@@ -240,13 +274,13 @@ def decode_dataset(
                     violations.append(
                         FieldViolation(
                             f"{where}.doubles.values[{row}]",
-                            f"column {column.name!r} has {values[row]:g} at row {row}, beyond the server limit "
+                            f"column {name!r} has {values[row]:g} at row {row}, beyond the server limit "
                             f"max_abs_value={limits.max_abs_value:g} (tree models compute in float32)",
                         )
                     )
-        index[column.name] = i
-        columns[column.name] = values
-        kinds[column.name] = kind
+        index[name] = i
+        columns[name] = values
+        kinds[name] = kind
     for i, name in enumerate(nodes):
         if name and name not in index:
             field = f"graph.nodes[{i}]" if prefix == "dataset" else f"{prefix}.columns"

@@ -10,7 +10,7 @@ import numpy as np
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from scmfit.server.config import Limits, Quality
+from scmfit.server.config import FitSettings, Limits, Quality
 from scmfit.server.identity import library_version, scmfit_version
 from scmfit.server.job import (
     ColumnKind,
@@ -20,6 +20,7 @@ from scmfit.server.job import (
     Progress,
     R2Omission,
     SampleOutcome,
+    SelectionPath,
     Stage,
     Verdict,
 )
@@ -64,6 +65,11 @@ class AdmissionLimits:
     default_fit_deadline: float
 
 
+_SELECTIONS = {
+    SelectionPath.ROOT: pb.SELECTION_PATH_ROOT,
+    SelectionPath.LINEAR_SCREEN: pb.SELECTION_PATH_LINEAR_SCREEN,
+    SelectionPath.MODEL_ZOO: pb.SELECTION_PATH_MODEL_ZOO,
+}
 QUALITIES = {Quality.GOOD: pb.QUALITY_GOOD, Quality.BETTER: pb.QUALITY_BETTER, Quality.BEST: pb.QUALITY_BEST}
 
 
@@ -98,6 +104,8 @@ def node_result(node: NodeOutcome) -> pb.NodeResult:
         ),
         r2=node.score.r2,
         r2_omission=_OMISSIONS[node.score.omission],
+        selection=_SELECTIONS[node.selection],
+        screening_r2=node.screening_r2,
         mse=node.score.mse,
         accuracy=node.score.accuracy,
     )
@@ -108,9 +116,7 @@ def result_response(
     *,
     model_id: str,
     num_rows: int,
-    quality: Quality,
-    seed: int,
-    test_fraction: float,
+    settings: FitSettings,
     validating_seconds: float,
     total_seconds: float,
 ) -> pb.FitModelResponse:
@@ -136,13 +142,16 @@ def result_response(
                 num_rows=num_rows,
                 num_train=outcome.num_train,
                 num_test=outcome.num_test,
-                quality=QUALITIES[quality],
+                quality=QUALITIES[settings.quality],
                 dowhy_version=outcome.dowhy_version,
                 sklearn_version=outcome.sklearn_version,
                 stage_timings=[pb.StageTiming(stage=_STAGES[s], duration=duration(t)) for s, t in timings],
                 total_time=duration(total_seconds),
-                seed=seed,
-                test_fraction=test_fraction,
+                seed=settings.seed,
+                test_fraction=settings.test_fraction,
+                selection_rows=outcome.selection_rows,
+                linear_screening=settings.linear_screening,
+                screening_r2=settings.screening_r2,
             ),
         )
     )

@@ -51,6 +51,17 @@ class ModelNotFoundError(ScmfitServerError):
         return (type(self), (self.model_id,))
 
 
+class DatasetNotFoundError(ScmfitServerError):
+    """No uploaded dataset has this id: never uploaded, evicted or expired."""
+
+    def __init__(self, dataset_id: str) -> None:
+        self.dataset_id = dataset_id
+        super().__init__(f"dataset {dataset_id[:80]} not found (never uploaded here, evicted or expired)")
+
+    def __reduce__(self) -> tuple[type[DatasetNotFoundError], tuple[str]]:
+        return (type(self), (self.dataset_id,))
+
+
 class ModelNotLoadedError(ScmfitServerError):
     """A worker does not hold this model yet; the caller resends it with the model's bytes."""
 

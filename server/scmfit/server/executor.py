@@ -1,13 +1,13 @@
 """Runs fits off the RPC threads, in a pool of spawned worker processes that can be killed.
 
-`FitExecutor` is the small interface the servicer depends on; `ProcessFitExecutor` implements it
-with pebble. A cluster engine can implement the same two methods without touching fitting code.
+`FitExecutor` is the small interface the servicer depends on. A fit runs as one task per node
+(`plan.py`), spread over whatever `TaskPool` runs tasks: here a pebble pool of spawned processes;
+a Ray or Dask engine would implement `schedule` and `channel` without touching the fitting code.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import logging
 import multiprocessing
 import queue
@@ -19,7 +19,8 @@ import pebble
 
 from scmfit.server import worker
 from scmfit.server.errors import FitCancelledError, ModelNotLoadedError, ShuttingDownError, WorkerLostError
-from scmfit.server.job import FitJob, FitOutcome, Progress, Query, QueryOutcome
+from scmfit.server.job import FitJob, FitOutcome, NodeFit, Progress, Query, QueryOutcome
+from scmfit.server.plan import ProgressTracker, assemble, plan_fit
 
 _log = logging.getLogger(__name__)
 
@@ -40,6 +41,16 @@ class FitRun(Protocol):
 
     def cancel(self) -> bool:
         """Stops the work; True when that killed a running worker (which the pool then replaces)."""
+        ...
+
+
+class TaskPool(Protocol):
+    """The seam for other engines (Ray, Dask): run a function on a worker, and carry progress back."""
+
+    def schedule(self, function: Callable[..., Any], args: tuple[Any, ...]) -> concurrent.futures.Future[Any]: ...
+
+    def channel(self) -> Any:
+        """A queue-like object (put, get_nowait) that tasks can be given and write to."""
         ...
 
 
@@ -65,40 +76,57 @@ class FitExecutor(Protocol):
     def close(self) -> None: ...
 
 
-class _ProcessFitRun:
-    def __init__(self, future: concurrent.futures.Future[FitOutcome], events: Any) -> None:
-        self._future = future
-        self._events = events
+class _NodeParallelFitRun:
+    """A fit spread over the pool node by node; progress from every worker arrives on one queue."""
+
+    def __init__(self, pool: TaskPool, job: FitJob) -> None:
+        self._job = job
+        tasks = plan_fit(job)
+        self._tracker = ProgressTracker(len(tasks))
+        self._events = pool.channel()
+        # Submitted in fit order, so with fewer workers than nodes the parents start first.
+        self._futures = {task.node: pool.schedule(worker.run_node, (task, self._events)) for task in tasks}
+        self._finished: set[str] = set()
 
     def events(self) -> Iterator[Progress]:
         while True:
-            finished = self._future.done()
+            pending = [future for future in self._futures.values() if not future.done()]
+            failed = any(f.done() and not f.cancelled() and f.exception() is not None for f in self._futures.values())
             try:
                 while True:
-                    yield self._events.get_nowait()
+                    stage, node = self._events.get_nowait()
+                    yield self._tracker.enter(stage, node)
             except queue.Empty:
                 pass
             except (EOFError, OSError):
                 return
-            if finished:
+            for node, future in self._futures.items():
+                if future.done() and node not in self._finished:
+                    self._finished.add(node)
+                    self._tracker.finish(node)
+            if not pending or failed:
                 return
-            with contextlib.suppress(concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-                self._future.exception(timeout=POLL_SECONDS)
+            concurrent.futures.wait(pending, timeout=POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED)
 
     def outcome(self) -> FitOutcome:
+        fits: dict[str, NodeFit] = {}
         try:
-            return self._future.result()
-        except pebble.ProcessExpired as error:
-            raise WorkerLostError(f"the worker process running this fit died (exit code {error.exitcode})") from None
-        except concurrent.futures.CancelledError:
-            raise FitCancelledError("the fit was cancelled") from None
+            for node, future in self._futures.items():
+                fits[node] = _result_of(future)
+        except BaseException:
+            self.cancel()
+            raise
+        return assemble(self._job, fits)
 
     def cancel(self) -> bool:
-        was_running = self._future.running()
-        if self._future.cancel() and was_running:
-            _log.info("fit cancelled; its worker is being replaced")
-            return True
-        return False
+        stopped = False
+        for future in self._futures.values():
+            was_running = future.running()
+            if future.cancel() and was_running:
+                stopped = True
+        if stopped:
+            _log.info("fit cancelled; its busy workers are being replaced")
+        return stopped
 
 
 def _result_of(future: concurrent.futures.Future[Any]) -> Any:
@@ -161,12 +189,17 @@ class ProcessFitExecutor:
         done, _ = concurrent.futures.wait(pings, timeout=timeout)
         return len(done) == len(pings) and all(future.exception() is None for future in done)
 
+    def schedule(self, function: Callable[..., Any], args: tuple[Any, ...]) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = self._pool.schedule(function, args=args)
+        return future
+
+    def channel(self) -> Any:
+        return self._manager.Queue()
+
     def submit(self, job: FitJob) -> FitRun:
         if self._closed:
             raise ShuttingDownError("the server is shutting down")
-        events = self._manager.Queue()
-        future = self._pool.schedule(worker.run_job, args=(job, events))
-        return _ProcessFitRun(future, events)
+        return _NodeParallelFitRun(self, job)
 
     def submit_query(self, query: Query, model_bytes: Callable[[], bytes]) -> QueryRun:
         if self._closed:

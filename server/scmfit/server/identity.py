@@ -67,6 +67,9 @@ def model_id_for(
                 settings.test_fraction,
                 settings.seed,
                 settings.min_samples,
+                settings.linear_screening,
+                settings.screening_r2,
+                settings.selection_rows,
             )
         ).encode(),
     )

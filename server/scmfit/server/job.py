@@ -91,6 +91,14 @@ class MechanismSummary:
     intercept: float | None = None
 
 
+class SelectionPath(Enum):
+    """How a node's mechanism was chosen."""
+
+    ROOT = "root"
+    LINEAR_SCREEN = "linear_screen"
+    MODEL_ZOO = "model_zoo"
+
+
 class R2Omission(Enum):
     """Why a node has no held-out R²."""
 
@@ -119,6 +127,8 @@ class NodeOutcome:
     parents: tuple[str, ...]
     mechanism: MechanismSummary
     score: NodeScore
+    selection: SelectionPath = SelectionPath.MODEL_ZOO
+    screening_r2: float | None = None
 
 
 class Verdict(Enum):
@@ -154,7 +164,46 @@ class FitOutcome:
     dowhy_version: str
     sklearn_version: str
     model_blob: bytes = b""
-    """The pickled FittedModel, for the registry; produced by our own worker."""
+    """The pickled ModelBundle, for the registry; built from our own workers' output."""
+    selection_rows: int = 0
+    """The training rows model selection ran on."""
+
+
+@dataclass(frozen=True)
+class NodeTask:
+    """Everything one node's assignment, fit and evaluation need: its own and its parents' columns only."""
+
+    node: str
+    parents: tuple[str, ...]
+    kinds: Mapping[str, ColumnKind]
+    train: Mapping[str, np.ndarray]
+    test: Mapping[str, np.ndarray]
+    settings: FitSettings
+    seed: int
+    """Derived from the fit's seed and the node's position, so results do not depend on scheduling."""
+
+
+@dataclass(frozen=True)
+class NodeFit:
+    """What a node task returns: the summary, the pickled mechanism and where the time went."""
+
+    outcome: NodeOutcome
+    mechanism: bytes
+    seconds: Mapping[Stage, float]
+    selection_rows: int
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A fitted model as the registry stores it: the graph and one pickled mechanism per node.
+
+    It needs no DoWhy to build, so the main process can assemble it from node tasks run anywhere.
+    """
+
+    nodes: tuple[str, ...]
+    edges: tuple[tuple[str, str], ...]
+    kinds: Mapping[str, ColumnKind]
+    mechanisms: Mapping[str, bytes]
 
 
 class InterventionKind(Enum):

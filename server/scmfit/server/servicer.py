@@ -15,7 +15,8 @@ import grpc
 from scmfit.server import encode, status
 from scmfit.server.admission import Admission
 from scmfit.server.config import Limits
-from scmfit.server.decode import available_qualities, decode_fit_request
+from scmfit.server.datasets import DatasetStore, assemble_upload
+from scmfit.server.decode import Entry, available_qualities, decode_fit_request
 from scmfit.server.decode_query import decode_counterfactual, decode_effect, decode_sample
 from scmfit.server.errors import DeadlineError, ScmfitServerError, WorkerLostError
 from scmfit.server.executor import FitExecutor
@@ -63,6 +64,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         self,
         executor: FitExecutor,
         registry: ModelRegistry,
+        datasets: DatasetStore,
         admission: Admission,
         metrics: Metrics,
         limits: Limits,
@@ -71,6 +73,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     ) -> None:
         self._executor = executor
         self._registry = registry
+        self._datasets = datasets
         self._admission = admission
         self._metrics = metrics
         self._limits = limits
@@ -82,7 +85,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     ) -> Iterator[pb.FitModelResponse]:
         started = time.monotonic()
         try:
-            job = decode_fit_request(request, self._limits)
+            job = decode_fit_request(request, self._limits, self._uploaded)
             stored = self._registry.find(job.model_id)
         except ScmfitServerError as error:
             self._count_fit_error(error)
@@ -103,6 +106,26 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
                 status.abort(context, error)
             yield encode.progress_response(Progress(Stage.VALIDATING, "", 0, 1), time.monotonic() - started)
             yield from self._fit(job, context, started)
+
+    def _uploaded(self, dataset_id: str) -> list[Entry]:
+        stored = self._datasets.get(dataset_id)
+        return [(name, stored.kinds[name], values) for name, values in stored.columns.items()]
+
+    @_unary
+    def UploadDataset(  # noqa: N802
+        self, request_iterator: Iterator[pb.UploadDatasetRequest], context: grpc.ServicerContext
+    ) -> pb.UploadDatasetResponse:
+        columns, kinds = assemble_upload(request_iterator, self._limits.max_rows, self._limits.max_columns)
+        stored = self._datasets.put(columns, kinds)
+        _log.info(
+            "dataset %s: %d columns x %d rows", stored.dataset_id[:15], len(columns), len(next(iter(columns.values())))
+        )
+        return pb.UploadDatasetResponse(
+            dataset_id=stored.dataset_id,
+            num_rows=len(next(iter(columns.values()))),
+            size_bytes=stored.size_bytes,
+            expire_time=encode.timestamp(stored.last_use_time + self._datasets.ttl_seconds),
+        )
 
     def _count_fit_error(self, error: BaseException) -> None:
         self._metrics.fits.labels(status.code_name(error)).inc()
@@ -160,9 +183,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
                 outcome,
                 model_id=job.model_id,
                 num_rows=job.num_rows,
-                quality=job.settings.quality,
-                seed=job.settings.seed,
-                test_fraction=job.settings.test_fraction,
+                settings=job.settings,
                 validating_seconds=validating_seconds,
                 total_seconds=time.monotonic() - started,
             )

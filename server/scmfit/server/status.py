@@ -13,6 +13,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from scmfit.server.errors import (
+    DatasetNotFoundError,
     DeadlineError,
     FitCancelledError,
     FitFailedError,
@@ -69,6 +70,13 @@ def to_status(error: BaseException) -> status_pb2.Status:
             )
         )
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error), details=[detail])
+    if isinstance(error, DatasetNotFoundError):
+        detail.Pack(
+            error_details_pb2.ResourceInfo(
+                resource_type="scmfit.v1.Dataset", resource_name=error.dataset_id[:200], description=str(error)
+            )
+        )
+        return status_pb2.Status(code=code_pb2.NOT_FOUND, message=str(error), details=[detail])
     if isinstance(error, ModelNotFoundError):
         detail.Pack(
             error_details_pb2.ResourceInfo(

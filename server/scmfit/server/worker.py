@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from scmfit.server.config import FitSettings
-from scmfit.server.job import ColumnKind, FitJob, FitOutcome, Progress, Query, QueryOutcome
+from scmfit.server.job import ColumnKind, FitJob, FitOutcome, NodeFit, NodeTask, Progress, Query, QueryOutcome
 
 _log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def ping() -> int:
 
 
 def run_job(job: FitJob, events: Any | None) -> FitOutcome:
-    """`events` is a manager queue proxy: unlike a plain pipe, a killed worker cannot wedge it."""
+    """A whole fit in this worker, node after node (the warm-up uses it)."""
     from scmfit.server.pipeline import run_fit
 
     def report(progress: Progress) -> None:
@@ -49,6 +49,13 @@ def run_job(job: FitJob, events: Any | None) -> FitOutcome:
             events.put(progress)
 
     return run_fit(job, report)
+
+
+def run_node(task: NodeTask, events: Any) -> NodeFit:
+    """One node of a fit. `events` is a manager queue proxy: unlike a pipe, a killed worker cannot wedge it."""
+    from scmfit.server.nodefit import fit_node
+
+    return fit_node(task, lambda stage, node: events.put((stage, node)))
 
 
 def _warm_up_job() -> FitJob:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scmfit.server.config import FitSettings
-from scmfit.server.evaluate import judge
 from scmfit.server.job import MechanismFamily, MechanismSummary, NodeOutcome, NodeScore, R2Omission, Verdict
+from scmfit.server.verdict import judge
 
 ROOT = NodeOutcome(
     "X",

@@ -1,0 +1,129 @@
+"""Plans a fit as independent node tasks and assembles their results; no DoWhy, so it runs anywhere.
+
+Given the data, each node's mechanism depends only on its own and its parents' columns, so nodes
+can be selected, fitted and scored in any order and on any worker. The split, the per-node seeds
+and the verdict are decided here, once, so the outcome does not depend on scheduling.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections.abc import Mapping
+from importlib import metadata
+
+import networkx as nx
+import numpy as np
+
+from scmfit.server.decode import classifier_target_violation
+from scmfit.server.errors import InvalidRequestError
+from scmfit.server.job import FitJob, FitOutcome, ModelBundle, NodeFit, NodeTask, Progress, Stage
+from scmfit.server.verdict import judge
+
+SEED_STRIDE = 7919
+
+
+def split_indices(num_rows: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same rows as scikit-learn's `train_test_split(test_size=..., random_state=seed)`."""
+    num_test = math.ceil(num_rows * test_fraction)
+    permutation = np.random.RandomState(seed).permutation(num_rows)
+    return permutation[num_test:], permutation[:num_test]
+
+
+def fit_order(job: FitJob) -> list[str]:
+    """Topological, ties broken by request order: parents' tasks start (and report) first."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(job.nodes)
+    graph.add_edges_from(job.edges)
+    position = {name: i for i, name in enumerate(job.nodes)}
+    return list(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
+
+
+def plan_fit(job: FitJob) -> list[NodeTask]:
+    """One task per node, in fit order; raises InvalidRequestError when the split starves a classifier."""
+    train_rows, test_rows = split_indices(job.num_rows, job.settings.test_fraction, job.settings.seed)
+    targets = {target for _, target in job.edges}
+    violations = []
+    for name in job.nodes:
+        if name in targets and job.kinds[name].categorical:
+            problem = classifier_target_violation(
+                name, job.column_index[name], job.columns[name][train_rows], "the training split"
+            )
+            if problem is not None:
+                violations.append(problem)
+    if violations:
+        raise InvalidRequestError(violations)
+    tasks = []
+    for index, node in enumerate(fit_order(job)):
+        parents = job.parents(node)
+        names = (*parents, node)
+        tasks.append(
+            NodeTask(
+                node=node,
+                parents=parents,
+                kinds={name: job.kinds[name] for name in names},
+                train={name: job.columns[name][train_rows] for name in names},
+                test={name: job.columns[name][test_rows] for name in names},
+                settings=job.settings,
+                seed=(job.settings.seed + SEED_STRIDE * (index + 1)) % 2**32,
+            )
+        )
+    return tasks
+
+
+def assemble(job: FitJob, fits: Mapping[str, NodeFit]) -> FitOutcome:
+    nodes = tuple(fits[name].outcome for name in job.nodes)
+    verdict, message, validation = judge(nodes, job.settings, job.num_rows)
+    seconds = dict.fromkeys((Stage.ASSIGNING, Stage.FITTING, Stage.EVALUATING), 0.0)
+    for fit in fits.values():
+        for stage, spent in fit.seconds.items():
+            seconds[stage] += spent
+    bundle = ModelBundle(
+        nodes=job.nodes,
+        edges=job.edges,
+        kinds=dict(job.kinds),
+        mechanisms={name: fits[name].mechanism for name in job.nodes},
+    )
+    num_test = math.ceil(job.num_rows * job.settings.test_fraction)
+    return FitOutcome(
+        verdict=verdict,
+        message=message,
+        nodes=nodes,
+        validation=validation,
+        num_train=job.num_rows - num_test,
+        num_test=num_test,
+        stage_seconds=seconds,
+        dowhy_version=_version("dowhy"),
+        sklearn_version=_version("scikit-learn"),
+        model_blob=pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL),
+        selection_rows=max((fit.selection_rows for fit in fits.values()), default=0),
+    )
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+_ORDER = (Stage.ASSIGNING, Stage.FITTING, Stage.EVALUATING)
+
+
+class ProgressTracker:
+    """Turns "node entered stage" reports, from any number of workers, into FitProgress counts."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._position: dict[str, int] = {}
+        self._finished: set[str] = set()
+
+    def enter(self, stage: Stage, node: str) -> Progress:
+        """`done` counts the nodes that had completed `stage` when `node` entered it."""
+        index = _ORDER.index(stage)
+        self._position[node] = index
+        done = sum(1 for name, at in self._position.items() if name != node and (at > index or name in self._finished))
+        return Progress(stage=stage, node=node, done=done, total=self.total)
+
+    def finish(self, node: str) -> None:
+        self._finished.add(node)
