@@ -22,10 +22,13 @@ from scmfit.client._results import (
     ServerInfo,
     columns_to_arrays,
 )
+from scmfit.client._upload import upload_messages, uploadable
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+UPLOAD_THRESHOLD_BYTES = 3 * 1024 * 1024
+"""Requests larger than this send their data through UploadDataset first (gRPC's default limit is 4 MiB)."""
 
 ProgressCallback = Callable[[FitProgress], None]
 FitEvent = FitProgress | FitResult
@@ -42,10 +45,12 @@ class Client:
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] | None = None,
         token: str | None = None,
+        upload_threshold: int = UPLOAD_THRESHOLD_BYTES,
     ) -> None:
         """`credentials` from `tls_credentials(...)` turn on TLS; `token` sends a bearer token on every call."""
         self.target = target
         self.timeout = timeout
+        self.upload_threshold = upload_threshold
         self._channel = open_channel(target, credentials, options, token)
         self._stub = pb_grpc.CausalModelServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
@@ -75,10 +80,17 @@ class Client:
         test_fraction: float = 0.2,
         seed: int = 42,
         min_samples: int | None = None,
+        linear_screening: bool | None = None,
+        screening_r2: float | None = None,
+        selection_rows: int | None = None,
         on_progress: ProgressCallback | None = None,
         timeout: float | None = None,
     ) -> FitResult:
-        """Fits `graph` on `data`; `on_progress` sees each event as it streams in."""
+        """Fits `graph` on `data`; `on_progress` sees each event as it streams in.
+
+        `linear_screening` (default on), `screening_r2` (0.99) and `selection_rows` (10,000) left as None
+        take the server's defaults. Large data is uploaded in chunks first, automatically.
+        """
         request = fit_request(
             graph,
             data,
@@ -88,6 +100,9 @@ class Client:
             test_fraction=test_fraction,
             seed=seed,
             min_samples=min_samples,
+            linear_screening=linear_screening,
+            screening_r2=screening_r2,
+            selection_rows=selection_rows,
         )
         return self.submit(request, on_progress=on_progress, timeout=timeout)
 
@@ -102,6 +117,9 @@ class Client:
         test_fraction: float = 0.2,
         seed: int = 42,
         min_samples: int | None = None,
+        linear_screening: bool | None = None,
+        screening_r2: float | None = None,
+        selection_rows: int | None = None,
         timeout: float | None = None,
     ) -> Generator[FitEvent, None, None]:
         """Each FitProgress, then the FitResult, for callers that drive their own UI."""
@@ -114,8 +132,28 @@ class Client:
             test_fraction=test_fraction,
             seed=seed,
             min_samples=min_samples,
+            linear_screening=linear_screening,
+            screening_r2=screening_r2,
+            selection_rows=selection_rows,
         )
         yield from self.events(request, timeout=timeout)
+
+    def upload_dataset(self, dataset: pb.Dataset, *, timeout: float | None = None) -> str:
+        """Sends columns in chunks (UploadDataset) and returns the id a FitModelRequest can name instead."""
+        try:
+            response = self._stub.UploadDataset(upload_messages(dataset), timeout=self._timeout(timeout))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        return str(response.dataset_id)
+
+    def _maybe_upload(self, request: pb.FitModelRequest, timeout: float | None) -> pb.FitModelRequest:
+        if request.ByteSize() <= self.upload_threshold or not uploadable(request.dataset):
+            return request
+        slim = pb.FitModelRequest()
+        slim.CopyFrom(request)
+        slim.ClearField("dataset")
+        slim.dataset_id = self.upload_dataset(request.dataset, timeout=timeout)
+        return slim
 
     def submit(
         self,
@@ -133,6 +171,7 @@ class Client:
         raise ScmfitError("the server closed the FitModel stream without a result")
 
     def events(self, request: pb.FitModelRequest, *, timeout: float | None = None) -> Generator[FitEvent, None, None]:
+        request = self._maybe_upload(request, timeout)
         for response in self.stream(request, timeout=timeout):
             if response.HasField("result"):
                 yield FitResult.from_proto(response.result)

@@ -166,6 +166,9 @@ def fit_config(
     test_fraction: float | None = None,
     seed: int | None = None,
     min_samples: int | None = None,
+    linear_screening: bool | None = None,
+    screening_r2: float | None = None,
+    selection_rows: int | None = None,
 ) -> pb.FitConfig:
     if quality.upper() not in QUALITY_NAMES:
         raise _invalid("config.quality", f"unknown quality {quality!r}; expected one of {', '.join(QUALITY_NAMES)}")
@@ -176,6 +179,9 @@ def fit_config(
         test_fraction=test_fraction,
         seed=seed,
         min_samples=min_samples,
+        linear_screening=linear_screening,
+        screening_r2=screening_r2,
+        selection_rows=selection_rows,
     )
 
 

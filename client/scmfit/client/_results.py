@@ -74,6 +74,10 @@ class NodeResult:
     mse: float | None
     accuracy: float | None
     """Held-out accuracy of classifier nodes."""
+    selection: str = "model_zoo"
+    """How the mechanism was chosen: "root", "linear_screen" or "model_zoo"."""
+    screening_r2: float | None = None
+    """The cross-validated R² of the linear screen, when it ran."""
 
     @classmethod
     def from_proto(cls, node: pb.NodeResult) -> NodeResult:
@@ -92,6 +96,8 @@ class NodeResult:
             r2_omission=None if omission == "unspecified" else omission,
             mse=node.mse if node.HasField("mse") else None,
             accuracy=node.accuracy if node.HasField("accuracy") else None,
+            selection=_enum_name(pb.SelectionPath, node.selection, "SELECTION_PATH_"),
+            screening_r2=node.screening_r2 if node.HasField("screening_r2") else None,
         )
 
 
@@ -120,6 +126,8 @@ class FitMetadata:
     test_fraction: float
     stage_seconds: Mapping[Stage, float]
     total_seconds: float
+    selection_rows: int = 0
+    """The training rows model selection ran on (a seeded subsample of large data)."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,7 @@ class FitResult:
                     for t in meta.stage_timings
                 },
                 total_seconds=meta.total_time.ToNanoseconds() / 1e9,
+                selection_rows=meta.selection_rows,
             ),
             reused=result.reused,
             raw=result,
