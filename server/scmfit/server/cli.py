@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from scmfit.server.config import DEFAULT_ADDRESS, Limits, Security, ServerConfig
 
@@ -47,6 +50,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (0 picks a port)")
     parser.add_argument("--metrics-address", default="127.0.0.1")
+    _defaults_from_environment(parser)
+
+
+def _defaults_from_environment(parser: argparse.ArgumentParser) -> None:
+    """Every flag can also be set as SCMFIT_<FLAG> (for containers); a flag on the command line wins."""
+    overrides: dict[str, Any] = {}
+    for action in parser._actions:  # argparse has no public iterator over its arguments
+        value = os.environ.get(f"SCMFIT_{action.dest.upper()}")
+        if not value or action.dest == "help":
+            continue
+        if action.nargs == 0:  # store_true flags
+            overrides[action.dest] = value.strip().lower() in {"1", "true", "yes", "on"}
+        else:
+            convert: Callable[[str], Any] = action.type if callable(action.type) else str
+            overrides[action.dest] = convert(value)
+    parser.set_defaults(**overrides)
 
 
 def run(args: argparse.Namespace) -> int:
