@@ -35,6 +35,8 @@ from scmfit.client._cases import load_case  # noqa: E402
 from tests.serverproc import start_server  # noqa: E402
 
 DOCS = REPO / "docs"
+SPLIT_SEED = 42
+"""Both sides hold out the same rows (scmfit's split equals train_test_split(random_state=42)), so R² compare."""
 FIXTURES = sorted(p.stem for p in (REPO / "fixtures").glob("*.json"))
 
 
@@ -47,7 +49,7 @@ def in_process_dowhy(
     from sklearn.model_selection import train_test_split
 
     frame = pd.DataFrame(data)
-    train, test = train_test_split(frame, test_size=0.2, random_state=42)
+    train, test = train_test_split(frame, test_size=0.2, random_state=SPLIT_SEED)
     graph = nx.DiGraph(edges)
     graph.add_nodes_from(nodes)
     started = time.perf_counter()
@@ -120,8 +122,8 @@ def fixtures_section(client: Client, seeds: Any) -> dict[str, Any]:
             )
         )
         dowhy_seconds, dowhy_r2 = in_process_dowhy(case.nodes, case.edges, dict(case.traces), "GOOD")
-        on_seconds, on = timed(lambda c=case: client.fit(c.graph, c.traces, seed=next(seeds)))
-        off_seconds, off = timed(lambda c=case: client.fit(c.graph, c.traces, seed=next(seeds), linear_screening=False))
+        on_seconds, on = timed(lambda c=case: client.fit(c.graph, c.traces, seed=SPLIT_SEED))
+        off_seconds, off = timed(lambda c=case: client.fit(c.graph, c.traces, seed=SPLIT_SEED, linear_screening=False))
         rows[name] = {
             "subprocess": subprocess_seconds,
             "dowhy": dowhy_seconds,
@@ -167,7 +169,7 @@ def scaling_section(client: Client, seeds: Any, skip_slow: bool) -> list[dict[st
         nodes, edges, data = make()
         dowhy_seconds, dowhy_r2 = in_process_dowhy(nodes, edges, data, quality)
         scmfit_seconds, result = timed(
-            lambda n=nodes, e=edges, d=data, q=quality: client.fit((n, e), d, quality=q, seed=next(seeds))
+            lambda n=nodes, e=edges, d=data, q=quality: client.fit((n, e), d, quality=q, seed=SPLIT_SEED)
         )
         screened = sum(node.selection == "linear_screen" for node in result.nodes)
         results.append(

@@ -53,12 +53,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-queue", type=int, default=16)
+    parser.add_argument("--registry-bytes", type=int, default=64 * 1024 * 1024, help="the server's model memory bound")
     parser.add_argument("--query-share", type=float, default=0.7, help="share of calls that are queries")
     parser.add_argument("--fresh-fit-share", type=float, default=0.5, help="share of fits that are new models")
     args = parser.parse_args()
 
     cases = {name: load_case(REPO / "fixtures" / f"{name}.json") for name in CASES}
-    server = start_server("--max-queue", str(args.max_queue), workers=args.workers)
+    server = start_server(
+        "--max-queue", str(args.max_queue), "--registry-bytes", str(args.registry_bytes), workers=args.workers
+    )
     latencies: dict[str, list[float]] = collections.defaultdict(list)
     errors: collections.Counter[str] = collections.Counter()
     model_ids: list[tuple[str, str]] = []  # (model id, a root node to intervene on)
