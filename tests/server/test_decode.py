@@ -161,6 +161,14 @@ def test_rare_class_of_a_classifier_target() -> None:
     assert "class 'b' has 4 row(s)" in description and "at least 5" in description
 
 
+def test_nul_characters_in_labels_are_refused() -> None:
+    columns = [
+        pb.Column(name="X", doubles=pb.DoubleValues(values=X)),
+        pb.Column(name="Y", strings=pb.StringValues(values=["a", "b", "1\x00"] + ["a"] * 17)),
+    ]
+    assert "NUL character" in violations(request(columns=columns))["dataset.columns[1].strings.values[2]"]
+
+
 def test_single_class_root_is_fine() -> None:
     columns = [
         pb.Column(name="X", strings=pb.StringValues(values=["only"] * 20)),

@@ -278,6 +278,17 @@ def decode_dataset(
                             f"max_abs_value={limits.max_abs_value:g} (tree models compute in float32)",
                         )
                     )
+        elif kind is ColumnKind.STRING:
+            with_nul = np.flatnonzero(np.fromiter(("\x00" in value for value in values), bool, len(values)))
+            if with_nul.size:
+                row = int(with_nul[0])
+                violations.append(
+                    FieldViolation(
+                        f"{where}.strings.values[{row}]",
+                        f"column {name!r} has a NUL character in the label at row {row}; numpy's string arrays "
+                        "drop trailing NULs, so such labels would silently merge with others",
+                    )
+                )
         index[name] = i
         columns[name] = values
         kinds[name] = kind

@@ -92,7 +92,7 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         started = time.perf_counter()
         score = score_node(scm, task.node, task.parents, test)
         seconds[Stage.EVALUATING] = time.perf_counter() - started
-    except (ValueError, RuntimeError, ArithmeticError, TypeError) as error:
+    except (ValueError, RuntimeError, ArithmeticError, TypeError, IndexError, KeyError) as error:
         raise FitFailedError(f"fitting node {task.node!r} failed: {type(error).__name__}: {error}"[:500]) from None
     mechanism = scm.causal_mechanism(task.node)
     outcome = NodeOutcome(
