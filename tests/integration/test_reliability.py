@@ -170,9 +170,12 @@ def test_limits_are_reported_and_enforced_before_any_work(tight: ServerProcess) 
             client.fit((names, []), {name: [1.0] * 10 for name in names})
         assert {"graph.nodes", "dataset.columns"} <= set(caught.value.fields())
         assert any("max_nodes=120" in v.description for v in caught.value.violations)
-        big = {"X": np.arange(200_000, dtype=float), "Y": np.arange(200_000, dtype=float)}
-        with pytest.raises(ResourceExhaustedError):
-            client.fit((["X", "Y"], [("X", "Y")]), big)
+        assert client.health() == "SERVING"
+    big = {"X": np.arange(200_000, dtype=float), "Y": np.arange(200_000, dtype=float)}
+    # Sent inline (no automatic upload), the 3.2 MB message is over this server's 2 MiB receive limit.
+    with Client(tight.address, timeout=30, upload_threshold=10**9) as inline, pytest.raises(ResourceExhaustedError):
+        inline.fit((["X", "Y"], [("X", "Y")]), big)
+    with Client(tight.address, timeout=30) as client:
         assert client.health() == "SERVING"
 
 
