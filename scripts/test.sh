@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: everything on Python 3.11, then the client and integration tests again on
-# Python 3.13 (client only, no DoWhy) against a server running on 3.11.
+# The whole test suite: everything on Python 3.11; the client and integration tests again on
+# Python 3.13 (client only, no DoWhy) against a server running on 3.11; the client's unit tests on 3.12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,3 +13,5 @@ echo "== Python 3.11: server, client and integration tests"
 echo "== Python 3.13 client against the 3.11 server"
 SCMFIT_SERVER_PYTHON="$PWD/.venv/bin/python" .venv-client313/bin/python -m pytest -q -p no:cacheprovider \
   tests/client tests/integration "$@"
+echo "== Python 3.12 client unit tests"
+.venv-client312/bin/python -m pytest -q -p no:cacheprovider tests/client "$@"

@@ -40,29 +40,42 @@ def grpc_server() -> Iterator[ServerProcess]:
     assert process.terminate() == 0, process.log()
 
 
-@pytest.fixture(scope="module")
-def web(grpc_server: ServerProcess) -> Iterator[str]:
+def start_bridge(target: str, log_name: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`scmfit web` in a subprocess on a free port, pointed at `target`; waits until it answers."""
     port = free_port()
-    log = (REPO / ".web-test.log").open("wb")
-    process = subprocess.Popen(
-        [server_python(), "-m", "scmfit.client.cli", "web", "--grpc-target", grpc_server.address,
-         "--address", f"127.0.0.1:{port}", "--fixtures", str(REPO / "fixtures")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-    )  # fmt: skip
+    with (REPO / log_name).open("wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [server_python(), "-m", "scmfit.client.cli", "web", "--grpc-target", target,
+             "--address", f"127.0.0.1:{port}", "--fixtures", str(REPO / "fixtures")],
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(url + "/api/health", timeout=2).read()
-            break
+            urllib.request.urlopen(url + "/api/fixtures", timeout=2).read()
+            return process, url
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((REPO / ".web-test.log").read_text()) from None
+                raise RuntimeError((REPO / log_name).read_text()) from None
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def web(grpc_server: ServerProcess) -> Iterator[str]:
+    process, url = start_bridge(grpc_server.address, ".web-test.log")
     yield url
     process.terminate()
     process.wait(30)
-    log.close()
+
+
+@pytest.fixture(scope="module")
+def dead_web() -> Iterator[str]:
+    """A bridge whose gRPC side is down: nothing listens on its target."""
+    process, url = start_bridge(f"127.0.0.1:{free_port()}", ".web-test-dead.log")
+    yield url
+    process.terminate()
+    process.wait(30)
 
 
 @pytest.fixture(scope="module")

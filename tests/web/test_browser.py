@@ -113,3 +113,14 @@ def test_cancel_stops_the_server_side_fit(page: Any, grpc_server: ServerProcess,
     assert "cancelled" in page.inner_text("#error")
     assert wait_for(lambda: grpc_server.metric("scmfit_in_flight") == 0, timeout=30)
     assert wait_for(lambda: grpc_server.metric("scmfit_worker_restarts_total") == restarts + 1, timeout=30)
+
+
+def test_a_down_grpc_server_reads_as_server_unavailable(browser: Any, dead_web: str) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(dead_web)
+    page.wait_for_function("document.querySelectorAll('#fixture option').length > 1")
+    run_fit(page, "linear_chain")
+    page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+    assert "server unavailable" in page.inner_text("#error")
+    context.close()
