@@ -138,16 +138,16 @@ def _result_of(future: concurrent.futures.Future[Any]) -> Any:
         raise FitCancelledError("the call was cancelled") from None
 
 
-class _ProcessQueryRun:
+class _QueryRun:
     """Asks first without the model's bytes; resends them only to a worker that lacks the model."""
 
-    def __init__(self, pool: pebble.ProcessPool, query: Query, model_bytes: Callable[[], bytes]) -> None:
+    def __init__(self, pool: TaskPool, query: Query, model_bytes: Callable[[], bytes]) -> None:
         self._pool = pool
         self._query = query
         self._model_bytes = model_bytes
         self._lock = threading.Lock()
         self._cancelled = False
-        self._future: concurrent.futures.Future[QueryOutcome] = pool.schedule(worker.run_query, args=(query, None))
+        self._future: concurrent.futures.Future[QueryOutcome] = pool.schedule(worker.run_query, (query, None))
 
     def outcome(self) -> QueryOutcome:
         try:
@@ -158,7 +158,7 @@ class _ProcessQueryRun:
         with self._lock:
             if self._cancelled:
                 raise FitCancelledError("the call was cancelled")
-            self._future = self._pool.schedule(worker.run_query, args=(self._query, self._model_bytes()))
+            self._future = self._pool.schedule(worker.run_query, (self._query, self._model_bytes()))
         resent: QueryOutcome = _result_of(self._future)
         return resent
 
@@ -204,7 +204,7 @@ class ProcessFitExecutor:
     def submit_query(self, query: Query, model_bytes: Callable[[], bytes]) -> QueryRun:
         if self._closed:
             raise ShuttingDownError("the server is shutting down")
-        return _ProcessQueryRun(self._pool, query, model_bytes)
+        return _QueryRun(self, query, model_bytes)
 
     def close(self) -> None:
         """Stops the workers (killing any still running) and the manager; idempotent."""
