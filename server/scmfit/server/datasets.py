@@ -7,7 +7,6 @@ An upload never holds more than its final arrays plus one chunk, so 1M rows x 10
 from __future__ import annotations
 
 import hashlib
-import struct
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scmfit.server.errors import DatasetNotFoundError, FieldViolation, InvalidRequestError
+from scmfit.server.identity import hash_column
 from scmfit.server.job import ColumnKind
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -106,15 +106,7 @@ def assemble_upload(
 def dataset_id_for(columns: Mapping[str, np.ndarray], kinds: Mapping[str, ColumnKind]) -> str:
     digest = hashlib.sha256(b"scmfit-dataset-v1")
     for name in sorted(columns):
-        label = f"{name}\x00{kinds[name].value}".encode()
-        digest.update(struct.pack("<Q", len(label)) + label)
-        values = columns[name]
-        if kinds[name] is ColumnKind.STRING:
-            for value in values:
-                encoded = str(value).encode()
-                digest.update(struct.pack("<Q", len(encoded)) + encoded)
-        else:
-            digest.update(np.ascontiguousarray(values).tobytes())
+        hash_column(digest, name, kinds[name], columns[name])
     return DATASET_ID_PREFIX + digest.hexdigest()
 
 

@@ -62,7 +62,7 @@ def available_qualities() -> tuple[Quality, ...]:
     return (*base, Quality.BEST) if autogluon_available() else base
 
 
-def test_rows(num_rows: int, test_fraction: float) -> int:
+def held_out_rows(num_rows: int, test_fraction: float) -> int:
     """The held-out row count, rounded up as scikit-learn's train_test_split does."""
     return math.ceil(num_rows * test_fraction)
 
@@ -316,7 +316,7 @@ def _check_rows(columns: Mapping[str, np.ndarray], settings: FitSettings, violat
     if num_rows == 0:
         violations.append(FieldViolation("dataset.columns", "the dataset has no rows"))
         return
-    num_train = num_rows - test_rows(num_rows, settings.test_fraction)
+    num_train = num_rows - held_out_rows(num_rows, settings.test_fraction)
     needed = MIN_TRAIN_ROWS[settings.quality]
     if num_train < needed:
         violations.append(

@@ -34,6 +34,16 @@ def _field(digest: hashlib._Hash, value: bytes) -> None:
     digest.update(value)
 
 
+def hash_column(digest: hashlib._Hash, name: str, kind: ColumnKind, values: np.ndarray) -> None:
+    """One typed column into a digest; shared by model ids and uploaded-dataset ids."""
+    _field(digest, f"{name}\x00{kind.value}".encode())
+    if kind is ColumnKind.STRING:
+        for value in values:
+            _field(digest, str(value).encode())
+    else:
+        _field(digest, np.ascontiguousarray(values).tobytes())
+
+
 def model_id_for(
     nodes: Sequence[str],
     edges: Sequence[tuple[str, str]],
@@ -49,14 +59,7 @@ def model_id_for(
     for source, target in sorted(edges):
         _field(digest, f"{source}\x00{target}".encode())
     for name in nodes:
-        kind = kinds[name]
-        _field(digest, f"{name}\x00{kind.value}".encode())
-        values = columns[name]
-        if kind is ColumnKind.STRING:
-            for value in values:
-                _field(digest, str(value).encode())
-        else:
-            _field(digest, np.ascontiguousarray(values).tobytes())
+        hash_column(digest, name, kinds[name], columns[name])
     _field(
         digest,
         repr(

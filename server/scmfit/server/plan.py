@@ -7,16 +7,15 @@ and the verdict are decided here, once, so the outcome does not depend on schedu
 
 from __future__ import annotations
 
-import math
 import pickle
 from collections.abc import Mapping
-from importlib import metadata
 
 import networkx as nx
 import numpy as np
 
-from scmfit.server.decode import classifier_target_violation
+from scmfit.server.decode import classifier_target_violation, held_out_rows
 from scmfit.server.errors import InvalidRequestError
+from scmfit.server.identity import library_version
 from scmfit.server.job import FitJob, FitOutcome, ModelBundle, NodeFit, NodeTask, Progress, Stage
 from scmfit.server.verdict import judge
 
@@ -25,7 +24,7 @@ SEED_STRIDE = 7919
 
 def split_indices(num_rows: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The same rows as scikit-learn's `train_test_split(test_size=..., random_state=seed)`."""
-    num_test = math.ceil(num_rows * test_fraction)
+    num_test = held_out_rows(num_rows, test_fraction)
     permutation = np.random.RandomState(seed).permutation(num_rows)
     return permutation[num_test:], permutation[:num_test]
 
@@ -41,7 +40,7 @@ def fit_order(job: FitJob) -> list[str]:
 
 def plan_fit(job: FitJob) -> list[NodeTask]:
     """One task per node, in fit order; raises InvalidRequestError when the split starves a classifier."""
-    train_rows, test_rows = split_indices(job.num_rows, job.settings.test_fraction, job.settings.seed)
+    train_rows, held_out = split_indices(job.num_rows, job.settings.test_fraction, job.settings.seed)
     targets = {target for _, target in job.edges}
     violations = []
     for name in job.nodes:
@@ -63,7 +62,7 @@ def plan_fit(job: FitJob) -> list[NodeTask]:
                 parents=parents,
                 kinds={name: job.kinds[name] for name in names},
                 train={name: job.columns[name][train_rows] for name in names},
-                test={name: job.columns[name][test_rows] for name in names},
+                test={name: job.columns[name][held_out] for name in names},
                 settings=job.settings,
                 seed=(job.settings.seed + SEED_STRIDE * (index + 1)) % 2**32,
             )
@@ -84,7 +83,7 @@ def assemble(job: FitJob, fits: Mapping[str, NodeFit]) -> FitOutcome:
         kinds=dict(job.kinds),
         mechanisms={name: fits[name].mechanism for name in job.nodes},
     )
-    num_test = math.ceil(job.num_rows * job.settings.test_fraction)
+    num_test = held_out_rows(job.num_rows, job.settings.test_fraction)
     return FitOutcome(
         verdict=verdict,
         message=message,
@@ -93,18 +92,11 @@ def assemble(job: FitJob, fits: Mapping[str, NodeFit]) -> FitOutcome:
         num_train=job.num_rows - num_test,
         num_test=num_test,
         stage_seconds=seconds,
-        dowhy_version=_version("dowhy"),
-        sklearn_version=_version("scikit-learn"),
+        dowhy_version=library_version("dowhy"),
+        sklearn_version=library_version("scikit-learn"),
         model_blob=pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL),
         selection_rows=max((fit.selection_rows for fit in fits.values()), default=0),
     )
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 _ORDER = (Stage.ASSIGNING, Stage.FITTING, Stage.EVALUATING)
