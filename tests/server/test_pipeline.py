@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from dowhy import gcm
 
 from scmfit.client import fit_request
 from scmfit.server.config import Limits
-from scmfit.server.decode import decode_fit_request
+from scmfit.server.decode import decode_fit_request, split_indices
 from scmfit.server.errors import InvalidRequestError
 from scmfit.server.job import Progress, Stage, Verdict
 from scmfit.server.pipeline import run_fit
-from scmfit.server.plan import split_indices
 from tests.conftest import fixture_case
 
 gcm.config.set_default_n_jobs(1)
@@ -42,18 +42,19 @@ def test_same_seed_same_result() -> None:
     assert first.nodes == second.nodes
 
 
-def test_a_split_that_leaves_a_class_too_rare_in_training_is_rejected_precisely() -> None:
+def test_a_split_that_leaves_a_class_too_rare_in_training_is_rejected_at_decode() -> None:
     # "b" has exactly 5 of 20 rows, enough overall; find a seed that holds one of them out.
     data: dict[str, list[Any]] = {"X": [float(i) for i in range(20)], "S": ["a"] * 15 + ["b"] * 5}
+    labels = np.array(data["S"])
     for seed in range(100):
-        job = decode_fit_request(fit_request(["X", "S"], [("X", "S")], data, seed=seed), Limits())
-        train_rows, _ = split_indices(job.num_rows, job.settings.test_fraction, job.settings.seed)
-        if (job.columns["S"][train_rows] == "b").sum() < 5:
+        train_rows, _ = split_indices(20, 0.2, seed)
+        if (labels[train_rows] == "b").sum() < 5:
             break
     else:
         pytest.fail("no seed in 0..99 held out a 'b' row")
+    # Validation at the door: decode refuses it, so it never reaches admission or a worker.
     with pytest.raises(InvalidRequestError) as caught:
-        run_fit(job, lambda _: None)
+        decode_fit_request(fit_request(["X", "S"], [("X", "S")], data, seed=seed), Limits())
     violation = caught.value.violations[0]
     assert violation.field == "dataset.columns[1]"
     assert "class 'b' has" in violation.description and "the training split" in violation.description

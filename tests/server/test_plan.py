@@ -8,10 +8,10 @@ from sklearn.model_selection import train_test_split
 
 from scmfit.client import fit_request
 from scmfit.server.config import Limits
-from scmfit.server.decode import Entry, decode_fit_request
+from scmfit.server.decode import Entry, decode_fit_request, split_indices
 from scmfit.server.errors import InvalidRequestError
 from scmfit.server.job import ColumnKind, Stage
-from scmfit.server.plan import ProgressTracker, plan_fit, split_indices
+from scmfit.server.plan import ProgressTracker, plan_fit
 from tests.conftest import fixture_case
 
 

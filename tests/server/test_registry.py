@@ -33,9 +33,12 @@ def test_put_get_and_unknown_id() -> None:
 
 def test_ids_are_validated_before_use() -> None:
     registry = ModelRegistry(10_000)
-    for bad in ("", "../x", "A" * 64, "0" * 63):
+    for bad in ("", "../x", "A" * 64, "0" * 7, "0" * 65, "0" * 64 + "\n", "0" * 8 + "/"):
         with pytest.raises(InvalidRequestError):
             registry.get(bad)
+    for unknown in ("0" * 63, "0" * 8):  # well-formed prefixes of no stored model
+        with pytest.raises(ModelNotFoundError):
+            registry.get(unknown)
 
 
 def test_least_recently_used_models_are_evicted_by_bytes() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -80,6 +81,8 @@ def dead_web() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    if os.environ.get("SCMFIT_SKIP_BROWSER") == "1":
+        pytest.skip("SCMFIT_SKIP_BROWSER=1: the browser tests were skipped on request")
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is not installed: apt-get install -y chromium")
     with playwright_sync.sync_playwright() as playwright:

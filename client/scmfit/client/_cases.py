@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scmfit.client._request import fit_request
+from scmfit.client._errors import FieldViolation, InvalidRequestError
+from scmfit.client._request import fit_config, fit_request
+from scmfit.client._traces import check_keys, graph_from_json, traces_from_json
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 
@@ -34,15 +38,33 @@ class Case:
         return fit_request(self.nodes, self.edges, self.traces, **config)
 
 
-def load_case(path: Path) -> Case:
-    raw = json.loads(path.read_text())
-    graph = raw["graph"]
+CASE_KEYS = ("name", "description", "graph", "traces", "config", "expected")
+CONFIG_KEYS = tuple(inspect.signature(fit_config).parameters)
+"""The config keys a case may set: exactly fit_config's parameters, so a misspelling is an error."""
+
+
+def load_case(path: Path, string_columns: Collection[str] = ()) -> Case:
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        description = f"not JSON: {error}"
+        raise InvalidRequestError(f"{path}: {description}", (FieldViolation(str(path), description),)) from None
+    if not isinstance(raw, dict) or "graph" not in raw or "traces" not in raw:
+        description = 'a case file is {"graph": {...}, "traces": {...}, "config": {...}}'
+        raise InvalidRequestError(f"{path}: {description}", (FieldViolation(str(path), description),))
+    check_keys(raw, CASE_KEYS, "the case file", path)
+    config = raw.get("config", {})
+    if not isinstance(config, dict):
+        description = "config must be an object"
+        raise InvalidRequestError(f"{path}: {description}", (FieldViolation(f"{path}: config", description),))
+    check_keys(config, CONFIG_KEYS, "config", path)
+    nodes, edges = graph_from_json(raw["graph"], path, "graph")
     return Case(
         name=raw.get("name", path.stem),
-        nodes=[str(node) for node in graph["nodes"]],
-        edges=[(str(source), str(target)) for source, target in graph["edges"]],
-        traces={name: np.asarray(values) for name, values in raw["traces"].items()},
-        config=dict(raw.get("config", {})),
+        nodes=nodes,
+        edges=edges,
+        traces=traces_from_json(raw["traces"], str(path), string_columns),
+        config=dict(config),
         expected=dict(raw.get("expected", {})),
         description=raw.get("description", ""),
     )

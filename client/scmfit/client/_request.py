@@ -62,7 +62,7 @@ def normalize_data(data: DataLike) -> dict[str, np.ndarray]:
             array = (
                 _series_array(values)
                 if hasattr(values, "dtype") and hasattr(values, "to_numpy")
-                else np.asarray(values)
+                else _typed_object_array(str(name), np.asarray(values))
             )
             if array.ndim != 1:
                 raise _invalid(f"data[{name!r}]", f"columns must be one-dimensional, got shape {array.shape}")
@@ -76,12 +76,62 @@ def _series_array(series: Any) -> np.ndarray:
     if dtype_name == "category" or dtype_name.startswith(("string", "str")):
         if bool(series.isna().any()):
             raise _invalid(f"data[{series.name!r}]", "categorical columns must not have missing values")
-        return np.asarray(series.astype(str).to_numpy(dtype=object))
+        return np.asarray(series.astype(str).to_numpy(dtype=object)).astype(str)
     if dtype_name in {"Int64", "Int32", "Int16", "Int8", "boolean"}:
         if bool(series.isna().any()):
             raise _invalid(f"data[{series.name!r}]", "nullable columns must not have missing values")
         return np.asarray(series.to_numpy(dtype="int64" if dtype_name != "boolean" else "bool"))
-    return np.asarray(series.to_numpy())
+    return _typed_object_array(str(series.name), np.asarray(series.to_numpy()))
+
+
+def _typed_object_array(name: str, array: np.ndarray) -> np.ndarray:
+    """An object column is typed by what it holds; a gap (None, NaN) or a mix of numbers and text is
+    refused, because guessing would turn a numeric trace with one hole into category labels."""
+    if array.dtype.kind != "O":
+        return array
+    values = array.tolist()
+    kinds = [_value_kind(value) for value in values]
+    for index, kind in enumerate(kinds):
+        if kind == "other":
+            raise _invalid(
+                f"data[{name!r}][{index}]",
+                f"row {index} holds a {type(values[index]).__name__}, not a number or string",
+            )
+        if kind is None:
+            raise _invalid(
+                f"data[{name!r}][{index}]",
+                f"row {index} is missing ({values[index]!r}); fill or drop it, or convert the column explicitly "
+                "(astype('string') for labels, astype(float) for numbers)",
+            )
+    distinct = set(kinds)
+    if distinct <= {"str"}:
+        return array.astype(str)
+    if distinct == {"bool"}:
+        return array.astype(bool)
+    if distinct == {"int"}:
+        return array.astype(np.int64)
+    if distinct <= {"int", "float"}:
+        return array.astype(np.float64)
+    first = next(index for index, kind in enumerate(kinds) if kind != kinds[0])
+    raise _invalid(
+        f"data[{name!r}][{first}]",
+        f"the column mixes {kinds[0]} and {kinds[first]} values (row {first}: {values[first]!r}); convert it "
+        "explicitly (astype('string') for labels, astype(float) for numbers)",
+    )
+
+
+def _value_kind(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | np.integer):
+        return "int"
+    if isinstance(value, float | np.floating):
+        return "float" if np.isfinite(value) or np.isinf(value) else None  # NaN is a gap, not a number
+    if isinstance(value, str):
+        return "str"
+    return "other"
 
 
 def column(name: str, values: Sequence[Any] | np.ndarray) -> pb.Column:
@@ -99,7 +149,10 @@ def column(name: str, values: Sequence[Any] | np.ndarray) -> pb.Column:
     if kind == "U":
         return pb.Column(name=name, strings=pb.StringValues(values=array.tolist()))
     if kind == "O":
-        return pb.Column(name=name, strings=pb.StringValues(values=array.astype(str).tolist()))
+        typed = _typed_object_array(name, array)
+        if typed.dtype.kind == "O":
+            raise _invalid(f"data[{name!r}]", "values must be numbers, bools or strings")
+        return column(name, typed)
     raise _invalid(f"data[{name!r}]", f"unsupported dtype {array.dtype}")
 
 

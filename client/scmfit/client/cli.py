@@ -17,7 +17,7 @@ from google.protobuf import json_format
 from scmfit.client._cases import load_case
 from scmfit.client._channel import tls_credentials
 from scmfit.client._client import DEFAULT_TARGET, Client
-from scmfit.client._errors import InvalidRequestError, ScmfitError
+from scmfit.client._errors import InvalidRequestError, ScmfitError, UnavailableError
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import fit_request
 from scmfit.client._results import FitProgress, FitResult, FitStatus
@@ -51,9 +51,14 @@ def _score(result: FitResult, name: str) -> tuple[str, bool | None]:
 
 def _summary(result: FitResult) -> str:
     meta = result.metadata
+    timing = (
+        f"reused the stored model (fitted earlier in {meta.total_seconds:.2f}s)"
+        if result.reused
+        else f"{meta.total_seconds:.2f}s"
+    )
     return (
         f"{meta.num_rows} rows (train {meta.num_train}, test {meta.num_test}) · quality {meta.quality} · "
-        f"dowhy {meta.dowhy_version} · {meta.total_seconds:.2f}s · model {result.model_id[:12]}"
+        f"dowhy {meta.dowhy_version} · {timing} · model {result.model_id[:12]}"
     )
 
 
@@ -124,15 +129,16 @@ def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
 
 def _fit(args: argparse.Namespace) -> int:
     config: dict[str, Any] = {}
+    string_columns = [name for name in (args.string_columns or "").split(",") if name]
     if args.case is not None:
-        case = load_case(args.case)
+        case = load_case(args.case, string_columns)
         nodes, edges, traces = case.nodes, case.edges, case.traces
         config.update(case.config)
     elif args.graph is not None and args.traces is not None:
         nodes, edges = read_graph(args.graph)
-        traces = read_traces(args.traces)
+        traces = read_traces(args.traces, string_columns)
     else:
-        raise SystemExit("scmfit fit: give --case FILE, or --graph GRAPH and --traces TRACES")
+        raise UsageError("scmfit fit: give --case FILE, or --graph GRAPH and --traces TRACES")
     if args.quality:
         config["quality"] = args.quality
     if args.threshold is not None:
@@ -157,12 +163,30 @@ def _has_rich() -> bool:
     return True
 
 
+class UsageError(Exception):
+    """A command line that cannot run as given; exits 2, like argparse's own errors."""
+
+
 def _assignment(text: str, kind: str) -> Intervention:
     """`X=2` (or `X=+1` for shifts) into an Intervention."""
     node, sep, value = text.partition("=")
     if not sep or not node:
-        raise ValueError(f"--{kind} expects NODE=VALUE, got {text!r}")
-    return {"do": do, "shift": shift, "scale": scale}[kind](node, float(value))
+        raise UsageError(f"--{kind} expects NODE=VALUE, got {text!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise UsageError(f"--{kind} {text}: {value!r} is not a number") from None
+    return {"do": do, "shift": shift, "scale": scale}[kind](node, number)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -225,6 +249,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scmfit", description="Fit DoWhy structural causal models with scmfit.")
+    parser.add_argument("--version", action="version", version=f"scmfit {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     fit = commands.add_parser("fit", help="fit a graph on traces and show the result")
@@ -234,20 +259,27 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--quality", choices=["GOOD", "BETTER", "BEST"], type=str.upper)
     fit.add_argument("--threshold", type=float, help="R² threshold (default 0.7)")
     fit.add_argument("--json", action="store_true", help="print the result as JSON, without progress")
+    fit.add_argument(
+        "--string-columns",
+        metavar="A,B",
+        help="columns to read as text labels; any other column with a gap or a word among numbers is an error",
+    )
     fit.set_defaults(handler=_fit)
     health = commands.add_parser("health", help="print the server's health status")
     health.add_argument("--service", default="scmfit.v1.CausalModelService")
     health.set_defaults(handler=_health)
     commands.add_parser("info", help="print versions, limits and qualities").set_defaults(handler=_info)
     query = commands.add_parser("query", help="sample a stored model, with or without interventions")
-    query.add_argument("--model", required=True, help="the model id printed by `scmfit fit`")
+    query.add_argument(
+        "--model", required=True, help="the model id printed by `scmfit fit`, or a unique prefix of 8+ characters"
+    )
     query.add_argument("--do", action="append", metavar="NODE=VALUE", help="hard intervention do(NODE = VALUE)")
     query.add_argument("--shift", action="append", metavar="NODE=BY", help="soft intervention NODE := NODE + BY")
     query.add_argument(
         "--scale", action="append", metavar="NODE=FACTOR", help="soft intervention NODE := NODE * FACTOR"
     )
     query.add_argument("--nodes", nargs="*", help="nodes to report (default: all)")
-    query.add_argument("--samples", type=int, default=1000)
+    query.add_argument("--samples", type=_positive_int, default=1000, help="samples to draw (default 1000)")
     query.add_argument("--seed", type=int, default=None)
     query.add_argument("--json", action="store_true")
     query.set_defaults(handler=_query)
@@ -280,17 +312,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("scmfit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
     except InvalidRequestError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        for violation in error.violations:
-            print(f"  {violation.field}: {violation.description}", file=sys.stderr)
+        # The violations are the message; printing both would say everything twice.
+        if error.violations:
+            print("error: the request was refused:", file=sys.stderr)
+            for violation in error.violations:
+                print(f"  {violation.field}: {violation.description}", file=sys.stderr)
+        else:
+            print(f"error: {error.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except UnavailableError as error:
+        print(
+            f"error: no scmfit server answered at {getattr(args, 'address', '?')} ({error.message}); "
+            "start one with `scmfit serve`, or point --address at a running server",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     except ScmfitError as error:
         print(f"error: {type(error).__name__}: {error.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except UsageError as error:
+        parser.print_usage(sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -14,7 +14,12 @@ from scmfit.server.config import DEFAULT_ADDRESS, Limits, Security, ServerConfig
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerConfig()
     limits = Limits()
-    parser.add_argument("--address", default=DEFAULT_ADDRESS, help="host:port to listen on; port 0 picks a free one")
+    parser.add_argument(
+        "--address",
+        default=DEFAULT_ADDRESS,
+        type=listen_address,
+        help="host:port to listen on; port 0 picks a free one",
+    )
     parser.add_argument("--workers", type=int, default=defaults.workers, help="worker processes that fit models")
     parser.add_argument(
         "--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on SIGTERM"
@@ -51,6 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (0 picks a port)")
     parser.add_argument("--metrics-address", default="127.0.0.1")
     _defaults_from_environment(parser)
+
+
+def listen_address(text: str) -> str:
+    """host:port with a port gRPC can bind; gRPC itself would wrap 99999 around to another port."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port from 0 to 65535, got {text!r}")
+    return text
 
 
 def _defaults_from_environment(parser: argparse.ArgumentParser) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from enum import Enum
@@ -90,6 +91,44 @@ class Security:
     """A file holding the bearer token every call must carry (`authorization: Bearer ...`)."""
     auth_open_health: bool = True
     """Whether health checks and reflection stay reachable without the token."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """A numeric config range; the proto comment of each field states the same interval (a test checks)."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+    zero_allowed: bool = False
+    """0 is accepted besides the interval (it means "off" or "all")."""
+
+    def contains(self, value: float) -> bool:
+        if self.zero_allowed and value == 0:
+            return True
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe(self) -> str:
+        interval = f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        return f"0 or within {interval}" if self.zero_allowed else f"within {interval}"
+
+
+MAX_SEED = 2**32 - 1
+"""numpy's legacy global seed, which DoWhy uses, is 32 bits."""
+
+FIT_RANGES: dict[str, Range] = {
+    "r2_threshold": Range(0.0, 1.0),
+    "test_fraction": Range(0.0, 0.5, low_open=True),
+    "seed": Range(0, MAX_SEED),
+    "screening_r2": Range(0.0, 1.0, low_open=True),
+    "selection_rows": Range(100, 2**32 - 1, zero_allowed=True),
+}
+"""The one source of every FitConfig range; decode enforces these and the proto documents them."""
 
 
 @dataclass(frozen=True)

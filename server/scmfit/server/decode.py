@@ -6,26 +6,28 @@ so that a bad request gets INVALID_ARGUMENT naming the field instead of a crash 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from scmfit.server.config import FitSettings, Limits, Quality
+from scmfit.server.config import FIT_RANGES, FitSettings, Limits, Quality
 from scmfit.server.errors import FieldViolation, InvalidRequestError, MissingDependencyError
 from scmfit.server.identity import model_id_for
 from scmfit.server.job import ColumnKind, FitJob
 from scmfit.v1 import causal_model_service_pb2 as pb
 
+MAX_EXACT_INT = 2**53
+"""The largest integer magnitude float64 holds exactly; every scikit-learn model computes in float64."""
+
 MIN_TRAIN_ROWS = {Quality.GOOD: 5, Quality.BETTER: 7, Quality.BEST: 5}
 """DoWhy's model selection runs 5-fold cross-validation on the training rows, which needs 5 of them.
 BETTER's zoo has models (LassoCV, RidgeCV) that cross-validate again, 5-fold, inside each outer fold:
 every outer training fold must keep 5 rows, which takes 7 training rows."""
-
-MAX_SEED = 2**32 - 1
-"""numpy's legacy global seed, which DoWhy uses, is 32 bits."""
 
 _QUALITIES = {
     pb.QUALITY_UNSPECIFIED: Quality.GOOD,
@@ -90,6 +92,8 @@ def decode_fit_request(
         _check_rows(columns, settings, violations)
     if not violations:
         _check_classifier_targets(edges, columns, kinds, index, violations)
+    if not violations:
+        _check_classifier_training_split(edges, columns, kinds, index, settings, violations)
     if violations:
         raise InvalidRequestError(violations)
     if settings.quality is Quality.BEST and not autogluon_available():
@@ -113,29 +117,14 @@ def _decode_settings(config: pb.FitConfig, violations: list[FieldViolation]) -> 
     if quality is None:
         violations.append(FieldViolation("config.quality", f"unknown quality value {config.quality}"))
         quality = defaults.quality
-    threshold = config.r2_threshold if config.HasField("r2_threshold") else defaults.r2_threshold
-    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
-        violations.append(FieldViolation("config.r2_threshold", f"must be within [0, 1], got {threshold}"))
-    fraction = config.test_fraction if config.HasField("test_fraction") else defaults.test_fraction
-    if not (math.isfinite(fraction) and 0.0 < fraction < 1.0):
-        violations.append(FieldViolation("config.test_fraction", f"must be strictly between 0 and 1, got {fraction}"))
-    seed = config.seed if config.HasField("seed") else defaults.seed
-    if seed > MAX_SEED:
-        violations.append(FieldViolation("config.seed", f"must be at most {MAX_SEED} (32 bits), got {seed}"))
-    screening_r2 = config.screening_r2 if config.HasField("screening_r2") else defaults.screening_r2
-    if not (math.isfinite(screening_r2) and 0.0 < screening_r2 <= 1.0):
-        violations.append(FieldViolation("config.screening_r2", f"must be within (0, 1], got {screening_r2}"))
-    return FitSettings(
-        linear_screening=config.linear_screening if config.HasField("linear_screening") else defaults.linear_screening,
-        screening_r2=screening_r2,
-        selection_rows=config.selection_rows if config.HasField("selection_rows") else defaults.selection_rows,
-        quality=quality,
-        r2_threshold=threshold,
-        validate_r2=config.validate_r2 if config.HasField("validate_r2") else defaults.validate_r2,
-        test_fraction=fraction,
-        seed=seed,
-        min_samples=config.min_samples if config.HasField("min_samples") else defaults.min_samples,
-    )
+    values: dict[str, Any] = {}
+    for name in (field.name for field in dataclasses.fields(FitSettings) if field.name != "quality"):
+        value = getattr(config, name) if config.HasField(name) else getattr(defaults, name)  # type: ignore[arg-type]
+        allowed = FIT_RANGES.get(name)
+        if allowed is not None and not allowed.contains(value):
+            violations.append(FieldViolation(f"config.{name}", f"must be {allowed.describe()}, got {value}"))
+        values[name] = value
+    return FitSettings(quality=quality, **values)
 
 
 def _decode_graph(
@@ -257,27 +246,22 @@ def decode_dataset(
                 FieldViolation(where, f"{len(values)} rows exceed the server limit max_rows={limits.max_rows}")
             )
         if kind is ColumnKind.DOUBLE:
-            bad = np.flatnonzero(~np.isfinite(values))
-            if bad.size:
-                row = int(bad[0])
+            problem = _double_problem(name, values, limits)
+            if problem is not None:
+                row, description = problem
+                violations.append(FieldViolation(f"{where}.doubles.values[{row}]", description))
+        elif kind is ColumnKind.INT64:
+            beyond = np.flatnonzero((values > MAX_EXACT_INT) | (values < -MAX_EXACT_INT))
+            if beyond.size:
+                row = int(beyond[0])
                 violations.append(
                     FieldViolation(
-                        f"{where}.doubles.values[{row}]",
-                        f"column {name!r} has a non-finite value ({values[row]}) at row {row}; "
-                        f"{bad.size} non-finite value(s) in all",
+                        f"{where}.int64s.values[{row}]",
+                        f"column {name!r} has {int(values[row])} at row {row}, beyond ±2^53 = {MAX_EXACT_INT}: "
+                        "scikit-learn's models compute in float64, which cannot hold such integers exactly; send "
+                        "identifiers and hashes as strings, or measurements as doubles",
                     )
                 )
-            else:
-                huge = np.flatnonzero(np.abs(values) > limits.max_abs_value)
-                if huge.size:
-                    row = int(huge[0])
-                    violations.append(
-                        FieldViolation(
-                            f"{where}.doubles.values[{row}]",
-                            f"column {name!r} has {values[row]:g} at row {row}, beyond the server limit "
-                            f"max_abs_value={limits.max_abs_value:g} (tree models compute in float32)",
-                        )
-                    )
         elif kind is ColumnKind.STRING:
             with_nul = np.flatnonzero(np.fromiter(("\x00" in value for value in values), bool, len(values)))
             if with_nul.size:
@@ -309,6 +293,32 @@ def decode_dataset(
                     )
                 )
     return columns, kinds, index
+
+
+def _double_problem(name: str, values: np.ndarray, limits: Limits) -> tuple[int, str] | None:
+    """The first value that no model here can compute with faithfully, and why."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        return row, (
+            f"column {name!r} has a non-finite value ({values[row]}) at row {row}; "
+            f"{bad.size} non-finite value(s) in all"
+        )
+    huge = np.flatnonzero(np.abs(values) > limits.max_abs_value)
+    if huge.size:
+        row = int(huge[0])
+        return row, (
+            f"column {name!r} has {values[row]:g} at row {row}, beyond the server limit "
+            f"max_abs_value={limits.max_abs_value:g} (tree models compute in float32)"
+        )
+    tiny = np.flatnonzero((values != 0) & (np.abs(values) < np.finfo(np.float64).tiny))
+    if tiny.size:
+        row = int(tiny[0])
+        return row, (
+            f"column {name!r} has the subnormal value {values[row]:g} at row {row}; scikit-learn's scaling "
+            "divides by such values and overflows, so rescale the column (or send 0)"
+        )
+    return None
 
 
 def _check_rows(columns: Mapping[str, np.ndarray], settings: FitSettings, violations: list[FieldViolation]) -> None:
@@ -344,12 +354,39 @@ def _check_classifier_targets(
                 violations.append(problem)
 
 
+def split_indices(num_rows: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same rows as scikit-learn's `train_test_split(test_size=..., random_state=seed)`."""
+    num_test = held_out_rows(num_rows, test_fraction)
+    permutation = np.random.RandomState(seed).permutation(num_rows)
+    return permutation[num_test:], permutation[:num_test]
+
+
+def _check_classifier_training_split(
+    edges: Sequence[tuple[str, str]],
+    columns: Mapping[str, np.ndarray],
+    kinds: Mapping[str, ColumnKind],
+    index: Mapping[str, int],
+    settings: FitSettings,
+    violations: list[FieldViolation],
+) -> None:
+    """The split depends only on the request, so a classifier it starves is refused here, before admission."""
+    targets = {target for _, target in edges}
+    categorical = [name for name in sorted(targets, key=index.__getitem__) if kinds[name].categorical]
+    if not categorical:
+        return
+    train_rows, _ = split_indices(len(columns[categorical[0]]), settings.test_fraction, settings.seed)
+    for name in categorical:
+        problem = classifier_target_violation(name, index[name], columns[name][train_rows], "the training split")
+        if problem is not None:
+            violations.append(problem)
+
+
 MIN_CLASS_ROWS = 5
 """DoWhy selects classifiers with 5-fold stratified cross-validation; a rarer class breaks its log loss."""
 
 
 def classifier_target_violation(name: str, index: int, values: np.ndarray, where: str) -> FieldViolation | None:
-    """Shared with the worker, which checks the training split once it is drawn."""
+    """Applied to the whole dataset and to the training split."""
     classes, counts = np.unique(values, return_counts=True)
     field = f"dataset.columns[{index}]"
     intro = f"node {name!r} has parents and categorical values, so DoWhy fits a classifier for it"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from scmfit.server.config import Limits
-from scmfit.server.decode import MAX_SEED, decode_dataset
+from scmfit.server.config import MAX_SEED, Limits
+from scmfit.server.decode import decode_dataset
 from scmfit.server.errors import FieldViolation, InvalidRequestError
 from scmfit.server.job import (
     ColumnKind,
@@ -60,8 +60,21 @@ def _numeric(name: str, kinds: Mapping[str, ColumnKind], field: str, violations:
         )
 
 
+def _check_value(field: str, value: float, limits: Limits, violations: list[FieldViolation]) -> None:
+    """Intervention values obey the same magnitude limit as data: beyond it models overflow."""
+    if not math.isfinite(value):
+        violations.append(FieldViolation(field, f"must be finite, got {value}"))
+    elif abs(value) > limits.max_abs_value:
+        violations.append(
+            FieldViolation(field, f"{value:g} is beyond the server limit max_abs_value={limits.max_abs_value:g}")
+        )
+
+
 def decode_interventions(
-    messages: Sequence[pb.Intervention], kinds: Mapping[str, ColumnKind], violations: list[FieldViolation]
+    messages: Sequence[pb.Intervention],
+    kinds: Mapping[str, ColumnKind],
+    violations: list[FieldViolation],
+    limits: Limits,
 ) -> tuple[InterventionSpec, ...]:
     specs: list[InterventionSpec] = []
     seen: dict[str, int] = {}
@@ -88,8 +101,7 @@ def decode_interventions(
             "scale": (InterventionKind.SCALE, message.scale.factor),
         }[which]
         field = f"{where}.{which}." + {"hard": "value", "shift": "by", "scale": "factor"}[which]
-        if not math.isfinite(value):
-            violations.append(FieldViolation(field, f"must be finite, got {value}"))
+        _check_value(field, value, limits, violations)
         _numeric(message.node, kinds, f"{where}.{which}", violations)
         specs.append(InterventionSpec(message.node, kind, value))
     return tuple(specs)
@@ -97,7 +109,7 @@ def decode_interventions(
 
 def decode_sample(request: pb.SampleModelRequest, model: StoredModel, limits: Limits) -> SampleQuery:
     violations: list[FieldViolation] = []
-    specs = decode_interventions(request.interventions, model.kinds, violations)
+    specs = decode_interventions(request.interventions, model.kinds, violations, limits)
     for i, node in enumerate(request.nodes):
         _node(node, model.kinds, f"nodes[{i}]", violations)
     query = SampleQuery(
@@ -123,8 +135,7 @@ def decode_effect(request: pb.EstimateEffectRequest, model: StoredModel, limits:
         ("alternative_value", request.alternative_value),
         ("reference_value", request.reference_value),
     ):
-        if not math.isfinite(value):
-            violations.append(FieldViolation(field, f"must be finite, got {value}"))
+        _check_value(field, value, limits, violations)
     query = EffectQuery(
         model_id=model.model_id,
         treatment=request.treatment,
@@ -140,7 +151,7 @@ def decode_effect(request: pb.EstimateEffectRequest, model: StoredModel, limits:
 
 def decode_counterfactual(request: pb.CounterfactualRequest, model: StoredModel, limits: Limits) -> CounterfactualQuery:
     violations: list[FieldViolation] = []
-    specs = decode_interventions(request.interventions, model.kinds, violations)
+    specs = decode_interventions(request.interventions, model.kinds, violations, limits)
     if not specs and not violations:
         violations.append(FieldViolation("interventions", "a counterfactual needs at least one intervention"))
     columns, kinds, index = decode_dataset(request.observed, model.nodes, limits, violations, prefix="observed")

@@ -56,6 +56,9 @@ def describe_mechanism(mechanism: object, parents: Sequence[str]) -> MechanismSu
         return MechanismSummary(family=family, model_type=type(predictor).__name__)
     features = encoded_feature_names(parents, getattr(predictor, "_encoders", {}))
     coefficients, intercept = _linear_terms(estimator, features)
+    anchored = getattr(predictor, "original_intercept", None)
+    if anchored is not None:
+        intercept = anchored  # the model was fitted relative to an anchor row; this is the data's own intercept
     return MechanismSummary(
         family=family, model_type=model_type_name(estimator), coefficients=coefficients, intercept=intercept
     )

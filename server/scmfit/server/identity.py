@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import struct
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from importlib import metadata
 
 import numpy as np
@@ -13,8 +15,12 @@ import numpy as np
 from scmfit.server.config import FitSettings
 from scmfit.server.job import ColumnKind
 
-MODEL_ID_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-"""A model id is a lowercase SHA-256 hex digest, so it is always safe to use in a file name."""
+MODEL_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
+"""A model id is a lowercase SHA-256 hex digest, so it is always safe to use in a file name (use fullmatch)."""
+MIN_PREFIX = 8
+"""The shortest id prefix that resolves, as with git's abbreviated commit ids."""
+MODEL_REF_PATTERN = re.compile(rf"[0-9a-f]{{{MIN_PREFIX},64}}")
+"""What callers may send where an id is taken: the full id or a prefix of it (use fullmatch)."""
 
 
 def scmfit_version() -> str:
@@ -52,7 +58,7 @@ def model_id_for(
     settings: FitSettings,
 ) -> str:
     digest = hashlib.sha256()
-    _field(digest, b"scmfit-model-v1")
+    _field(digest, b"scmfit-model-v2")
     for version in (scmfit_version(), library_version("dowhy"), library_version("scikit-learn")):
         _field(digest, version.encode())
     _field(digest, "\x00".join(nodes).encode())
@@ -60,20 +66,8 @@ def model_id_for(
         _field(digest, f"{source}\x00{target}".encode())
     for name in nodes:
         hash_column(digest, name, kinds[name], columns[name])
-    _field(
-        digest,
-        repr(
-            (
-                settings.quality.value,
-                settings.r2_threshold,
-                settings.validate_r2,
-                settings.test_fraction,
-                settings.seed,
-                settings.min_samples,
-                settings.linear_screening,
-                settings.screening_r2,
-                settings.selection_rows,
-            )
-        ).encode(),
-    )
+    # Every settings field, by construction: a field added to FitSettings changes the id without an edit here.
+    for setting in dataclasses.fields(settings):
+        value = getattr(settings, setting.name)
+        _field(digest, f"{setting.name}={value.value if isinstance(value, Enum) else value!r}".encode())
     return digest.hexdigest()

@@ -11,7 +11,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from dowhy import gcm
-from dowhy.gcm.causal_mechanisms import AdditiveNoiseModel, DiscreteAdditiveNoiseModel
+from dowhy.gcm.causal_mechanisms import AdditiveNoiseModel
 from dowhy.gcm.util.general import is_discrete, set_random_seed
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
@@ -22,6 +22,7 @@ from scmfit.server.errors import FitFailedError
 from scmfit.server.evaluate import score_node
 from scmfit.server.fitting import fit_mechanism
 from scmfit.server.job import NodeFit, NodeOutcome, NodeTask, SelectionPath, Stage
+from scmfit.server.numerics import AnchoredLinearRegressor, Int64DiscreteAdditiveNoiseModel, int64_safe
 
 Report = Callable[[Stage, str], None]
 SCREEN_FOLDS = 5
@@ -36,7 +37,7 @@ def linear_screen(features: np.ndarray, target: np.ndarray, seed: int) -> float 
         held_out = target[test].astype(float)
         if np.ptp(held_out) == 0:
             continue
-        model = gcm.ml.create_linear_regressor()
+        model = AnchoredLinearRegressor()
         model.fit(features[train], target[train].astype(float))
         scores.append(r2_score(held_out, model.predict(features[test]).reshape(-1)))
     return float(np.mean(scores)) if scores else None
@@ -57,16 +58,20 @@ def choose_mechanism(
         chosen = np.random.default_rng(task.seed).choice(rows, size=settings.selection_rows, replace=False)
         selection = train.iloc[np.sort(chosen)]
     screen_r2 = None
-    if settings.linear_screening and not task.kinds[node].categorical:
+    numeric_parents = not any(task.kinds[parent].categorical for parent in task.parents)
+    if settings.linear_screening and not task.kinds[node].categorical and numeric_parents:
         features = selection[list(task.parents)].to_numpy()
         target = selection[node].to_numpy()
         screen_r2 = linear_screen(features, target, task.seed)
         if screen_r2 is not None and screen_r2 >= settings.screening_r2:
-            regressor = gcm.ml.create_linear_regressor()
-            mechanism = DiscreteAdditiveNoiseModel(regressor) if is_discrete(target) else AdditiveNoiseModel(regressor)
+            regressor = AnchoredLinearRegressor()
+            mechanism = (
+                Int64DiscreteAdditiveNoiseModel(regressor) if is_discrete(target) else AdditiveNoiseModel(regressor)
+            )
             scm.set_causal_mechanism(node, mechanism)
             return "linear_screen", screen_r2, len(selection)
     assign_mechanism(scm, node, selection, settings.quality)
+    scm.set_causal_mechanism(node, int64_safe(scm.causal_mechanism(node)))
     return "model_zoo", screen_r2, len(selection)
 
 

@@ -11,7 +11,7 @@ from dowhy import gcm
 from dowhy.gcm.causal_mechanisms import InvertibleFunctionalCausalModel
 from dowhy.gcm.util.general import set_random_seed
 
-from scmfit.server.errors import QueryNotSupportedError
+from scmfit.server.errors import QueryNotSupportedError, ResultOutOfRangeError
 from scmfit.server.fitted import FittedModel
 from scmfit.server.job import (
     ColumnKind,
@@ -27,6 +27,7 @@ from scmfit.server.job import (
     SampleOutcome,
     SampleQuery,
 )
+from scmfit.server.numerics import INT64_LIMIT, IntegerOverflowError
 
 Transform = Callable[[np.ndarray], np.ndarray | float]
 
@@ -45,12 +46,20 @@ def interventions(specs: Sequence[InterventionSpec]) -> dict[str, Transform]:
     return {spec.node: transform(spec) for spec in specs}
 
 
-def typed_column(values: np.ndarray, kind: ColumnKind) -> np.ndarray:
-    """Samples come back as DoWhy produced them; columns go out in the node's own wire type."""
-    if kind is ColumnKind.DOUBLE:
-        return np.asarray(values, dtype=np.float64)
-    if kind is ColumnKind.INT64:
-        return np.rint(np.asarray(values, dtype=np.float64)).astype(np.int64)
+def typed_column(values: np.ndarray, kind: ColumnKind, node: str = "") -> np.ndarray:
+    """Samples come back as DoWhy produced them; columns go out in the node's own wire type, or not at all."""
+    if kind in (ColumnKind.DOUBLE, ColumnKind.INT64):
+        numbers = np.asarray(values)
+        if numbers.dtype.kind == "f" and not np.isfinite(numbers).all():
+            raise ResultOutOfRangeError(node, "the answer overflowed to a non-finite value; use smaller interventions")
+        if kind is ColumnKind.DOUBLE:
+            return numbers.astype(np.float64)
+        if numbers.dtype.kind in "iu":
+            return numbers.astype(np.int64)
+        rounded = np.rint(numbers.astype(np.float64))
+        if (np.abs(rounded) > INT64_LIMIT).any():
+            raise ResultOutOfRangeError(node, "the answer is beyond the int64 range of this integer node")
+        return rounded.astype(np.int64)
     if kind is ColumnKind.BOOL:
         return np.asarray(values, dtype=np.bool_)
     return np.asarray(values).astype(str).astype(object)
@@ -88,7 +97,7 @@ def sample(model: FittedModel, query: SampleQuery) -> SampleOutcome:
     else:
         frame = gcm.draw_samples(model.scm, query.num_samples)
     nodes = query.nodes or tuple(model.kinds)
-    columns = {node: typed_column(frame[node].to_numpy(), model.kinds[node]) for node in nodes}
+    columns = {node: typed_column(frame[node].to_numpy(), model.kinds[node], node) for node in nodes}
     return SampleOutcome(
         statistics=tuple(summarise(node, columns[node], model.kinds[node]) for node in nodes),
         samples=columns if query.include_samples else {},
@@ -129,11 +138,25 @@ def counterfactual(model: FittedModel, query: CounterfactualQuery) -> Counterfac
     observed = pd.DataFrame({node: query.observed[node] for node in model.kinds})
     frame = gcm.counterfactual_samples(model.scm, interventions(query.interventions), observed_data=observed)
     return CounterfactualOutcome(
-        rows={node: typed_column(frame[node].to_numpy(), kind) for node, kind in model.kinds.items()}
+        rows={node: typed_column(frame[node].to_numpy(), kind, node) for node, kind in model.kinds.items()}
     )
 
 
 def answer(model: FittedModel, query: Query) -> QueryOutcome:
+    try:
+        return _answer(model, query)
+    except IntegerOverflowError as error:
+        raise ResultOutOfRangeError(_overflowing_node(model, query), str(error)) from None
+    except FloatingPointError as error:
+        raise ResultOutOfRangeError(_overflowing_node(model, query), str(error)) from None
+
+
+def _overflowing_node(model: FittedModel, query: Query) -> str:
+    specs = getattr(query, "interventions", ())
+    return specs[0].node if specs else getattr(query, "treatment", next(iter(model.kinds)))
+
+
+def _answer(model: FittedModel, query: Query) -> QueryOutcome:
     if isinstance(query, SampleQuery):
         return sample(model, query)
     if isinstance(query, EffectQuery):

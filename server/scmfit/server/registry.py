@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from scmfit.server.errors import FieldViolation, InvalidRequestError, ModelNotFoundError
-from scmfit.server.identity import MODEL_ID_PATTERN
+from scmfit.server.identity import MIN_PREFIX, MODEL_ID_PATTERN, MODEL_REF_PATTERN
 from scmfit.server.job import ColumnKind
 
 _log = logging.getLogger(__name__)
@@ -58,11 +58,25 @@ class StoredModel:
 
 def check_model_id(model_id: str, field_name: str = "model_id") -> str:
     """Ids are validated before any lookup, so a client string never reaches the file system."""
-    if not MODEL_ID_PATTERN.match(model_id):
+    if not MODEL_ID_PATTERN.fullmatch(model_id):
         raise InvalidRequestError(
             [FieldViolation(field_name, f"not a model id (64 lowercase hex characters): {model_id[:80]!r}")]
         )
     return model_id
+
+
+def check_model_ref(reference: str, field_name: str = "model_id") -> str:
+    """A full id, or a prefix of at least MIN_PREFIX hex characters (as git takes commit ids)."""
+    if not MODEL_REF_PATTERN.fullmatch(reference):
+        raise InvalidRequestError(
+            [
+                FieldViolation(
+                    field_name,
+                    f"not a model id: expected {MIN_PREFIX} to 64 lowercase hex characters, got {reference[:80]!r}",
+                )
+            ]
+        )
+    return reference
 
 
 class ModelRegistry:
@@ -95,9 +109,36 @@ class ModelRegistry:
                 self._on_disk[model.model_id] = model.create_time
         return model
 
-    def get(self, model_id: str) -> StoredModel:
-        """Raises ModelNotFoundError naming the id when it is unknown, evicted or expired."""
-        check_model_id(model_id)
+    def resolve(self, reference: str, field_name: str = "model_id") -> str:
+        """The full id for a full id or a unique prefix; an ambiguous prefix lists its candidates."""
+        check_model_ref(reference, field_name)
+        if len(reference) == 64:
+            return reference
+        with self._lock:
+            self._expire(time.time())
+            known = set(self._memory) | set(self._on_disk)
+        matches = sorted(model_id for model_id in known if model_id.startswith(reference))
+        if not matches:
+            raise ModelNotFoundError(reference)
+        if len(matches) > 1:
+            shown = ", ".join(matches[:10]) + (f" and {len(matches) - 10} more" if len(matches) > 10 else "")
+            raise InvalidRequestError(
+                [
+                    FieldViolation(
+                        field_name,
+                        f"the prefix {reference!r} is ambiguous: it matches {len(matches)} models ({shown}); "
+                        "give more characters",
+                    )
+                ]
+            )
+        return matches[0]
+
+    def get(self, reference: str) -> StoredModel:
+        """A use of the model (fit, get, query): it refreshes the model's TTL and LRU position.
+
+        Raises ModelNotFoundError naming the id when it is unknown, evicted or expired.
+        """
+        model_id = self.resolve(reference)
         now = time.time()
         with self._lock:
             self._expire(now)
@@ -120,14 +161,24 @@ class ModelRegistry:
             self._insert(loaded)
         return loaded
 
+    def peek(self, model_id: str) -> StoredModel | None:
+        """A pure read for listing: no TTL refresh, no LRU move, and a model on disk stays on disk."""
+        with self._lock:
+            model = self._memory.get(model_id)
+            on_disk = model_id in self._on_disk
+        if model is not None:
+            return model
+        return self._read_file(self._path(model_id)) if on_disk else None
+
     def find(self, model_id: str) -> StoredModel | None:
         try:
             return self.get(model_id)
         except ModelNotFoundError:
             return None
 
-    def delete(self, model_id: str) -> None:
-        check_model_id(model_id)
+    def delete(self, reference: str) -> str:
+        """Returns the full id that was deleted."""
+        model_id = self.resolve(reference)
         with self._lock:
             in_memory = self._remove_from_memory(model_id)
             on_disk = self._on_disk.pop(model_id, None) is not None
@@ -135,6 +186,7 @@ class ModelRegistry:
             self._path(model_id).unlink(missing_ok=True)
         if not (in_memory or on_disk):
             raise ModelNotFoundError(model_id)
+        return model_id
 
     def page(self, page_size: int, page_token: str) -> tuple[list[StoredModel], str, int]:
         """Newest first, keyed on (create time, id) so that inserts never shift a page already served."""
@@ -148,7 +200,7 @@ class ModelRegistry:
         if after is not None:
             ordered = [item for item in ordered if (-item[1], item[0]) > (-after[1], after[0])]
         chosen = ordered[:size]
-        models = [m for m in (self.find(mid) for mid, _ in chosen) if m is not None]
+        models = [m for m in (self.peek(mid) for mid, _ in chosen) if m is not None]
         token = _encode_token(chosen[-1]) if len(ordered) > size else ""
         return models, token, len(keys)
 
@@ -229,6 +281,8 @@ class ModelRegistry:
                 parts.append(body[offset : offset + length])
                 offset += length
             meta = json.loads(parts[0])
+            if not isinstance(meta, dict) or not isinstance(meta.get("kinds"), dict):
+                raise ValueError("the metadata is not an object with kinds")
             if f"{meta['model_id']}{_SUFFIX}" != path.name:
                 raise ValueError("the file name does not match the model id inside")
             return StoredModel(
@@ -239,14 +293,14 @@ class ModelRegistry:
                 create_time=float(meta["create_time"]),
                 persisted=True,
             )
-        except (OSError, ValueError, KeyError, struct.error) as error:
+        except (OSError, ValueError, KeyError, TypeError, struct.error) as error:
             _log.warning("skipping model file %s: %s", path.name, error)
             return None
 
     def _scan_directory(self) -> None:
         assert self.directory is not None
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
-            if not MODEL_ID_PATTERN.match(path.name.removesuffix(_SUFFIX)):
+            if not MODEL_ID_PATTERN.fullmatch(path.name.removesuffix(_SUFFIX)):
                 _log.warning("skipping %s: not a model file name", path.name)
                 continue
             model = self._read_file(path)
@@ -264,7 +318,7 @@ def _decode_token(token: str) -> tuple[str, float]:
         model_id, create_time = json.loads(base64.urlsafe_b64decode(token.encode()))
         check_model_id(str(model_id))
         return str(model_id), float(create_time)
-    except (ValueError, TypeError, InvalidRequestError):
+    except (ValueError, TypeError, RecursionError, InvalidRequestError):
         raise InvalidRequestError(
             [FieldViolation("page_token", "not a token from a previous ListModels page")]
         ) from None

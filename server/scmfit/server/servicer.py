@@ -31,7 +31,7 @@ from scmfit.server.job import (
     Stage,
 )
 from scmfit.server.metrics import Metrics
-from scmfit.server.registry import ModelRegistry, StoredModel, check_model_id
+from scmfit.server.registry import ModelRegistry, StoredModel
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
@@ -222,7 +222,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
 
     @_unary
     def GetModel(self, request: pb.GetModelRequest, context: grpc.ServicerContext) -> pb.GetModelResponse:  # noqa: N802
-        model = self._registry.get(check_model_id(request.model_id))
+        model = self._registry.get(request.model_id)
         return pb.GetModelResponse(result=pb.FitResult.FromString(model.result), summary=encode.model_summary(model))
 
     @_unary
@@ -238,7 +238,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     def DeleteModel(  # noqa: N802
         self, request: pb.DeleteModelRequest, context: grpc.ServicerContext
     ) -> pb.DeleteModelResponse:
-        self._registry.delete(check_model_id(request.model_id))
+        self._registry.delete(request.model_id)
         return pb.DeleteModelResponse()
 
     @_unary
@@ -246,7 +246,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         self, request: pb.SampleModelRequest, context: grpc.ServicerContext
     ) -> pb.SampleModelResponse:
         started = time.monotonic()
-        model = self._registry.get(check_model_id(request.model_id))
+        model = self._registry.get(request.model_id)
         outcome = self._answer(decode_sample(request, model, self._limits), model, context)
         assert isinstance(outcome, SampleOutcome)
         return encode.sample_response(outcome, model.kinds, time.monotonic() - started)
@@ -255,7 +255,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     def EstimateEffect(  # noqa: N802
         self, request: pb.EstimateEffectRequest, context: grpc.ServicerContext
     ) -> pb.EstimateEffectResponse:
-        model = self._registry.get(check_model_id(request.model_id))
+        model = self._registry.get(request.model_id)
         outcome = self._answer(decode_effect(request, model, self._limits), model, context)
         assert isinstance(outcome, EffectOutcome)
         return pb.EstimateEffectResponse(effect=outcome.effect, num_samples=outcome.num_samples)
@@ -264,7 +264,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     def Counterfactual(  # noqa: N802
         self, request: pb.CounterfactualRequest, context: grpc.ServicerContext
     ) -> pb.CounterfactualResponse:
-        model = self._registry.get(check_model_id(request.model_id))
+        model = self._registry.get(request.model_id)
         outcome = self._answer(decode_counterfactual(request, model, self._limits), model, context)
         assert isinstance(outcome, CounterfactualOutcome)
         return pb.CounterfactualResponse(counterfactual=encode.dataset(outcome.rows, model.kinds))

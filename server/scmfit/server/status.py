@@ -21,6 +21,7 @@ from scmfit.server.errors import (
     MissingDependencyError,
     ModelNotFoundError,
     QueryNotSupportedError,
+    ResultOutOfRangeError,
     ScmfitServerError,
     ServerBusyError,
     ShuttingDownError,
@@ -95,6 +96,8 @@ def to_status(error: BaseException) -> status_pb2.Status:
             )
         )
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error), details=[detail])
+    if isinstance(error, ResultOutOfRangeError):
+        return status_pb2.Status(code=code_pb2.OUT_OF_RANGE, message=str(error))
     if isinstance(error, ServerBusyError):
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(round(error.retry_after_seconds * 1e9))
