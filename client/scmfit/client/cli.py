@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from google.protobuf import json_format
 from scmfit.client._cases import load_case
 from scmfit.client._channel import tls_credentials
 from scmfit.client._client import DEFAULT_TARGET, Client
-from scmfit.client._errors import InvalidRequestError, ScmfitError, UnavailableError
+from scmfit.client._errors import DeadlineExceededError, InvalidRequestError, ScmfitError, UnavailableError
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import fit_request
 from scmfit.client._results import FitProgress, FitResult, FitStatus
@@ -312,6 +313,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _accepts_connections(address: str) -> bool:
+    """Tells a deadline spent waiting for a server that is not there from one spent on real work."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=1.0):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def _version() -> str:
     from importlib import metadata
 
@@ -335,12 +346,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"error: {error.message}", file=sys.stderr)
         return EXIT_ERROR
-    except UnavailableError as error:
-        print(
-            f"error: no scmfit server answered at {getattr(args, 'address', '?')} ({error.message}); "
-            "start one with `scmfit serve`, or point --address at a running server",
-            file=sys.stderr,
-        )
+    except (UnavailableError, DeadlineExceededError) as error:
+        address = getattr(args, "address", "")
+        if isinstance(error, UnavailableError) or not _accepts_connections(address):
+            print(
+                f"error: no scmfit server answered at {address} ({error.message}); "
+                "start one with `scmfit serve`, or point --address at a running server",
+                file=sys.stderr,
+            )
+        else:
+            print(f"error: {type(error).__name__}: {error.message}", file=sys.stderr)
         return EXIT_ERROR
     except ScmfitError as error:
         print(f"error: {type(error).__name__}: {error.message}", file=sys.stderr)

@@ -483,21 +483,21 @@ class FitConfig(_message.Message):
     quality: Global___Quality.ValueType
     """The model-selection quality; unset means QUALITY_GOOD."""
     r2_threshold: _builtins.float
-    """The minimum mean held-out R² for FIT_STATUS_SUCCESS, in [-1, 1]; default 0.7."""
+    """The minimum mean held-out R² for FIT_STATUS_SUCCESS, within [0, 1]; default 0.7."""
     validate_r2: _builtins.bool
     """Whether the R² threshold decides the status; default true."""
     test_fraction: _builtins.float
-    """The share of rows held out for evaluation, in (0, 0.5]; default 0.2."""
+    """The share of rows held out for evaluation, within (0, 0.5]; default 0.2."""
     seed: _builtins.int
-    """The seed for the split and for DoWhy's randomness; default 42."""
+    """The seed for the split and for DoWhy's randomness, within [0, 4294967295]; default 42."""
     min_samples: _builtins.int
     """Below this many rows the result is FIT_STATUS_WARNING; default 100."""
     linear_screening: _builtins.bool
     """Whether a numeric node whose linear model reaches screening_r2 skips DoWhy's model zoo; default true."""
     screening_r2: _builtins.float
-    """The cross-validated R² of the linear model that ends model selection early, in (0, 1]; default 0.99."""
+    """The cross-validated R² of the linear model that ends model selection early, within (0, 1]; default 0.99."""
     selection_rows: _builtins.int
-    """Model selection runs on a seeded subsample of at most this many training rows; 0 means all; default 10000."""
+    """Model selection runs on a seeded subsample of at most this many training rows, 0 or within [100, 4294967295]; 0 means all; default 10000."""
     def __init__(
         self,
         *,
@@ -1126,7 +1126,7 @@ class GetModelRequest(_message.Message):
 
     MODEL_ID_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
-    """The model id returned by FitModel."""
+    """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     def __init__(
         self,
         *,
@@ -1187,7 +1187,7 @@ class ModelSummary(_message.Message):
     SIZE_BYTES_FIELD_NUMBER: _builtins.int
     PERSISTED_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
-    """The model id."""
+    """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     status: Global___FitStatus.ValueType
     """The status of the fit that produced it."""
     num_rows: _builtins.int
@@ -1302,7 +1302,7 @@ class DeleteModelRequest(_message.Message):
 
     MODEL_ID_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
-    """The model id."""
+    """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     def __init__(
         self,
         *,
@@ -1454,7 +1454,7 @@ class SampleModelRequest(_message.Message):
     SEED_FIELD_NUMBER: _builtins.int
     INCLUDE_SAMPLES_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
-    """The model id."""
+    """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     num_samples: _builtins.int
     """How many samples to draw; 0 means 1000."""
     seed: _builtins.int
@@ -1625,7 +1625,7 @@ class EstimateEffectRequest(_message.Message):
     NUM_SAMPLES_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
-    """The model id."""
+    """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     treatment: _builtins.str
     """The node intervened on."""
     target: _builtins.str
@@ -1695,7 +1695,7 @@ class CounterfactualRequest(_message.Message):
     INTERVENTIONS_FIELD_NUMBER: _builtins.int
     OBSERVED_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
-    """The model id."""
+    """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     @_builtins.property
     def interventions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Intervention]:
         """The interventions."""

@@ -114,7 +114,8 @@ class Range:
         return above and below
 
     def describe(self) -> str:
-        interval = f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        low, high = (int(v) if float(v).is_integer() else v for v in (self.low, self.high))
+        interval = f"{'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
         return f"0 or within {interval}" if self.zero_allowed else f"within {interval}"
 
 
