@@ -35,3 +35,23 @@ def test_string_columns_cannot_collide_by_concatenation() -> None:
     one = model_id_for(("X",), (), {"X": np.array(["ab", "c"], dtype=object)}, kinds, FitSettings())
     two = model_id_for(("X",), (), {"X": np.array(["a", "bc"], dtype=object)}, kinds, FitSettings())
     assert one != two
+
+
+def test_every_settings_field_changes_the_id() -> None:
+    """By construction: a field added to FitSettings later is covered without editing identity.py."""
+    from scmfit.server.config import Quality
+
+    base_settings = FitSettings()
+    base = model_id_for(NODES, EDGES, COLUMNS, KINDS, base_settings)
+    for field in dataclasses.fields(FitSettings):
+        value = getattr(base_settings, field.name)
+        if isinstance(value, Quality):
+            other: object = Quality.BETTER
+        elif isinstance(value, bool):
+            other = not value
+        elif isinstance(value, int):
+            other = value + 1
+        else:
+            other = value / 2
+        changed = dataclasses.replace(base_settings, **{field.name: other})  # type: ignore[arg-type]
+        assert model_id_for(NODES, EDGES, COLUMNS, KINDS, changed) != base, field.name

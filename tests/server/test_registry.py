@@ -126,3 +126,57 @@ def test_pages_are_newest_first_and_stable() -> None:
     with pytest.raises(InvalidRequestError) as caught:
         registry.page(3, "garbage")
     assert caught.value.violations[0].field == "page_token"
+
+
+def test_an_ambiguous_prefix_lists_its_candidates_and_a_unique_one_resolves() -> None:
+    registry = ModelRegistry(10_000)
+    twins = [
+        StoredModel(model_id=f"abcdef12{i:x}" + "0" * 55, result=b"r", blob=b"b", kinds={}, create_time=1.0)
+        for i in (1, 2)
+    ]
+    for twin in twins:
+        registry.put(twin)
+    with pytest.raises(InvalidRequestError) as caught:
+        registry.get("abcdef12")
+    description = caught.value.violations[0].description
+    assert "ambiguous" in description and twins[0].model_id in description and twins[1].model_id in description
+    assert registry.get(twins[1].model_id[:9]).model_id == twins[1].model_id
+    assert registry.delete(twins[0].model_id[:10]) == twins[0].model_id
+    assert registry.get("abcdef12").model_id == twins[1].model_id  # unique again
+
+
+def test_listing_is_a_pure_read_for_the_lru_and_the_ttl() -> None:
+    registry = ModelRegistry(350)  # room for three 110-byte models
+    for i in range(3):
+        registry.put(model(i))
+    registry.get(model(1).model_id)
+    registry.get(model(2).model_id)  # model 0 is now the least recently used
+    for _ in range(3):
+        listed, _, _ = registry.page(0, "")
+        assert {m.model_id for m in listed} == {model(i).model_id for i in range(3)}
+    registry.put(model(3))  # listing did not refresh model 0, so it is the one evicted
+    with pytest.raises(ModelNotFoundError):
+        registry.get(model(0).model_id)
+    expiring = ModelRegistry(10_000, ttl_seconds=0.3)
+    expiring.put(model(5))
+    deadline = time.monotonic() + 0.6
+    while time.monotonic() < deadline:
+        expiring.page(0, "")  # listing every few ms must not keep it alive
+        time.sleep(0.02)
+    with pytest.raises(ModelNotFoundError):
+        expiring.get(model(5).model_id)
+
+
+def test_a_crafted_file_or_token_never_crashes(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+    import struct
+
+    meta = b"[1,2]"  # valid JSON, wrong shape: start-up must skip it, not exit
+    body = b"SCMFIT-MODEL-1\n" + b"".join(struct.pack("<Q", len(part)) + part for part in (meta, b"r", b"b"))
+    (tmp_path / f"{'1' * 64}.scmfit").write_bytes(body + hashlib.sha256(body).digest())
+    registry = ModelRegistry(10_000, directory=tmp_path)
+    assert registry.stats()[0] == 0
+    deep = base64.urlsafe_b64encode(b"[" * 100_000).decode()
+    with pytest.raises(InvalidRequestError):
+        registry.page(0, deep)

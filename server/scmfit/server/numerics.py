@@ -62,7 +62,14 @@ def int64_safe(mechanism: Any) -> Any:
 
 
 class AnchoredLinearRegressor(SklearnRegressionModel):  # type: ignore[misc]
-    """Ordinary least squares on numeric parents, fitted relative to the first training row."""
+    """Ordinary least squares on numeric parents, relative to the first training row and column-scaled.
+
+    Scaling matters since scikit-learn 1.9: `LinearRegression` passes `tol=1e-6` as `cond` to
+    `scipy.linalg.lstsq`, which zeroes every direction whose singular value is below 1e-6 of the largest.
+    A parent measured in thousandths next to one in thousands was dropped silently (its coefficient
+    came out 7e-8 instead of -2.5, with R² still 1.0). Columns are scaled to unit spread first, and
+    the coefficients are mapped back, so `coef_` stays in the data's own units.
+    """
 
     def __init__(self) -> None:
         super().__init__(LinearRegression())
@@ -74,8 +81,12 @@ class AnchoredLinearRegressor(SklearnRegressionModel):  # type: ignore[misc]
     def fit(self, X: np.ndarray, Y: np.ndarray) -> None:  # noqa: N803
         X, Y = shape_into_2d(np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64))  # noqa: N806
         self._x_anchor, self._y_anchor = X[0].copy(), float(Y[0, 0])
-        self._sklearn_mdl.fit(X - self._x_anchor, (Y - self._y_anchor).squeeze())
+        shifted = X - self._x_anchor
+        spread = np.ptp(shifted, axis=0)
+        spread[spread == 0] = 1.0
         model = self._sklearn_mdl
+        model.fit(shifted / spread, (Y - self._y_anchor).squeeze())
+        model.coef_ = np.asarray(model.coef_, dtype=np.float64) / spread  # back to the data's units
         self.original_intercept = float(model.intercept_ + self._y_anchor - np.dot(model.coef_, self._x_anchor))
 
     def predict(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
