@@ -16,7 +16,9 @@ fi
 workers="${SCMFIT_TEST_WORKERS:-2}"
 started=$SECONDS
 echo "== Python 3.11: server, client and integration tests"
-.venv/bin/python -m pytest -q -p no:cacheprovider -n "$workers" "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider -n "$workers" --ignore=tests/web "$@"
+echo "== Python 3.11: browser tests (one browser at a time: they time out when competing for 2 cores)"
+.venv/bin/python -m pytest -q -p no:cacheprovider tests/web "$@"
 echo "== Python 3.13 client against the 3.11 server"
 SCMFIT_SERVER_PYTHON="$PWD/.venv/bin/python" .venv-client313/bin/python -m pytest -q -p no:cacheprovider \
   -n "$workers" tests/client tests/integration "$@"

@@ -108,12 +108,12 @@ CASES: dict[str, tuple[Callable[[], pb.FitModelRequest], str, str]] = {
     "test_fraction_out_of_range": (
         lambda: _request(["X", "Y"], [("X", "Y")], GOOD_COLUMNS, pb.FitConfig(test_fraction=0.0)),
         "config.test_fraction",
-        "between 0 and 1",
+        "within (0, 0.5]",
     ),
     "seed_too_large": (
         lambda: _request(["X", "Y"], [("X", "Y")], GOOD_COLUMNS, pb.FitConfig(seed=2**40)),
         "config.seed",
-        "32 bits",
+        "within [0, 4294967295]",
     ),
     "unknown_quality": (
         lambda: _request(["X", "Y"], [("X", "Y")], GOOD_COLUMNS, pb.FitConfig(quality=9)),  # type: ignore[arg-type]

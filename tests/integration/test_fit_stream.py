@@ -22,7 +22,9 @@ def test_stream_reports_each_node_through_each_stage_then_one_result(client: Cli
     # Nodes run in parallel on the workers, but each node moves through the stages in order.
     for node in case.nodes:
         assert [stage for name, stage in per_node if name == node] == stages
-    assert per_node[0] == ("A", pb.STAGE_ASSIGNING)  # tasks are submitted in topological order
+    # Tasks are submitted in topological order, and at most `workers` (2) run at once, so the root A is
+    # among the first two to report, whichever worker process reports first.
+    assert ("A", pb.STAGE_ASSIGNING) in per_node[:2]
     assert all(p.total == len(case.nodes) and 0 <= p.done < p.total for p in progress[1:])
     for stage in stages:
         done = [p.done for p in progress[1:] if p.stage == stage]
