@@ -90,7 +90,7 @@ def _typed_object_array(name: str, array: np.ndarray) -> np.ndarray:
     if array.dtype.kind != "O":
         return array
     values = array.tolist()
-    kinds = [_value_kind(value) for value in values]
+    kinds = [value_kind(value) for value in values]
     for index, kind in enumerate(kinds):
         if kind == "other":
             raise _invalid(
@@ -103,15 +103,9 @@ def _typed_object_array(name: str, array: np.ndarray) -> np.ndarray:
                 f"row {index} is missing ({values[index]!r}); fill or drop it, or convert the column explicitly "
                 "(astype('string') for labels, astype(float) for numbers)",
             )
-    distinct = set(kinds)
-    if distinct <= {"str"}:
-        return array.astype(str)
-    if distinct == {"bool"}:
-        return array.astype(bool)
-    if distinct == {"int"}:
-        return array.astype(np.int64)
-    if distinct <= {"int", "float"}:
-        return array.astype(np.float64)
+    dtype = dtype_for_kinds(set(kinds))
+    if dtype is not None:
+        return array.astype(dtype)
     first = next(index for index, kind in enumerate(kinds) if kind != kinds[0])
     raise _invalid(
         f"data[{name!r}][{first}]",
@@ -120,7 +114,8 @@ def _typed_object_array(name: str, array: np.ndarray) -> np.ndarray:
     )
 
 
-def _value_kind(value: Any) -> str | None:
+def value_kind(value: Any) -> str | None:
+    """ "bool", "int", "float", "str", "other", or None for a gap (None or NaN); shared by every column source."""
     if value is None:
         return None
     if isinstance(value, bool | np.bool_):
@@ -132,6 +127,19 @@ def _value_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "str"
     return "other"
+
+
+def dtype_for_kinds(kinds: set[str | None]) -> type | None:
+    """The one array type that holds every value of these kinds without loss, or None for a mix."""
+    if kinds <= {"str"}:
+        return str
+    if kinds == {"bool"}:
+        return np.bool_
+    if kinds == {"int"}:
+        return np.int64
+    if kinds <= {"int", "float"}:
+        return np.float64
+    return None
 
 
 def column(name: str, values: Sequence[Any] | np.ndarray) -> pb.Column:

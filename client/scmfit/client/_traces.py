@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from scmfit.client._errors import FieldViolation, InvalidRequestError
+from scmfit.client._request import dtype_for_kinds, value_kind
 
 _BOOL_WORDS = {"true": True, "false": False}
 MISSING_WORDS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "nil", "#n/a", "missing", "?"})
@@ -173,46 +174,28 @@ def typed_json_column(values: Any, name: str, source: str, as_strings: bool = Fa
             if not isinstance(value, str):
                 raise _json_cell_error(source, name, index, value, "is not a string")
         return np.asarray(values, dtype=str)
-    kinds = {_json_kind(value) for value in values}
-    if None in kinds or "other" in kinds:
-        index = next(i for i, value in enumerate(values) if _json_kind(value) in (None, "other"))
-        problem = "is a missing value" if values[index] is None else "is not a number, bool or string"
-        raise _json_cell_error(source, name, index, values[index], problem)
-    if kinds <= {"int"}:
-        return np.asarray(values, dtype=np.int64) if values else np.asarray([], dtype=np.float64)
-    if kinds <= {"int", "float"}:
-        floats = np.asarray(values, dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(floats))
+    kinds = [value_kind(value) for value in values]
+    for index, kind in enumerate(kinds):
+        if kind is None or kind == "other":
+            problem = "is a missing value" if kind is None else "is not a number, bool or string"
+            raise _json_cell_error(source, name, index, values[index], problem)
+    dtype = dtype_for_kinds(set(kinds))
+    if dtype is None:
+        index = max(kinds.index(kind) for kind in set(kinds))
+        mixed = ", ".join(sorted(str(kind) for kind in set(kinds)))
+        raise _json_cell_error(source, name, index, values[index], f"mixes types in one column ({mixed})")
+    if not values:
+        return np.asarray([], dtype=np.float64)
+    column: np.ndarray = np.asarray(values, dtype=dtype)
+    if dtype is np.float64:
+        bad = np.flatnonzero(~np.isfinite(column))
         if bad.size:
             raise _json_cell_error(source, name, int(bad[0]), values[int(bad[0])], "is not a finite number")
-        return floats
-    if kinds == {"bool"}:
-        return np.asarray(values, dtype=bool)
-    if kinds == {"str"}:
-        lowered = [value.strip().lower() for value in values]
-        gap = next((i for i, value in enumerate(lowered) if value in MISSING_WORDS), None)
+    if dtype is str:
+        gap = next((i for i, value in enumerate(values) if value.strip().lower() in MISSING_WORDS), None)
         if gap is not None:
             raise _json_cell_error(source, name, gap, values[gap], "is a missing value")
-        return np.asarray(values, dtype=str)
-    first = {kind: next(i for i, value in enumerate(values) if _json_kind(value) == kind) for kind in kinds}
-    index = max(first.values())
-    raise _json_cell_error(
-        source, name, index, values[index], f"mixes types in one column ({', '.join(sorted(str(k) for k in kinds))})"
-    )
-
-
-def _json_kind(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    return "other"
+    return column
 
 
 def _json_cell_error(source: str, name: str, index: int, value: Any, problem: str) -> InvalidRequestError:

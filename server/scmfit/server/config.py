@@ -119,15 +119,16 @@ class Range:
         return f"0 or within {interval}" if self.zero_allowed else f"within {interval}"
 
 
-MAX_SEED = 2**32 - 1
-"""numpy's legacy global seed, which DoWhy uses, is 32 bits."""
+UINT32_MAX = 2**32 - 1
+"""The largest uint32, the proto type of selection_rows; numpy's legacy global seed, which DoWhy uses, is
+32 bits too."""
 
 FIT_RANGES: dict[str, Range] = {
     "r2_threshold": Range(0.0, 1.0),
     "test_fraction": Range(0.0, 0.5, low_open=True),
-    "seed": Range(0, MAX_SEED),
+    "seed": Range(0, UINT32_MAX),
     "screening_r2": Range(0.0, 1.0, low_open=True),
-    "selection_rows": Range(100, 2**32 - 1, zero_allowed=True),
+    "selection_rows": Range(100, UINT32_MAX, zero_allowed=True),
 }
 """The one source of every FitConfig range; decode enforces these and the proto documents them."""
 

@@ -91,9 +91,7 @@ def decode_fit_request(
     if not violations:
         _check_rows(columns, settings, violations)
     if not violations:
-        _check_classifier_targets(edges, columns, kinds, index, violations)
-    if not violations:
-        _check_classifier_training_split(edges, columns, kinds, index, settings, violations)
+        _check_classifier_targets(edges, columns, kinds, index, settings, violations)
     if violations:
         raise InvalidRequestError(violations)
     if settings.quality is Quality.BEST and not autogluon_available():
@@ -339,21 +337,6 @@ def _check_rows(columns: Mapping[str, np.ndarray], settings: FitSettings, violat
         )
 
 
-def _check_classifier_targets(
-    edges: Sequence[tuple[str, str]],
-    columns: Mapping[str, np.ndarray],
-    kinds: Mapping[str, ColumnKind],
-    index: Mapping[str, int],
-    violations: list[FieldViolation],
-) -> None:
-    targets = {target for _, target in edges}
-    for name in sorted(targets, key=index.__getitem__):
-        if kinds[name].categorical:
-            problem = classifier_target_violation(name, index[name], columns[name], "the dataset")
-            if problem is not None:
-                violations.append(problem)
-
-
 def split_indices(num_rows: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The same rows as scikit-learn's `train_test_split(test_size=..., random_state=seed)`."""
     num_test = held_out_rows(num_rows, test_fraction)
@@ -361,7 +344,7 @@ def split_indices(num_rows: int, test_fraction: float, seed: int) -> tuple[np.nd
     return permutation[num_test:], permutation[:num_test]
 
 
-def _check_classifier_training_split(
+def _check_classifier_targets(
     edges: Sequence[tuple[str, str]],
     columns: Mapping[str, np.ndarray],
     kinds: Mapping[str, ColumnKind],
@@ -369,16 +352,18 @@ def _check_classifier_training_split(
     settings: FitSettings,
     violations: list[FieldViolation],
 ) -> None:
-    """The split depends only on the request, so a classifier it starves is refused here, before admission."""
+    """Every classifier target needs its classes in the dataset and then in the training split; the split
+    depends only on the request, so a starved classifier is refused here, before admission."""
     targets = {target for _, target in edges}
     categorical = [name for name in sorted(targets, key=index.__getitem__) if kinds[name].categorical]
-    if not categorical:
-        return
-    train_rows, _ = split_indices(len(columns[categorical[0]]), settings.test_fraction, settings.seed)
-    for name in categorical:
-        problem = classifier_target_violation(name, index[name], columns[name][train_rows], "the training split")
-        if problem is not None:
-            violations.append(problem)
+    found = [classifier_target_violation(name, index[name], columns[name], "the dataset") for name in categorical]
+    if categorical and not any(found):
+        train_rows, _ = split_indices(len(columns[categorical[0]]), settings.test_fraction, settings.seed)
+        found = [
+            classifier_target_violation(name, index[name], columns[name][train_rows], "the training split")
+            for name in categorical
+        ]
+    violations.extend(problem for problem in found if problem is not None)
 
 
 MIN_CLASS_ROWS = 5

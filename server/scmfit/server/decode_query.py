@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from scmfit.server.config import MAX_SEED, Limits
+from scmfit.server.config import FIT_RANGES, Limits
 from scmfit.server.decode import decode_dataset
 from scmfit.server.errors import FieldViolation, InvalidRequestError
 from scmfit.server.job import (
@@ -41,8 +41,9 @@ def _num_samples(value: int, default: int, limits: Limits, violations: list[Fiel
 def _seed(has_seed: bool, seed: int, violations: list[FieldViolation]) -> int:
     if not has_seed:
         return DEFAULT_QUERY_SEED
-    if seed > MAX_SEED:
-        violations.append(FieldViolation("seed", f"must be at most {MAX_SEED} (32 bits), got {seed}"))
+    allowed = FIT_RANGES["seed"]  # queries seed the same numpy state as fits
+    if not allowed.contains(seed):
+        violations.append(FieldViolation("seed", f"must be {allowed.describe()}, got {seed}"))
     return seed
 
 

@@ -81,14 +81,6 @@ class QueryNotSupportedError(ScmfitServerError):
 class ResultOutOfRangeError(ScmfitServerError):
     """A query's answer left what its node's type can hold (an int64 overflow, a non-finite double)."""
 
-    def __init__(self, node: str, reason: str) -> None:
-        self.node = node
-        self.reason = reason
-        super().__init__(f"node {node!r}: {reason}")
-
-    def __reduce__(self) -> tuple[type[ResultOutOfRangeError], tuple[str, str]]:
-        return (type(self), (self.node, self.reason))
-
 
 class ServerBusyError(ScmfitServerError):
     """Every worker slot is taken and the wait queue is full; the client should retry later."""

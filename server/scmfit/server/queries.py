@@ -51,14 +51,14 @@ def typed_column(values: np.ndarray, kind: ColumnKind, node: str = "") -> np.nda
     if kind in (ColumnKind.DOUBLE, ColumnKind.INT64):
         numbers = np.asarray(values)
         if numbers.dtype.kind == "f" and not np.isfinite(numbers).all():
-            raise ResultOutOfRangeError(node, "the answer overflowed to a non-finite value; use smaller interventions")
+            raise ResultOutOfRangeError(f"node {node!r}: the answer overflowed to a non-finite value")
         if kind is ColumnKind.DOUBLE:
             return numbers.astype(np.float64)
         if numbers.dtype.kind in "iu":
             return numbers.astype(np.int64)
         rounded = np.rint(numbers.astype(np.float64))
         if (np.abs(rounded) > INT64_LIMIT).any():
-            raise ResultOutOfRangeError(node, "the answer is beyond the int64 range of this integer node")
+            raise ResultOutOfRangeError(f"node {node!r}: the answer is beyond the int64 range of this integer node")
         return rounded.astype(np.int64)
     if kind is ColumnKind.BOOL:
         return np.asarray(values, dtype=np.bool_)
@@ -145,15 +145,8 @@ def counterfactual(model: FittedModel, query: CounterfactualQuery) -> Counterfac
 def answer(model: FittedModel, query: Query) -> QueryOutcome:
     try:
         return _answer(model, query)
-    except IntegerOverflowError as error:
-        raise ResultOutOfRangeError(_overflowing_node(model, query), str(error)) from None
-    except FloatingPointError as error:
-        raise ResultOutOfRangeError(_overflowing_node(model, query), str(error)) from None
-
-
-def _overflowing_node(model: FittedModel, query: Query) -> str:
-    specs = getattr(query, "interventions", ())
-    return specs[0].node if specs else getattr(query, "treatment", next(iter(model.kinds)))
+    except IntegerOverflowError as error:  # raised inside DoWhy's sampling, which does not say which node
+        raise ResultOutOfRangeError(f"{error}, under the requested interventions") from None
 
 
 def _answer(model: FittedModel, query: Query) -> QueryOutcome:
