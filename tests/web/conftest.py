@@ -96,5 +96,6 @@ def page(browser: object, web: str) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1200, "height": 1000})  # type: ignore[attr-defined]
     page = context.new_page()
     page.goto(web)
+    page.wait_for_selector("body[data-fixtures=loaded]")  # else the late listing resets the fixture choice
     yield page
     context.close()

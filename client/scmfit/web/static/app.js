@@ -211,8 +211,15 @@ async function loadFixtures() {
     option.textContent = `${c.name} (expected ${c.expected})`;
     $("fixture").append(option);
   }
-  if (cases.length) $("fixture").value = cases.find((c) => c.name === "complex_dag") ? "complex_dag" : cases[0].name;
+  // A default only while the user has not chosen: the listing may arrive after their first click.
+  if (cases.length && !fixtureChosen) {
+    $("fixture").value = cases.find((c) => c.name === "complex_dag") ? "complex_dag" : cases[0].name;
+  }
+  document.body.dataset.fixtures = "loaded";
 }
+
+let fixtureChosen = false;
+$("fixture").addEventListener("change", () => { fixtureChosen = true; });
 
 $("fit-form").addEventListener("submit", startFit);
 $("cancel").addEventListener("click", cancelFit);
