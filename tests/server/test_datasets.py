@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from scmfit.client._upload import upload_messages
-from scmfit.server.datasets import DatasetStore, assemble_upload
+from scmfit.server.datasets import DatasetStore, UploadLimits, assemble_upload, dataset_id_for
 from scmfit.server.errors import DatasetNotFoundError, InvalidRequestError
 from scmfit.server.job import ColumnKind
 from scmfit.v1 import causal_model_service_pb2 as pb
+
+LIMITS = UploadLimits(max_rows=10**7, max_columns=10, max_cells=10**8, max_bytes=10**9)
 
 
 def dataset(rows: int) -> pb.Dataset:
@@ -31,7 +33,7 @@ def test_chunks_reassemble_every_type_exactly() -> None:
     messages = list(upload_messages(source))
     assert len(messages) > 8 and messages[0].HasField("header")
     assert all(m.ByteSize() < 4 * 1024 * 1024 for m in messages)
-    columns, kinds = assemble_upload(messages, max_rows=10**7, max_columns=10)
+    columns, kinds = assemble_upload(messages, LIMITS)
     assert kinds == {"f": ColumnKind.DOUBLE, "i": ColumnKind.INT64, "b": ColumnKind.BOOL, "s": ColumnKind.STRING}
     np.testing.assert_array_equal(columns["f"], np.asarray(source.columns[0].doubles.values))
     assert columns["i"][-1] == 299_999 and columns["i"].dtype == np.int64
@@ -62,11 +64,14 @@ def chunk(offset: int, values: list[float]) -> pb.UploadDatasetRequest:
         ),
         ([header(), pb.UploadDatasetRequest(chunk=pb.ColumnChunk(column=5))], "messages[1].chunk.column"),
         ([header(10**9)], "header.num_rows"),
+        ([header(), chunk(0, [1.0, 2.0]), chunk(1, [1.0, 2.0])], "messages[2].chunk.offset"),  # overlap
+        ([header(), chunk(2, [1.0, 2.0])], "header.columns[0]"),  # rows 0..2 never sent
+        ([header(), chunk(0, [1.0]), chunk(2, [1.0, 2.0])], "header.columns[0]"),  # row 1 never sent
     ],
 )
 def test_malformed_uploads_name_the_problem(messages: list[pb.UploadDatasetRequest], field: str) -> None:
     with pytest.raises(InvalidRequestError) as caught:
-        assemble_upload(messages, max_rows=10**6, max_columns=10)
+        assemble_upload(messages, UploadLimits(10**6, 10, 10**7, 10**8))
     assert caught.value.violations[0].field == field
 
 
@@ -86,3 +91,46 @@ def test_store_is_content_addressed_bounded_and_expiring() -> None:
         store.get(other.dataset_id)
     with pytest.raises(InvalidRequestError):
         store.put({"z": np.zeros(10_000)}, {"z": ColumnKind.DOUBLE})  # larger than the whole store
+
+
+def test_memory_follows_the_data_not_the_header_claim() -> None:
+    """A header may not claim more cells than allowed, and the bytes sent are counted as they arrive."""
+    specs = [pb.ColumnSpec(name=f"c{i}", type=pb.COLUMN_TYPE_STRING) for i in range(60)]
+    claim = pb.UploadDatasetRequest(header=pb.DatasetHeader(columns=specs, num_rows=2_000_000))
+    with pytest.raises(InvalidRequestError, match=r"max_upload_cells=1000000") as caught:
+        assemble_upload([claim], UploadLimits(max_rows=10**7, max_columns=100, max_cells=10**6, max_bytes=10**9))
+    assert caught.value.violations[0].field == "header.num_rows"
+    chunks = [header(100_000)] + [chunk(i * 1000, [float(i)] * 1000) for i in range(100)]
+    with pytest.raises(InvalidRequestError, match="max_upload_bytes=50000") as caught:
+        assemble_upload(chunks, UploadLimits(max_rows=10**7, max_columns=10, max_cells=10**8, max_bytes=50_000))
+    assert caught.value.violations[0].field.startswith("messages[")
+
+
+def test_twenty_copies_of_the_same_rows_are_refused_with_the_offsets() -> None:
+    """The review's attack: rows 0-99 sent twenty times, claiming a 2000-row column."""
+    messages = [header(2000)] + [chunk(0, [float(v) for v in range(100)]) for _ in range(20)]
+    with pytest.raises(InvalidRequestError, match=r"rows 0\.\.100 of column 'x' overlap rows up to 100") as caught:
+        assemble_upload(messages, LIMITS)
+    assert caught.value.violations[0].field == "messages[2].chunk.offset"
+
+
+def test_a_half_filled_string_column_is_refused() -> None:
+    spec = pb.ColumnSpec(name="s", type=pb.COLUMN_TYPE_STRING)
+    messages = [
+        pb.UploadDatasetRequest(header=pb.DatasetHeader(columns=[spec], num_rows=10)),
+        pb.UploadDatasetRequest(chunk=pb.ColumnChunk(column=0, offset=0, strings=pb.StringValues(values=["a"] * 5))),
+    ]
+    with pytest.raises(InvalidRequestError, match=r"missing rows 5\.\.10"):
+        assemble_upload(messages, LIMITS)
+
+
+def test_chunks_in_any_order_give_the_same_column_and_the_same_content_addressed_id() -> None:
+    values = [float(v) for v in range(30)]
+    in_order = [header(30), chunk(0, values[:10]), chunk(10, values[10:20]), chunk(20, values[20:])]
+    shuffled = [header(30), chunk(20, values[20:]), chunk(0, values[:10]), chunk(10, values[10:20])]
+    ids = set()
+    for messages in (in_order, shuffled, in_order):
+        columns, kinds = assemble_upload(messages, LIMITS)
+        np.testing.assert_array_equal(columns["x"], values)
+        ids.add(dataset_id_for(columns, kinds))
+    assert len(ids) == 1

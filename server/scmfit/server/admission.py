@@ -16,7 +16,17 @@ WAIT_SLICE_SECONDS = 0.1
 
 
 class Admission:
-    def __init__(self, max_active: int, max_queued: int, retry_after_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        max_active: int,
+        max_queued: int,
+        retry_after_seconds: float = 1.0,
+        *,
+        what: str = "calls",
+        limit_names: str = "max_concurrent and max_queue",
+    ) -> None:
+        self.what = what
+        self.limit_names = limit_names
         self.max_active = max_active
         self.max_queued = max_queued
         self.retry_after_seconds = retry_after_seconds
@@ -38,7 +48,9 @@ class Admission:
         with self._condition:
             if self._active >= self.max_active:
                 if self._queued >= self.max_queued:
-                    raise ServerBusyError(self._active, self._queued, self.retry_after_seconds)
+                    raise ServerBusyError(
+                        self._active, self._queued, self.retry_after_seconds, self.what, self.limit_names
+                    )
                 self._queued += 1
                 try:
                     while self._active >= self.max_active:

@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -41,6 +41,7 @@ class RunningServer:
     health: health.HealthServicer
     config: ServerConfig
     metrics_port: int | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def set_serving(self, serving: bool) -> None:
         state = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -50,6 +51,7 @@ class RunningServer:
     def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING first, so load balancers drain us; then in-flight calls get the grace period."""
         grace = self.config.grace_seconds if grace is None else grace
+        self.stopping.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self.executor.close()
@@ -57,7 +59,20 @@ class RunningServer:
 
 def create_server(config: ServerConfig) -> RunningServer:
     """Starts workers, then the server; health stays NOT_SERVING until every worker is warm."""
-    executor = ProcessFitExecutor(config.workers, warm_up=config.warm_up)
+    metrics = Metrics()
+
+    def spawned(count: int) -> None:
+        metrics.worker_spawns.inc()
+        if count > config.workers:  # beyond the first generation: a replacement
+            metrics.worker_restarts.inc()
+
+    executor = ProcessFitExecutor(
+        config.workers,
+        warm_up=config.warm_up,
+        stall_seconds=config.worker_stall_seconds,
+        on_spawn=spawned,
+        on_stall=metrics.worker_stalls.inc,
+    )
     limits = config.limits
     interceptors: list[grpc.ServerInterceptor] = [RequestIdInterceptor()]
     security = config.security
@@ -77,8 +92,7 @@ def create_server(config: ServerConfig) -> RunningServer:
     )
     registry = ModelRegistry(config.registry_bytes, ttl_seconds=config.model_ttl_seconds, directory=config.model_dir)
     admission = Admission(config.max_concurrent or config.workers, config.max_queue)
-    metrics = Metrics()
-    metrics.watch(lambda: admission.active, lambda: admission.queued, registry.stats)
+    metrics.watch(lambda: admission.active, lambda: admission.queued, registry.stats, executor.warm_workers)
     datasets = DatasetStore(config.dataset_bytes, config.dataset_ttl_seconds)
     servicer = CausalModelServicer(
         executor, registry, datasets, admission, metrics, limits, config.workers, config.default_fit_deadline_seconds
@@ -119,12 +133,26 @@ def _bind(server: grpc.Server, config: ServerConfig) -> int:
     return int(server.add_secure_port(config.address, credentials))
 
 
+READINESS_SECONDS = 0.5
+
+
 def _mark_ready(running: RunningServer) -> None:
-    if running.executor.wait_ready():
-        running.set_serving(True)
-        _log.info("workers warm; serving")
-    else:
+    """SERVING once every worker is warm; from then on, NOT_SERVING whenever no warm worker is left
+    (all killed and warming up again, or stalled), so a balancer sends calls elsewhere meanwhile."""
+    if not running.executor.wait_ready():
         _log.error("workers failed to start; staying NOT_SERVING")
+        return
+    serving = True
+    running.set_serving(True)
+    _log.info("workers warm; serving")
+    while not running.stopping.wait(READINESS_SECONDS):
+        ready = running.executor.warm_workers() > 0
+        if ready != serving and not running.stopping.is_set():
+            serving = ready
+            running.set_serving(ready)
+            _log.warning(
+                "readiness: %s", "SERVING (a worker is warm again)" if ready else "NOT_SERVING (no warm worker)"
+            )
 
 
 def serve(config: ServerConfig, port_file: Path | None = None) -> None:

@@ -38,6 +38,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--log-format", choices=["text", "json"], default="text")
     parser.add_argument("--max-columns", type=int, default=limits.max_columns)
+    parser.add_argument(
+        "--max-upload-cells",
+        type=int,
+        default=limits.max_upload_cells,
+        help="most rows x columns an upload may declare",
+    )
+    parser.add_argument(
+        "--max-upload-bytes", type=int, default=limits.max_upload_bytes, help="most bytes one upload may send"
+    )
+    parser.add_argument("--max-uploads", type=int, default=limits.max_uploads, help="uploads in progress at once")
+    parser.add_argument(
+        "--upload-idle-seconds",
+        type=float,
+        default=limits.upload_idle_seconds,
+        help="end an upload that sends nothing for this long",
+    )
     parser.add_argument("--max-concurrent", type=int, default=None, help="fits and queries at once (default: workers)")
     parser.add_argument("--max-queue", type=int, default=defaults.max_queue, help="calls that may wait for a slot")
     parser.add_argument(
@@ -52,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auth-token-file", type=Path, help="require `authorization: Bearer <token>` on calls")
     parser.add_argument(
         "--auth-protect-health", action="store_true", help="also require the token for health and reflection"
+    )
+    parser.add_argument(
+        "--worker-stall-seconds",
+        type=float,
+        default=defaults.worker_stall_seconds,
+        help="kill and replace a worker whose heartbeat stops this long (SIGSTOP, wedged)",
     )
     parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (0 picks a port)")
     parser.add_argument("--metrics-address", default="127.0.0.1")
@@ -88,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     configure_logs(args.log_level, args.log_format)
     if args.workers < 1:
         raise SystemExit("--workers must be at least 1")
+    if not args.worker_stall_seconds > 2:
+        raise SystemExit("--worker-stall-seconds must be above 2 (workers beat every second)")
     config = ServerConfig(
         address=args.address,
         workers=args.workers,
@@ -98,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
             max_nodes=args.max_nodes,
             max_samples=args.max_samples,
             max_columns=args.max_columns,
+            max_upload_cells=args.max_upload_cells,
+            max_upload_bytes=args.max_upload_bytes,
+            max_uploads=args.max_uploads,
+            upload_idle_seconds=args.upload_idle_seconds,
         ),
         max_concurrent=args.max_concurrent,
         max_queue=args.max_queue,
@@ -115,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         model_ttl_seconds=args.model_ttl,
         model_dir=args.model_dir,
         warm_up=not args.no_warm_up,
+        worker_stall_seconds=args.worker_stall_seconds,
     )
     serve(config, port_file=args.port_file)
     return 0

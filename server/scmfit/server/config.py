@@ -33,6 +33,14 @@ class Limits:
     """The most samples one query may draw."""
     max_columns: int = 1_000
     """The most columns a dataset may have."""
+    max_upload_cells: int = 64_000_000
+    """The most rows x columns an upload's header may declare."""
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    """The most bytes one upload may send, counted as messages arrive."""
+    max_uploads: int = 4
+    """Uploads in progress at once; more are refused with RESOURCE_EXHAUSTED and a retry delay."""
+    upload_idle_seconds: float = 30.0
+    """An upload that sends nothing for this long is ended with DEADLINE_EXCEEDED."""
     max_abs_value: float = 1e30
     """Larger magnitudes are refused: scikit-learn's tree models cast features to float32 (max 3.4e38)."""
 
@@ -67,6 +75,8 @@ class ServerConfig:
     """Fits and queries running at once; None means one per worker."""
     max_queue: int = 16
     """Calls that may wait for a slot; beyond it calls get RESOURCE_EXHAUSTED with a retry delay."""
+    worker_stall_seconds: float = 30.0
+    """A worker whose heartbeat stops this long (SIGSTOP, a wedged process) is killed and replaced."""
     default_fit_deadline_seconds: float = 600.0
     """Applies to fits whose client set no deadline."""
     security: Security = field(default_factory=lambda: Security())  # noqa: PLW0108 - defined below

@@ -1,7 +1,8 @@
-"""Uploaded datasets: assembled from chunks into preallocated arrays, content-addressed, bounded, TTL'd.
+"""Uploaded datasets: assembled from chunks, checked row by row, content-addressed, bounded, TTL'd.
 
-An upload never holds more than its final arrays plus one chunk, so 1M rows x 10 float64 columns
-(80 MB) peak at about that much on top of the idle server.
+Memory follows the bytes received, never the header's claim: chunks are kept as they arrive and
+joined once every row of every column has arrived exactly once, so the peak is about twice the
+data (chunks plus the joined arrays), and nothing uninitialised can reach a fit.
 """
 
 from __future__ import annotations
@@ -42,65 +43,129 @@ def _invalid(field: str, description: str) -> InvalidRequestError:
     return InvalidRequestError([FieldViolation(field, description)])
 
 
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one upload may claim and send; checked at the header and as bytes arrive."""
+
+    max_rows: int
+    max_columns: int
+    max_cells: int
+    """Declared rows x columns."""
+    max_bytes: int
+    """Bytes of messages received, header included."""
+
+
+@dataclass
+class _Column:
+    """The chunks of one column as they arrived: memory follows the data received, not the header's claim."""
+
+    index: int
+    name: str
+    kind: ColumnKind
+    dtype: type | np.dtype
+    field: str
+    chunks: list[tuple[int, np.ndarray, int]]
+    """(offset, values, message number)."""
+
+
 def assemble_upload(
-    messages: Iterable[pb.UploadDatasetRequest], max_rows: int, max_columns: int
+    messages: Iterable[pb.UploadDatasetRequest], limits: UploadLimits
 ) -> tuple[dict[str, np.ndarray], dict[str, ColumnKind]]:
-    """Reads the header, preallocates every column, then copies each chunk into place."""
+    """Checks the header's claim against the limits, collects each chunk, then checks that every column
+    received each row exactly once before it builds the arrays: no row is ever left uninitialised."""
     iterator = iter(messages)
     first = next(iterator, None)
     if first is None or not first.HasField("header"):
         raise _invalid("header", "the first message of an upload must be the header")
+    received = first.ByteSize()
     header = first.header
-    if not header.columns:
-        raise _invalid("header.columns", "an upload needs at least one column")
-    if len(header.columns) > max_columns:
-        raise _invalid(
-            "header.columns", f"{len(header.columns)} columns exceed the server limit max_columns={max_columns}"
-        )
-    if header.num_rows > max_rows:
-        raise _invalid("header.num_rows", f"{header.num_rows} rows exceed the server limit max_rows={max_rows}")
-    names: list[str] = []
-    arrays: list[np.ndarray] = []
-    kinds: list[ColumnKind] = []
-    fields: list[str] = []
-    for i, spec in enumerate(header.columns):
-        if not spec.name or spec.name in names:
-            raise _invalid(f"header.columns[{i}].name", f"names must be unique and non-empty, got {spec.name[:80]!r}")
-        if spec.type not in _TYPES:
-            raise _invalid(f"header.columns[{i}].type", "set a column type")
-        kind, dtype, field = _TYPES[spec.type]
-        names.append(spec.name)
-        kinds.append(kind)
-        fields.append(field)
-        arrays.append(np.empty(header.num_rows, dtype=dtype))
-    filled = [0] * len(names)
+    num_rows = header.num_rows
+    columns = _check_header(header, limits)
     for number, message in enumerate(iterator, start=1):
+        received += message.ByteSize()
+        if received > limits.max_bytes:
+            raise _invalid(
+                f"messages[{number}]", f"the upload passed the server limit max_upload_bytes={limits.max_bytes}"
+            )
         if not message.HasField("chunk"):
             raise _invalid(f"messages[{number}]", "only the first message may be a header")
         chunk = message.chunk
-        if chunk.column >= len(names):
+        if chunk.column >= len(columns):
             raise _invalid(f"messages[{number}].chunk.column", f"no column {chunk.column} in the header")
+        column = columns[chunk.column]
         which = chunk.WhichOneof("values")
-        if which != fields[chunk.column]:
+        if which != column.field:
             raise _invalid(
                 f"messages[{number}].chunk.values",
-                f"column {names[chunk.column][:80]!r} is {fields[chunk.column]}, the chunk carries {which}",
+                f"column {column.name[:80]!r} is {column.field}, the chunk carries {which}",
             )
         values = getattr(chunk, which).values
         end = chunk.offset + len(values)
-        if end > header.num_rows:
+        if end > num_rows:
             raise _invalid(
-                f"messages[{number}].chunk.offset", f"rows {chunk.offset}..{end} overrun num_rows={header.num_rows}"
+                f"messages[{number}].chunk.offset", f"rows {chunk.offset}..{end} overrun num_rows={num_rows}"
             )
-        target = arrays[chunk.column]
-        target[chunk.offset : end] = list(values) if target.dtype == object else np.asarray(values, dtype=target.dtype)
-        filled[chunk.column] += len(values)
-    for i, count in enumerate(filled):
-        if count != header.num_rows:
+        if len(values):
+            array = np.array(list(values), dtype=object) if column.dtype is object else np.asarray(values, column.dtype)
+            column.chunks.append((chunk.offset, array, number))
+    arrays = {column.name: _join(column, num_rows) for column in columns}
+    return arrays, {column.name: column.kind for column in columns}
+
+
+def _check_header(header: pb.DatasetHeader, limits: UploadLimits) -> list[_Column]:
+    if not header.columns:
+        raise _invalid("header.columns", "an upload needs at least one column")
+    if len(header.columns) > limits.max_columns:
+        raise _invalid(
+            "header.columns", f"{len(header.columns)} columns exceed the server limit max_columns={limits.max_columns}"
+        )
+    if header.num_rows > limits.max_rows:
+        raise _invalid("header.num_rows", f"{header.num_rows} rows exceed the server limit max_rows={limits.max_rows}")
+    if header.num_rows * len(header.columns) > limits.max_cells:
+        raise _invalid(
+            "header.num_rows",
+            f"{header.num_rows} rows x {len(header.columns)} columns exceed the server limit "
+            f"max_upload_cells={limits.max_cells}",
+        )
+    columns: list[_Column] = []
+    seen: set[str] = set()
+    for i, spec in enumerate(header.columns):
+        if not spec.name or spec.name in seen:
+            raise _invalid(f"header.columns[{i}].name", f"names must be unique and non-empty, got {spec.name[:80]!r}")
+        if spec.type not in _TYPES:
+            raise _invalid(f"header.columns[{i}].type", "set a column type")
+        seen.add(spec.name)
+        kind, dtype, field = _TYPES[spec.type]
+        columns.append(_Column(i, spec.name, kind, dtype, field, []))
+    return columns
+
+
+def _join(column: _Column, num_rows: int) -> np.ndarray:
+    """The column in row order, after proving its chunks tile rows 0..num_rows with no overlap or gap."""
+    chunks = sorted(column.chunks, key=lambda chunk: (chunk[0], chunk[2]))
+    covered = 0
+    last_message = 0
+    for offset, values, number in chunks:
+        if offset < covered:
             raise _invalid(
-                f"header.columns[{i}]", f"column {names[i][:80]!r} received {count} of {header.num_rows} rows"
+                f"messages[{number}].chunk.offset",
+                f"rows {offset}..{offset + len(values)} of column {column.name[:80]!r} overlap rows up to {covered} "
+                f"already sent in messages[{last_message}]; send each row once",
             )
-    return dict(zip(names, arrays, strict=True)), dict(zip(names, kinds, strict=True))
+        if offset > covered:
+            raise _invalid(
+                f"header.columns[{column.index}]",
+                f"column {column.name[:80]!r} is missing rows {covered}..{offset}; send every row once",
+            )
+        covered, last_message = offset + len(values), number
+    if covered != num_rows:
+        raise _invalid(
+            f"header.columns[{column.index}]",
+            f"column {column.name[:80]!r} is missing rows {covered}..{num_rows}; send every row once",
+        )
+    if not chunks:
+        return np.empty(0, dtype=column.dtype)
+    return np.concatenate([values for _, values, _ in chunks])
 
 
 def dataset_id_for(columns: Mapping[str, np.ndarray], kinds: Mapping[str, ColumnKind]) -> str:

@@ -85,17 +85,26 @@ class ResultOutOfRangeError(ScmfitServerError):
 class ServerBusyError(ScmfitServerError):
     """Every worker slot is taken and the wait queue is full; the client should retry later."""
 
-    def __init__(self, active: int, queued: int, retry_after_seconds: float) -> None:
+    def __init__(
+        self,
+        active: int,
+        queued: int,
+        retry_after_seconds: float,
+        what: str = "calls",
+        limit_names: str = "max_concurrent and max_queue",
+    ) -> None:
         self.active = active
         self.queued = queued
         self.retry_after_seconds = retry_after_seconds
+        self.what = what
+        self.limit_names = limit_names
         super().__init__(
-            f"server busy: {active} calls running and {queued} queued (max_concurrent and max_queue reached); "
+            f"server busy: {active} {what} running and {queued} queued ({limit_names} reached); "
             f"retry in {retry_after_seconds:g}s"
         )
 
-    def __reduce__(self) -> tuple[type[ServerBusyError], tuple[int, int, float]]:
-        return (type(self), (self.active, self.queued, self.retry_after_seconds))
+    def __reduce__(self) -> tuple[type[ServerBusyError], tuple[int, int, float, str, str]]:
+        return (type(self), (self.active, self.queued, self.retry_after_seconds, self.what, self.limit_names))
 
 
 class DeadlineError(ScmfitServerError):

@@ -1,4 +1,4 @@
-"""Prometheus metrics: outcomes, durations, in-flight and queued calls, worker restarts, registry size."""
+"""Prometheus metrics: outcomes, durations, in-flight and queued calls, worker spawns, registry size."""
 
 from __future__ import annotations
 
@@ -27,17 +27,32 @@ class Metrics:
         )  # fmt: skip
         self.in_flight = Gauge("scmfit_in_flight", "Fits and queries holding a worker slot.", registry=self.registry)
         self.queued = Gauge("scmfit_queue_depth", "Calls waiting for a worker slot.", registry=self.registry)
-        self.worker_restarts = Counter(
-            "scmfit_worker_restarts", "Worker processes killed (cancel, deadline) or lost, and so replaced.",
+        self.worker_spawns = Counter(
+            "scmfit_worker_spawns", "Worker processes started, counted by the workers themselves.",
             registry=self.registry,
         )  # fmt: skip
+        self.worker_restarts = Counter(
+            "scmfit_worker_restarts", "Workers started to replace one killed (cancel, deadline, stall) or lost.",
+            registry=self.registry,
+        )  # fmt: skip
+        self.worker_stalls = Counter(
+            "scmfit_worker_stalls", "Workers killed because their heartbeat stopped.", registry=self.registry
+        )
+        self.warm_workers = Gauge("scmfit_warm_workers", "Workers warm, alive and beating.", registry=self.registry)
         self.registry_models = Gauge("scmfit_registry_models", "Stored models.", registry=self.registry)
         self.registry_bytes = Gauge(
             "scmfit_registry_bytes", "Bytes of stored models in memory.", registry=self.registry
         )
 
-    def watch(self, active: Callable[[], int], queued: Callable[[], int], stats: Callable[[], tuple[int, int]]) -> None:
+    def watch(
+        self,
+        active: Callable[[], int],
+        queued: Callable[[], int],
+        stats: Callable[[], tuple[int, int]],
+        warm: Callable[[], int],
+    ) -> None:
         """Gauges read live values at scrape time instead of being kept in step by hand."""
+        self.warm_workers.set_function(warm)
         self.in_flight.set_function(active)
         self.queued.set_function(queued)
         self.registry_models.set_function(lambda: stats()[0])

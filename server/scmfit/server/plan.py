@@ -8,7 +8,7 @@ and the verdict are decided here, once, so the outcome does not depend on schedu
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import networkx as nx
 
@@ -31,13 +31,19 @@ def fit_order(job: FitJob) -> list[str]:
 
 def plan_fit(job: FitJob) -> list[NodeTask]:
     """One task per node, in fit order; the request was fully checked by decode, so this cannot fail."""
+    return [build() for _, build in lazy_plan(job)]
+
+
+def lazy_plan(job: FitJob) -> list[tuple[str, Callable[[], NodeTask]]]:
+    """Each node with a builder of its task, so that only dispatched tasks hold their copies of the
+    columns: a dense graph would otherwise copy every parent column once per child, all at once."""
     train_rows, held_out = split_indices(job.num_rows, job.settings.test_fraction, job.settings.seed)
-    tasks = []
-    for index, node in enumerate(fit_order(job)):
-        parents = job.parents(node)
-        names = (*parents, node)
-        tasks.append(
-            NodeTask(
+
+    def builder(index: int, node: str) -> Callable[[], NodeTask]:
+        def build() -> NodeTask:
+            parents = job.parents(node)
+            names = (*parents, node)
+            return NodeTask(
                 node=node,
                 parents=parents,
                 kinds={name: job.kinds[name] for name in names},
@@ -46,8 +52,10 @@ def plan_fit(job: FitJob) -> list[NodeTask]:
                 settings=job.settings,
                 seed=(job.settings.seed + SEED_STRIDE * (index + 1)) % 2**32,
             )
-        )
-    return tasks
+
+        return build
+
+    return [(node, builder(index, node)) for index, node in enumerate(fit_order(job))]
 
 
 def assemble(job: FitJob, fits: Mapping[str, NodeFit]) -> FitOutcome:

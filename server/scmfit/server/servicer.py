@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,10 +16,10 @@ import grpc
 from scmfit.server import encode, status
 from scmfit.server.admission import Admission
 from scmfit.server.config import Limits
-from scmfit.server.datasets import DatasetStore, assemble_upload
+from scmfit.server.datasets import DatasetStore, UploadLimits, assemble_upload
 from scmfit.server.decode import Entry, available_qualities, decode_fit_request
 from scmfit.server.decode_query import decode_counterfactual, decode_effect, decode_sample
-from scmfit.server.errors import DeadlineError, ScmfitServerError, WorkerLostError
+from scmfit.server.errors import DeadlineError, ScmfitServerError
 from scmfit.server.executor import FitExecutor
 from scmfit.server.job import (
     CounterfactualOutcome,
@@ -38,6 +39,7 @@ from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 _log = logging.getLogger(__name__)
 
 Response = TypeVar("Response")
+Message = TypeVar("Message")
 
 NO_DEADLINE_SECONDS = 1e12
 """gRPC reports a call without a deadline as ~2**63 ns remaining."""
@@ -59,6 +61,35 @@ def _unary(handler: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
+def _idle_limited(messages: Iterator[Message], idle_seconds: float) -> Iterator[Message]:
+    """The messages of a client stream, ended with DeadlineError when none arrives for `idle_seconds`.
+
+    gRPC's request iterator blocks with no timeout of its own, so a reader thread feeds a small queue
+    (two messages: the client waits for us rather than memory growing).
+    """
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
+
+    def read() -> None:
+        try:
+            for message in messages:
+                handoff.put(("message", message))
+            handoff.put(("end", None))
+        except Exception as error:  # the call was cancelled or broke: the consumer re-raises it
+            handoff.put(("error", error))
+
+    threading.Thread(target=read, name="scmfit-upload-reader", daemon=True).start()
+    while True:
+        try:
+            kind, item = handoff.get(timeout=idle_seconds)
+        except queue.Empty:
+            raise DeadlineError(f"no upload message arrived for {idle_seconds:g}s; the upload was ended") from None
+        if kind == "end":
+            return
+        if kind == "error":
+            raise item
+        yield item
+
+
 class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     def __init__(
         self,
@@ -75,6 +106,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         self._registry = registry
         self._datasets = datasets
         self._admission = admission
+        self._uploads = Admission(limits.max_uploads, 0, what="uploads", limit_names="max_uploads")
         self._metrics = metrics
         self._limits = limits
         self._workers = workers
@@ -115,7 +147,13 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     def UploadDataset(  # noqa: N802
         self, request_iterator: Iterator[pb.UploadDatasetRequest], context: grpc.ServicerContext
     ) -> pb.UploadDatasetResponse:
-        columns, kinds = assemble_upload(request_iterator, self._limits.max_rows, self._limits.max_columns)
+        limits = self._limits
+        upload_limits = UploadLimits(
+            limits.max_rows, limits.max_columns, limits.max_upload_cells, limits.max_upload_bytes
+        )
+        with self._uploads.slot(lambda: False):  # no queue: a full server refuses with a retry delay
+            messages = _idle_limited(request_iterator, limits.upload_idle_seconds)
+            columns, kinds = assemble_upload(messages, upload_limits)
         stored = self._datasets.put(columns, kinds)
         _log.info(
             "dataset %s: %d columns x %d rows", stored.dataset_id[:15], len(columns), len(next(iter(columns.values())))
@@ -154,8 +192,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
             run.cancel()
 
         def cancelled() -> None:
-            if run.cancel():
-                self._metrics.worker_restarts.inc()
+            run.cancel()  # the replacement workers count themselves (scmfit_worker_spawns_total)
 
         # gRPC does not stop a handler whose call was cancelled or expired; this callback kills the worker.
         context.add_callback(cancelled)
@@ -173,7 +210,6 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
             if timer is not None:
                 timer.cancel()
         if expired.is_set():
-            self._metrics.worker_restarts.inc()
             late = DeadlineError(f"the server's default fit deadline of {self._default_fit_deadline:g}s passed")
             self._count_fit_error(late)
             status.abort(context, late)
@@ -198,8 +234,6 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
                 )
             )
         except Exception as error:  # every failure, expected or not, goes through status.abort
-            if isinstance(error, WorkerLostError):
-                self._metrics.worker_restarts.inc()
             self._count_fit_error(error)
             status.abort(context, error)
         seconds = time.monotonic() - started

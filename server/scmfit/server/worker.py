@@ -15,12 +15,17 @@ import numpy as np
 
 from scmfit.server.config import FitSettings
 from scmfit.server.job import ColumnKind, FitJob, FitOutcome, NodeFit, NodeTask, Progress, Query, QueryOutcome
+from scmfit.server.workerlink import WorkerSide
 
 _log = logging.getLogger(__name__)
+_link: WorkerSide | None = None
 
 
-def initialize(warm_up: bool) -> None:
+def initialize(warm_up: bool, link_address: str | None = None) -> None:
     """Runs once per worker process, including the replacements the pool starts after a kill."""
+    global _link  # noqa: PLW0603 - one link per worker process, set before any task runs
+    if link_address is not None:
+        _link = WorkerSide(link_address)  # counted as a spawn, then beats while DoWhy imports
     from dowhy import gcm
     from threadpoolctl import threadpool_limits
 
@@ -32,6 +37,8 @@ def initialize(warm_up: bool) -> None:
     warnings.filterwarnings("ignore")
     if warm_up:
         run_job(_warm_up_job(), None)
+    if _link is not None:
+        _link.send("warm")
     _log.debug("worker %d ready", os.getpid())
 
 
@@ -51,11 +58,15 @@ def run_job(job: FitJob, events: Any | None) -> FitOutcome:
     return run_fit(job, report)
 
 
-def run_node(task: NodeTask, events: Any) -> NodeFit:
-    """One node of a fit. `events` is a manager queue proxy: unlike a pipe, a killed worker cannot wedge it."""
+def run_node(task: NodeTask, run: str) -> NodeFit:
+    """One node of a fit; progress goes over the worker link, tagged with the fit's `run` token."""
     from scmfit.server.nodefit import fit_node
 
-    return fit_node(task, lambda stage, node: events.put((stage, node)))
+    def report(stage: Any, node: str) -> None:
+        if _link is not None:
+            _link.send("progress", run=run, stage=stage.value, node=node)
+
+    return fit_node(task, report)
 
 
 def _warm_up_job() -> FitJob:

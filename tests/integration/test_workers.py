@@ -1,0 +1,84 @@
+"""Worker lifecycle against a real server: stalled workers, readiness, and a server killed outright."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import psutil
+
+from scmfit.client import Client, FitStatus
+from tests.conftest import fixture_case, fresh_seed
+from tests.integration.test_lifecycle import wait_for
+from tests.serverproc import start_server
+
+
+def workers_of(server: psutil.Process) -> list[psutil.Process]:
+    """The worker processes: the children that run our worker code (not the resource tracker)."""
+    return [child for child in server.children() if "resource_tracker" not in " ".join(child.cmdline())]
+
+
+def test_a_stopped_worker_is_detected_killed_and_replaced_and_readiness_follows() -> None:
+    server = start_server("--worker-stall-seconds", "3", "--metrics-port", "0", workers=1)
+    try:
+        main = psutil.Process(server.process.pid)
+        (worker,) = workers_of(main)
+        states: list[str] = []
+        done = threading.Event()
+
+        def watch_health() -> None:
+            with Client(server.address, timeout=2) as client:
+                while not done.is_set():
+                    states.append(client.health())
+                    time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch_health)
+        watcher.start()
+        os.kill(worker.pid, signal.SIGSTOP)
+        assert wait_for(lambda: server.metric("scmfit_worker_stalls_total") == 1, timeout=30), server.log()
+        assert wait_for(lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE, timeout=10)
+        assert wait_for(lambda: server.metric("scmfit_warm_workers") == 1, timeout=60)
+        assert wait_for(lambda: states and states[-1] == "SERVING", timeout=10)
+        done.set()
+        watcher.join(10)
+        assert "NOT_SERVING" in states  # while no worker was warm, readiness said so
+        assert states[0] == "SERVING" and states[-1] == "SERVING"
+        assert server.metric("scmfit_worker_restarts_total") == 1
+        assert "sent no heartbeat" in server.log()
+        case = fixture_case("linear_chain")
+        with Client(server.address, timeout=120) as client:
+            assert client.fit(case.graph, case.traces, seed=fresh_seed()).status is FitStatus.SUCCESS
+    finally:
+        assert server.terminate() == 0, server.log()
+
+
+def test_a_killed_server_leaves_no_process_behind() -> None:
+    server = start_server(workers=2)
+    main = psutil.Process(server.process.pid)
+    children = main.children(recursive=True)
+    assert len(workers_of(main)) == 2
+    assert not any("Manager" in " ".join(child.cmdline()) for child in children)  # no manager process
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(10)
+
+    def all_gone() -> bool:
+        return not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
+
+    assert wait_for(all_gone, timeout=15), [(c.pid, c.cmdline()) for c in children if c.is_running()]
+
+
+def test_an_idle_worker_killed_from_outside_is_replaced_and_the_server_keeps_fitting() -> None:
+    """pebble declares its pool broken when a worker dies with no task; the supervisor replaces it."""
+    server = start_server("--metrics-port", "0", workers=1)
+    try:
+        (worker,) = workers_of(psutil.Process(server.process.pid))
+        os.kill(worker.pid, signal.SIGKILL)  # what the OOM killer does
+        assert wait_for(lambda: server.metric("scmfit_worker_restarts_total") == 1, timeout=30), server.log()
+        case = fixture_case("complex_dag")
+        with Client(server.address, timeout=120) as client:
+            assert client.fit(case.graph, case.traces, seed=fresh_seed()).status is FitStatus.SUCCESS
+            assert client.health() == "SERVING"
+    finally:
+        assert server.terminate() == 0, server.log()
