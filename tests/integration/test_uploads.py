@@ -111,11 +111,13 @@ def test_a_header_claiming_too_many_cells_is_refused_at_once(server: ServerProce
 def test_uploads_beyond_the_cap_get_resource_exhausted_with_retry_info(server: ServerProcess) -> None:
     held = HeldUpload(server.address, double_header(10))
     time.sleep(0.5)
+    messages = iter([double_header(2), double_chunk(0, [1.0, 2.0])])
     try:
-        with grpc.insecure_channel(server.address, options=[("grpc.enable_retries", 0)]) as channel:
-            with pytest.raises(grpc.RpcError) as caught:
-                messages = iter([double_header(2), double_chunk(0, [1.0, 2.0])])
-                pb_grpc.CausalModelServiceStub(channel).UploadDataset(messages, timeout=30)
+        with (
+            grpc.insecure_channel(server.address, options=[("grpc.enable_retries", 0)]) as channel,
+            pytest.raises(grpc.RpcError) as caught,
+        ):
+            pb_grpc.CausalModelServiceStub(channel).UploadDataset(messages, timeout=30)
     finally:
         held.finish()
     error: Any = caught.value

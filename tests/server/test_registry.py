@@ -11,6 +11,9 @@ import pytest
 from scmfit.server.errors import InvalidRequestError, ModelNotFoundError
 from scmfit.server.job import ColumnKind
 from scmfit.server.registry import ModelRegistry, StoredModel
+from scmfit.server.signing import ModelKeys
+
+KEYS = ModelKeys(b"k" * 32)
 
 
 def model(index: int, size: int = 100) -> StoredModel:
@@ -63,7 +66,7 @@ def test_ttl_expires_unused_models() -> None:
 
 
 def test_models_survive_a_restart_and_eviction_falls_back_to_disk(tmp_path: Path) -> None:
-    first = ModelRegistry(150, directory=tmp_path)
+    first = ModelRegistry(150, directory=tmp_path, keys=KEYS)
     first.put(model(1))
     first.put(model(2))  # evicts 1 from memory; it stays on disk
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -71,7 +74,7 @@ def test_models_survive_a_restart_and_eviction_falls_back_to_disk(tmp_path: Path
         f"{model(2).model_id}.scmfit",
     ]
     assert first.get(model(1).model_id).blob == model(1).blob
-    second = ModelRegistry(10_000, directory=tmp_path)
+    second = ModelRegistry(10_000, directory=tmp_path, keys=KEYS)
     loaded = second.get(model(2).model_id)
     assert (loaded.blob, loaded.result, dict(loaded.kinds)) == (
         model(2).blob,
@@ -86,7 +89,7 @@ def test_models_survive_a_restart_and_eviction_falls_back_to_disk(tmp_path: Path
 def test_truncated_and_foreign_files_are_skipped_with_a_log_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    registry = ModelRegistry(10_000, directory=tmp_path)
+    registry = ModelRegistry(10_000, directory=tmp_path, keys=KEYS)
     registry.put(model(1))
     registry.put(model(2))
     path = tmp_path / f"{model(1).model_id}.scmfit"
@@ -95,17 +98,17 @@ def test_truncated_and_foreign_files_are_skipped_with_a_log_line(
     renamed = tmp_path / f"{model(3).model_id}.scmfit"  # intact content under another id's name
     renamed.write_bytes((tmp_path / f"{model(2).model_id}.scmfit").read_bytes())
     with caplog.at_level(logging.WARNING):
-        restarted = ModelRegistry(10_000, directory=tmp_path)
+        restarted = ModelRegistry(10_000, directory=tmp_path, keys=KEYS)
     assert restarted.get(model(2).model_id).blob == model(2).blob
     for missing in (model(1).model_id, model(3).model_id):
         with pytest.raises(ModelNotFoundError):
             restarted.get(missing)
     text = caplog.text
-    assert "truncated or corrupt" in text and "notes.scmfit" in text and "does not match" in text
+    assert "not signed with this server's key" in text and "notes.scmfit" in text and "does not match" in text
 
 
 def test_no_temporary_files_are_left(tmp_path: Path) -> None:
-    registry = ModelRegistry(10_000, directory=tmp_path)
+    registry = ModelRegistry(10_000, directory=tmp_path, keys=KEYS)
     for i in range(5):
         registry.put(model(i))
     assert all(p.suffix == ".scmfit" and not p.name.startswith(".") for p in tmp_path.iterdir())
@@ -175,7 +178,7 @@ def test_a_crafted_file_or_token_never_crashes(tmp_path: Path) -> None:
     meta = b"[1,2]"  # valid JSON, wrong shape: start-up must skip it, not exit
     body = b"SCMFIT-MODEL-1\n" + b"".join(struct.pack("<Q", len(part)) + part for part in (meta, b"r", b"b"))
     (tmp_path / f"{'1' * 64}.scmfit").write_bytes(body + hashlib.sha256(body).digest())
-    registry = ModelRegistry(10_000, directory=tmp_path)
+    registry = ModelRegistry(10_000, directory=tmp_path, keys=KEYS)
     assert registry.stats()[0] == 0
     deep = base64.urlsafe_b64encode(b"[" * 100_000).decode()
     with pytest.raises(InvalidRequestError):

@@ -22,6 +22,7 @@ from scmfit.server.interceptors import RequestIdInterceptor, TokenAuthIntercepto
 from scmfit.server.metrics import Metrics
 from scmfit.server.registry import ModelRegistry
 from scmfit.server.servicer import CausalModelServicer
+from scmfit.server.signing import load_keys
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
@@ -90,7 +91,18 @@ def create_server(config: ServerConfig) -> RunningServer:
             ("grpc.so_reuseport", 0),
         ],
     )
-    registry = ModelRegistry(config.registry_bytes, ttl_seconds=config.model_ttl_seconds, directory=config.model_dir)
+    keys = (
+        load_keys(config.model_dir, config.model_key_file, config.previous_model_key_files)
+        if config.model_dir is not None
+        else None
+    )
+    registry = ModelRegistry(
+        config.registry_bytes,
+        ttl_seconds=config.model_ttl_seconds,
+        directory=config.model_dir,
+        keys=keys,
+        disk_bytes=config.model_dir_bytes,
+    )
     admission = Admission(config.max_concurrent or config.workers, config.max_queue)
     metrics.watch(lambda: admission.active, lambda: admission.queued, registry.stats, executor.warm_workers)
     datasets = DatasetStore(config.dataset_bytes, config.dataset_ttl_seconds)

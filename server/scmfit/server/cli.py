@@ -30,6 +30,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-samples", type=int, default=limits.max_samples, help="most samples per query")
     parser.add_argument("--model-dir", type=Path, help="persist fitted models here so they survive restarts")
     parser.add_argument(
+        "--model-key-file", type=Path, help="key that signs model files (or SCMFIT_MODEL_KEY; default <model-dir>.key)"
+    )
+    parser.add_argument(
+        "--previous-model-key-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="an old key during rotation: files it signed are re-signed with the current key (repeatable)",
+    )
+    parser.add_argument(
+        "--model-dir-bytes",
+        type=int,
+        default=defaults.model_dir_bytes,
+        help="disk budget of --model-dir; the oldest model files go first (0: unbounded)",
+    )
+    parser.add_argument(
         "--registry-bytes", type=int, default=defaults.registry_bytes, help="memory bound for fitted models"
     )
     parser.add_argument("--model-ttl", type=float, default=None, help="drop models unused for this many seconds")
@@ -142,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
         registry_bytes=args.registry_bytes,
         model_ttl_seconds=args.model_ttl,
         model_dir=args.model_dir,
+        model_key_file=args.model_key_file,
+        previous_model_key_files=tuple(args.previous_model_key_file),
+        model_dir_bytes=args.model_dir_bytes or None,
         warm_up=not args.no_warm_up,
         worker_stall_seconds=args.worker_stall_seconds,
     )

@@ -67,6 +67,12 @@ class ServerConfig:
     """Models unused for this long are dropped; None keeps them until evicted or deleted."""
     model_dir: Path | None = None
     """Where models persist across restarts; None keeps them in memory only."""
+    model_key_file: Path | None = None
+    """The key that signs model files; SCMFIT_MODEL_KEY wins, and without either `<model_dir>.key` is made."""
+    previous_model_key_files: tuple[Path, ...] = ()
+    """Keys of a rotation: files they signed are re-signed with the current key at start-up."""
+    model_dir_bytes: int | None = 10 * 1024 * 1024 * 1024
+    """The disk budget of model_dir; the oldest files go first. None: unbounded."""
     dataset_bytes: int = 1024 * 1024 * 1024
     """The most bytes of uploaded datasets kept; least recently used go first."""
     dataset_ttl_seconds: float = 3600.0

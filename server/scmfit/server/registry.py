@@ -2,13 +2,12 @@
 
 The main process keeps only bytes here: each entry's FitResult message and the pickled model that
 our own worker produced. Unpickling happens in workers, and only of bytes that came from a worker
-or from a file this server wrote (checked by name pattern and SHA-256 before use).
+or from a file signed with this server's key (checked by name pattern and HMAC before any use).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import os
@@ -23,11 +22,15 @@ from pathlib import Path
 from scmfit.server.errors import FieldViolation, InvalidRequestError, ModelNotFoundError
 from scmfit.server.identity import MIN_PREFIX, MODEL_ID_PATTERN, MODEL_REF_PATTERN
 from scmfit.server.job import ColumnKind
+from scmfit.server.signing import TAG_BYTES, ModelKeys
 
 _log = logging.getLogger(__name__)
 
-_MAGIC = b"SCMFIT-MODEL-1\n"
+_MAGIC = b"SCMFIT-MODEL-2\n"
+_OLD_MAGIC = b"SCMFIT-MODEL-1\n"
+"""Files of scmfit before signing: a bare SHA-256 that anyone could recompute; refused."""
 _SUFFIX = ".scmfit"
+_TEMPORARY = ".tmp"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -82,15 +85,28 @@ def check_model_ref(reference: str, field_name: str = "model_id") -> str:
 class ModelRegistry:
     """Thread-safe; RPC threads read and write it concurrently."""
 
-    def __init__(self, max_bytes: int, *, ttl_seconds: float | None = None, directory: Path | None = None) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        *,
+        ttl_seconds: float | None = None,
+        directory: Path | None = None,
+        keys: ModelKeys | None = None,
+        disk_bytes: int | None = None,
+    ) -> None:
         self.max_bytes = max_bytes
         self.ttl_seconds = ttl_seconds
         self.directory = directory
+        self.disk_bytes = disk_bytes
         self._memory: OrderedDict[str, StoredModel] = OrderedDict()
         self._memory_bytes = 0
         self._on_disk: dict[str, float] = {}  # model id -> create time, for persisted models
+        self._file_sizes: dict[str, int] = {}
         self._lock = threading.Lock()
         if directory is not None:
+            if keys is None:
+                raise ValueError("a model directory needs a signing key")
+            self._keys = keys
             directory.mkdir(parents=True, exist_ok=True)
             self._scan_directory()
 
@@ -101,12 +117,15 @@ class ModelRegistry:
         now = time.time()
         model = replace(model, last_use_time=now)
         if self.directory is not None:
-            self._write_file(model)
+            size = self._write_file(model)
             model = replace(model, persisted=True)
         with self._lock:
             self._insert(model)
             if model.persisted:
                 self._on_disk[model.model_id] = model.create_time
+                self._file_sizes[model.model_id] = size
+        if model.persisted:
+            self._enforce_disk_budget(keep=model.model_id)
         return model
 
     def resolve(self, reference: str, field_name: str = "model_id") -> str:
@@ -154,7 +173,7 @@ class ModelRegistry:
         loaded = self._read_file(self._path(model_id))
         if loaded is None:
             with self._lock:
-                self._on_disk.pop(model_id, None)
+                self._forget_file(model_id)
             raise ModelNotFoundError(model_id)
         loaded = replace(loaded, last_use_time=now)
         with self._lock:
@@ -181,7 +200,7 @@ class ModelRegistry:
         model_id = self.resolve(reference)
         with self._lock:
             in_memory = self._remove_from_memory(model_id)
-            on_disk = self._on_disk.pop(model_id, None) is not None
+            on_disk = self._forget_file(model_id)
         if on_disk:
             self._path(model_id).unlink(missing_ok=True)
         if not (in_memory or on_disk):
@@ -240,7 +259,7 @@ class ModelRegistry:
             ]
         for model_id in expired:
             self._remove_from_memory(model_id)
-            if self._on_disk.pop(model_id, None) is not None:
+            if self._forget_file(model_id):
                 self._path(model_id).unlink(missing_ok=True)
             _log.info("model %s expired (ttl %ss)", model_id[:12], self.ttl_seconds)
 
@@ -250,7 +269,32 @@ class ModelRegistry:
         assert self.directory is not None
         return self.directory / f"{check_model_id(model_id)}{_SUFFIX}"
 
-    def _write_file(self, model: StoredModel) -> None:
+    def _forget_file(self, model_id: str) -> bool:
+        """Drops the bookkeeping of a model's file (callers hold the lock); True when there was one."""
+        self._file_sizes.pop(model_id, None)
+        return self._on_disk.pop(model_id, None) is not None
+
+    def _enforce_disk_budget(self, keep: str) -> None:
+        """Deletes the oldest model files until the directory fits its byte budget (the newest stays)."""
+        if self.disk_bytes is None:
+            return
+        with self._lock:
+            total = sum(self._file_sizes.values())
+            oldest = sorted((t, mid) for mid, t in self._on_disk.items() if mid != keep)
+            doomed = []
+            for _, model_id in oldest:
+                if total <= self.disk_bytes:
+                    break
+                total -= self._file_sizes.get(model_id, 0)
+                self._forget_file(model_id)
+                doomed.append(model_id)
+        for model_id in doomed:
+            self._path(model_id).unlink(missing_ok=True)
+            _log.info(
+                "deleted model file %s: the model directory is over its %d-byte budget", model_id[:12], self.disk_bytes
+            )
+
+    def _write_file(self, model: StoredModel) -> int:
         meta = json.dumps(
             {
                 "model_id": model.model_id,
@@ -259,21 +303,34 @@ class ModelRegistry:
             }
         ).encode()
         body = _MAGIC + b"".join(struct.pack("<Q", len(part)) + part for part in (meta, model.result, model.blob))
-        path = self._path(model.model_id)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        self._write_atomically(self._path(model.model_id), body + self._keys.sign(body))
+        return len(body) + TAG_BYTES
+
+    @staticmethod
+    def _write_atomically(path: Path, data: bytes) -> None:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{_TEMPORARY}")
         with temporary.open("wb") as handle:
-            handle.write(body + hashlib.sha256(body).digest())
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
 
     def _read_file(self, path: Path) -> StoredModel | None:
-        """Returns None, with a log line, for anything that is not an intact file of ours."""
+        """Returns None, with a log line, for anything that is not an intact file signed with our key.
+
+        The signature is checked first, over the whole file, so nothing of a forged file is parsed.
+        """
         try:
             data = path.read_bytes()
-            body, digest = data[:-32], data[-32:]
-            if not body.startswith(_MAGIC) or hashlib.sha256(body).digest() != digest:
-                raise ValueError("bad header or checksum (truncated or corrupt)")
+            body, tag = data[:-TAG_BYTES], data[-TAG_BYTES:]
+            if body.startswith(_OLD_MAGIC):
+                raise ValueError("an unsigned file from an older scmfit (refit the model to store it signed)")
+            verified = self._keys.verify(body, tag)
+            if not body.startswith(_MAGIC) or verified is None:
+                raise ValueError("bad header or signature (truncated, corrupt, or not signed with this server's key)")
+            if verified is False:
+                self._write_atomically(path, body + self._keys.sign(body))
+                _log.info("re-signed model file %s with the current key", path.name)
             parts, offset = [], len(_MAGIC)
             for _ in range(3):
                 (length,) = struct.unpack_from("<Q", body, offset)
@@ -293,12 +350,18 @@ class ModelRegistry:
                 create_time=float(meta["create_time"]),
                 persisted=True,
             )
-        except (OSError, ValueError, KeyError, TypeError, struct.error) as error:
+        except (OSError, ValueError, KeyError, TypeError, struct.error, RecursionError) as error:
             _log.warning("skipping model file %s: %s", path.name, error)
             return None
 
     def _scan_directory(self) -> None:
         assert self.directory is not None
+        swept = 0
+        for path in self.directory.glob(f".*{_TEMPORARY}"):  # left by a crash between write and rename
+            path.unlink(missing_ok=True)
+            swept += 1
+        if swept:
+            _log.info("removed %d unfinished temporary file(s) from %s", swept, self.directory)
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
             if not MODEL_ID_PATTERN.fullmatch(path.name.removesuffix(_SUFFIX)):
                 _log.warning("skipping %s: not a model file name", path.name)
@@ -306,7 +369,10 @@ class ModelRegistry:
             model = self._read_file(path)
             if model is not None:
                 self._on_disk[model.model_id] = model.create_time
+                self._file_sizes[model.model_id] = path.stat().st_size
         _log.info("found %d stored model(s) in %s", len(self._on_disk), self.directory)
+        if self._on_disk:
+            self._enforce_disk_budget(keep=max(self._on_disk, key=self._on_disk.__getitem__))
 
 
 def _encode_token(key: tuple[str, float]) -> str:

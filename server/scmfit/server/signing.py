@@ -1,0 +1,80 @@
+"""Model files are authenticated with a server-side key before anything in them is unpickled.
+
+A SHA-256 alone proves only that a file is intact: anyone who can write to the model directory (or,
+later, to a shared object store) could forge one that runs code when a worker unpickles it. An
+HMAC-SHA256 under a key the writer does not know cannot be forged.
+
+Rotation: start the server with the new key as the current key and the old one as a previous key.
+Files signed with a previous key are verified with it and re-signed with the current key at start-up;
+once the log says none are left, drop the previous key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+_log = logging.getLogger(__name__)
+
+MIN_KEY_BYTES = 32
+KEY_ENV = "SCMFIT_MODEL_KEY"
+"""The current key itself (at least 32 characters), for deployments that keep secrets in variables."""
+TAG_BYTES = hashlib.sha256().digest_size
+
+
+@dataclass(frozen=True)
+class ModelKeys:
+    current: bytes
+    previous: tuple[bytes, ...] = ()
+
+    def sign(self, body: bytes) -> bytes:
+        return hmac.new(self.current, body, hashlib.sha256).digest()
+
+    def verify(self, body: bytes, tag: bytes) -> bool | None:
+        """True: signed with the current key; False: with a previous key (re-sign it); None: forged."""
+        if hmac.compare_digest(self.sign(body), tag):
+            return True
+        for key in self.previous:
+            if hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), tag):
+                return False
+        return None
+
+
+def _key_from_file(path: Path) -> bytes:
+    key = path.read_bytes().strip()
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"{path}: a model key needs at least {MIN_KEY_BYTES} bytes, found {len(key)}")
+    return key
+
+
+def load_keys(model_dir: Path, key_file: Path | None, previous_files: tuple[Path, ...] = ()) -> ModelKeys:
+    """The key from SCMFIT_MODEL_KEY, else from `key_file`, else from `<model_dir>.key`, made on first use.
+
+    The generated file sits beside the directory, not in it, with mode 0600, so that write access
+    to the directory alone is not enough to forge a model.
+    """
+    previous = tuple(_key_from_file(path) for path in previous_files)
+    from_env = os.environ.get(KEY_ENV, "").strip().encode()
+    if from_env:
+        if len(from_env) < MIN_KEY_BYTES:
+            raise ValueError(f"{KEY_ENV} needs at least {MIN_KEY_BYTES} characters")
+        return ModelKeys(from_env, previous)
+    if key_file is not None:
+        return ModelKeys(_key_from_file(key_file), previous)
+    default = model_dir.with_name(model_dir.name + ".key")
+    if not default.exists():
+        default.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(default, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        _log.warning(
+            "generated a model signing key at %s; keep it with the models, or pass --model-key-file / %s",
+            default,
+            KEY_ENV,
+        )
+    return ModelKeys(_key_from_file(default), previous)
