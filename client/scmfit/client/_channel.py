@@ -17,11 +17,11 @@ RETRY_POLICY: dict[str, Any] = {
     "initialBackoff": "0.2s",
     "maxBackoff": "3s",
     "backoffMultiplier": 2,
-    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+    "retryableStatusCodes": ["UNAVAILABLE"],
 }
-"""gRPC's own retries (never INVALID_ARGUMENT). UNAVAILABLE covers server start-up; RESOURCE_EXHAUSTED
-covers a full server, which sends `grpc-retry-pushback-ms` mirroring its google.rpc.RetryInfo, and gRPC
-waits exactly that long (gRFC A6). Requests over the retry buffer (256 KiB) are never replayed."""
+"""gRPC's own retries: UNAVAILABLE only (server start-up, a restart). A full server's RESOURCE_EXHAUSTED
+is retried by `_retry.py`, which can see its google.rpc.RetryInfo; other RESOURCE_EXHAUSTED (a message
+over a size limit) fail at once. Requests over the retry buffer (256 KiB) are never replayed."""
 
 SERVICE_CONFIG = json.dumps(
     {
@@ -79,13 +79,15 @@ def open_channel(
     options: Sequence[tuple[str, Any]] | None,
     token: str | None,
 ) -> grpc.Channel:
-    channel_options: list[tuple[str, Any]] = [
-        ("grpc.enable_retries", 1),
-        ("grpc.service_config", SERVICE_CONFIG),
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-        *(options or []),
-    ]
+    # A caller's option replaces ours: gRPC would take the first of two equal keys, silently ours.
+    chosen: dict[str, Any] = {
+        "grpc.enable_retries": 1,
+        "grpc.service_config": SERVICE_CONFIG,
+        "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+        "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    }
+    chosen.update(dict(options or []))
+    channel_options = list(chosen.items())
     if credentials is None:
         channel = grpc.insecure_channel(target, options=channel_options)
     else:

@@ -22,6 +22,7 @@ from scmfit.client._results import (
     ServerInfo,
     columns_to_arrays,
 )
+from scmfit.client._retry import with_pushback
 from scmfit.client._upload import upload_messages, uploadable
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
@@ -141,7 +142,9 @@ class Client:
     def upload_dataset(self, dataset: pb.Dataset, *, timeout: float | None = None) -> str:
         """Sends columns in chunks (UploadDataset) and returns the id a FitModelRequest can name instead."""
         try:
-            response = self._stub.UploadDataset(upload_messages(dataset), timeout=self._timeout(timeout))
+            response = with_pushback(
+                lambda left: self._stub.UploadDataset(upload_messages(dataset), timeout=left), self._timeout(timeout)
+            )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         return str(response.dataset_id)
@@ -181,18 +184,33 @@ class Client:
     def stream(
         self, request: pb.FitModelRequest, *, timeout: float | None = None
     ) -> Generator[pb.FitModelResponse, None, None]:
-        """The raw response stream; closing the generator early cancels the call on the server."""
-        call = self._stub.FitModel(request, timeout=self._timeout(timeout))
+        """The raw response stream; closing the generator early cancels the call on the server.
+
+        A full server refuses before it streams anything, so only the first message is awaited under
+        the pushback retry; once a response has arrived, an error ends the stream.
+        """
+        calls: list[Any] = []
+
+        def first(left: float | None) -> pb.FitModelResponse | None:
+            call = self._stub.FitModel(request, timeout=left)
+            calls.append(call)
+            return next(call, None)
+
         try:
-            yield from call
+            response = with_pushback(first, self._timeout(timeout))
+            if response is None:
+                return
+            yield response
+            yield from calls[-1]
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         finally:
-            call.cancel()
+            for call in calls:
+                call.cancel()
 
     def _unary(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
         try:
-            return method(request, timeout=self._timeout(timeout))
+            return with_pushback(lambda left: method(request, timeout=left), self._timeout(timeout))
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rows", type=int, default=limits.max_rows)
     parser.add_argument("--max-nodes", type=int, default=limits.max_nodes)
     parser.add_argument("--max-samples", type=int, default=limits.max_samples, help="most samples per query")
+    parser.add_argument(
+        "--max-sample-cells", type=int, default=limits.max_sample_cells, help="most samples x asked nodes per query"
+    )
     parser.add_argument("--model-dir", type=Path, help="persist fitted models here so they survive restarts")
     parser.add_argument(
         "--model-key-file", type=Path, help="key that signs model files (or SCMFIT_MODEL_KEY; default <model-dir>.key)"
@@ -137,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             max_rows=args.max_rows,
             max_nodes=args.max_nodes,
             max_samples=args.max_samples,
+            max_sample_cells=args.max_sample_cells,
             max_columns=args.max_columns,
             max_upload_cells=args.max_upload_cells,
             max_upload_bytes=args.max_upload_bytes,

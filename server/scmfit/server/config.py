@@ -33,6 +33,9 @@ class Limits:
     """The most samples one query may draw."""
     max_columns: int = 1_000
     """The most columns a dataset may have."""
+    max_sample_cells: int = 20_000_000
+    """The most values one query keeps: samples x asked nodes (160 MB of doubles); sampling itself runs in
+    bounded batches, so the model's other nodes do not count."""
     max_upload_cells: int = 64_000_000
     """The most rows x columns an upload's header may declare."""
     max_upload_bytes: int = 1024 * 1024 * 1024

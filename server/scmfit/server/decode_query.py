@@ -121,8 +121,39 @@ def decode_sample(request: pb.SampleModelRequest, model: StoredModel, limits: Li
         seed=_seed(request.HasField("seed"), request.seed, violations),
         include_samples=request.include_samples,
     )
+    _check_answer_size(query, model.kinds, limits, violations)
     _raise_if(violations)
     return query
+
+
+_MIN_WIRE_BYTES = {ColumnKind.DOUBLE: 8, ColumnKind.INT64: 1, ColumnKind.BOOL: 1, ColumnKind.STRING: 2}
+"""The fewest bytes one sampled value takes in a response (int64 varints and strings can take more)."""
+
+
+def _check_answer_size(
+    query: SampleQuery, kinds: Mapping[str, ColumnKind], limits: Limits, violations: list[FieldViolation]
+) -> None:
+    """Refuses, before any sampling, answers the server could not hold or could not send."""
+    nodes = query.nodes or tuple(kinds)
+    cells = query.num_samples * len(nodes)
+    if cells > limits.max_sample_cells:
+        violations.append(
+            FieldViolation(
+                "num_samples",
+                f"{query.num_samples} samples x {len(nodes)} nodes = {cells} values exceed the server limit "
+                f"max_sample_cells={limits.max_sample_cells}; ask for fewer samples or name fewer nodes",
+            )
+        )
+    elif query.include_samples:
+        least = query.num_samples * sum(_MIN_WIRE_BYTES[kinds[node]] for node in nodes)
+        if least > limits.max_request_bytes:
+            violations.append(
+                FieldViolation(
+                    "include_samples",
+                    f"the samples would take at least {least} bytes, over the server's message limit of "
+                    f"{limits.max_request_bytes}; ask for fewer samples, name fewer nodes, or ask for statistics only",
+                )
+            )
 
 
 def decode_effect(request: pb.EstimateEffectRequest, model: StoredModel, limits: Limits) -> EffectQuery:

@@ -31,6 +31,16 @@ from scmfit.server.numerics import INT64_LIMIT, IntegerOverflowError
 
 Transform = Callable[[np.ndarray], np.ndarray | float]
 
+SAMPLE_BATCH_CELLS = 2_000_000
+"""Draws are made in batches of at most this many cells (samples x model nodes), keeping only the asked
+nodes between batches, so memory no longer grows as nodes x samples. A constant, not a setting: a seeded
+query must give the same answer on every server. Queries of one batch draw exactly as before."""
+
+
+def batch_sizes(num_samples: int, num_nodes: int) -> list[int]:
+    batch = max(1, SAMPLE_BATCH_CELLS // max(1, num_nodes))
+    return [min(batch, num_samples - start) for start in range(0, num_samples, batch)]
+
 
 def transform(spec: InterventionSpec) -> Transform:
     """Typed interventions become DoWhy's callables here, in the worker; no code travels on the wire."""
@@ -90,35 +100,40 @@ def summarise(node: str, values: np.ndarray, kind: ColumnKind) -> NodeSummary:
 
 def sample(model: FittedModel, query: SampleQuery) -> SampleOutcome:
     set_random_seed(query.seed)
-    if query.interventions:
-        frame = gcm.interventional_samples(
-            model.scm, interventions(query.interventions), num_samples_to_draw=query.num_samples
-        )
-    else:
-        frame = gcm.draw_samples(model.scm, query.num_samples)
     nodes = query.nodes or tuple(model.kinds)
-    columns = {node: typed_column(frame[node].to_numpy(), model.kinds[node], node) for node in nodes}
+    parts: dict[str, list[np.ndarray]] = {node: [] for node in nodes}
+    for size in batch_sizes(query.num_samples, len(model.kinds)):
+        if query.interventions:
+            frame = gcm.interventional_samples(model.scm, interventions(query.interventions), num_samples_to_draw=size)
+        else:
+            frame = gcm.draw_samples(model.scm, size)
+        for node in nodes:
+            parts[node].append(typed_column(frame[node].to_numpy(), model.kinds[node], node))
+        del frame  # only the asked nodes outlive the batch
+    columns = {node: np.concatenate(chunks) for node, chunks in parts.items()}
     return SampleOutcome(
         statistics=tuple(summarise(node, columns[node], model.kinds[node]) for node in nodes),
         samples=columns if query.include_samples else {},
-        num_samples=len(frame),
+        num_samples=query.num_samples,
     )
 
 
 def effect(model: FittedModel, query: EffectQuery) -> EffectOutcome:
+    """DoWhy's average causal effect per batch (both arms on the same draws), weighted by batch size."""
     set_random_seed(query.seed)
-    value = gcm.average_causal_effect(
-        model.scm,
-        query.target,
-        interventions_alternative=interventions(
-            [InterventionSpec(query.treatment, InterventionKind.HARD, query.alternative)]
-        ),
-        interventions_reference=interventions(
-            [InterventionSpec(query.treatment, InterventionKind.HARD, query.reference)]
-        ),
-        num_samples_to_draw=query.num_samples,
-    )
-    return EffectOutcome(effect=float(value), num_samples=query.num_samples)
+    alternative = interventions([InterventionSpec(query.treatment, InterventionKind.HARD, query.alternative)])
+    reference = interventions([InterventionSpec(query.treatment, InterventionKind.HARD, query.reference)])
+    total = 0.0
+    for size in batch_sizes(query.num_samples, len(model.kinds)):
+        value = gcm.average_causal_effect(
+            model.scm,
+            query.target,
+            interventions_alternative=alternative,
+            interventions_reference=reference,
+            num_samples_to_draw=size,
+        )
+        total += float(value) * size
+    return EffectOutcome(effect=total / query.num_samples, num_samples=query.num_samples)
 
 
 def counterfactual(model: FittedModel, query: CounterfactualQuery) -> CounterfactualOutcome:

@@ -19,7 +19,7 @@ from scmfit.server.config import Limits
 from scmfit.server.datasets import DatasetStore, UploadLimits, assemble_upload
 from scmfit.server.decode import Entry, available_qualities, decode_fit_request
 from scmfit.server.decode_query import decode_counterfactual, decode_effect, decode_sample
-from scmfit.server.errors import DeadlineError, ScmfitServerError
+from scmfit.server.errors import DeadlineError, FieldViolation, InvalidRequestError, ScmfitServerError
 from scmfit.server.executor import FitExecutor
 from scmfit.server.job import (
     CounterfactualOutcome,
@@ -254,6 +254,22 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         )
         return encode.server_info(self._limits, available_qualities(), self._workers, bounds)
 
+    def _sendable(self, response: Response, field: str) -> Response:
+        """An answer over the send limit is refused here, with a fix, instead of by gRPC with a bare
+        RESOURCE_EXHAUSTED that clients would take for pushback and retry."""
+        size = response.ByteSize()  # type: ignore[attr-defined]
+        if size > self._limits.max_request_bytes:
+            raise InvalidRequestError(
+                [
+                    FieldViolation(
+                        field,
+                        f"the answer takes {size} bytes, over the server's message limit of "
+                        f"{self._limits.max_request_bytes}; ask for fewer samples or rows, or name fewer nodes",
+                    )
+                ]
+            )
+        return response
+
     @_unary
     def GetModel(self, request: pb.GetModelRequest, context: grpc.ServicerContext) -> pb.GetModelResponse:  # noqa: N802
         model = self._registry.get(request.model_id)
@@ -283,7 +299,9 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         model = self._registry.get(request.model_id)
         outcome = self._answer(decode_sample(request, model, self._limits), model, context)
         assert isinstance(outcome, SampleOutcome)
-        return encode.sample_response(outcome, model.kinds, time.monotonic() - started)
+        return self._sendable(
+            encode.sample_response(outcome, model.kinds, time.monotonic() - started), "include_samples"
+        )
 
     @_unary
     def EstimateEffect(  # noqa: N802
@@ -301,7 +319,8 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         model = self._registry.get(request.model_id)
         outcome = self._answer(decode_counterfactual(request, model, self._limits), model, context)
         assert isinstance(outcome, CounterfactualOutcome)
-        return pb.CounterfactualResponse(counterfactual=encode.dataset(outcome.rows, model.kinds))
+        response = pb.CounterfactualResponse(counterfactual=encode.dataset(outcome.rows, model.kinds))
+        return self._sendable(response, "observed")
 
     def _answer(self, query: Query, model: StoredModel, context: grpc.ServicerContext) -> QueryOutcome:
         with self._admission.slot(context.is_active):
