@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes)
     parser.add_argument("--max-rows", type=int, default=limits.max_rows)
     parser.add_argument("--max-nodes", type=int, default=limits.max_nodes)
+    parser.add_argument("--max-edges", type=int, default=limits.max_edges)
+    parser.add_argument("--max-parents", type=int, default=limits.max_parents, help="most parents of one node")
     parser.add_argument("--max-samples", type=int, default=limits.max_samples, help="most samples per query")
     parser.add_argument(
         "--max-sample-cells", type=int, default=limits.max_sample_cells, help="most samples x asked nodes per query"
@@ -139,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
             max_request_bytes=args.max_request_bytes,
             max_rows=args.max_rows,
             max_nodes=args.max_nodes,
+            max_edges=args.max_edges,
+            max_parents=args.max_parents,
             max_samples=args.max_samples,
             max_sample_cells=args.max_sample_cells,
             max_columns=args.max_columns,

@@ -29,6 +29,10 @@ class Limits:
     """The most rows a dataset may have."""
     max_nodes: int = 1_000
     """The most nodes a graph may have."""
+    max_edges: int = 20_000
+    """The most edges a graph may have."""
+    max_parents: int = 100
+    """The most parents one node may have: each node's task carries its parents' columns."""
     max_samples: int = 1_000_000
     """The most samples one query may draw."""
     max_columns: int = 1_000

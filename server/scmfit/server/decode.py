@@ -6,6 +6,7 @@ so that a bad request gets INVALID_ARGUMENT naming the field instead of a crash 
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import importlib.util
 import math
@@ -149,6 +150,13 @@ def _decode_graph(
             )
         else:
             first_index[name] = i
+    if len(graph.edges) > limits.max_edges:
+        violations.append(
+            FieldViolation(
+                "graph.edges", f"{len(graph.edges)} edges exceed the server limit max_edges={limits.max_edges}"
+            )
+        )
+        return nodes, ()
     edges: list[tuple[str, str]] = []
     seen_edges: dict[tuple[str, str], int] = {}
     for k, edge in enumerate(graph.edges):
@@ -162,6 +170,15 @@ def _decode_graph(
             violations.append(FieldViolation(f"graph.edges[{k}]", f"duplicate of graph.edges[{seen_edges[pair]}]"))
         seen_edges.setdefault(pair, k)
         edges.append(pair)
+    parents = collections.Counter(target for _, target in seen_edges)
+    for node, count in parents.items():
+        if count > limits.max_parents:
+            violations.append(
+                FieldViolation(
+                    "graph.edges",
+                    f"node {node!r} has {count} parents, over the server limit max_parents={limits.max_parents}",
+                )
+            )
     if len(violations) == found:
         _check_acyclic(nodes, edges, violations)
     return nodes, tuple(edges)
