@@ -41,13 +41,13 @@ def grpc_server() -> Iterator[ServerProcess]:
     assert process.terminate() == 0, process.log()
 
 
-def start_bridge(target: str, log_name: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_bridge(target: str, log_name: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """`scmfit web` in a subprocess on a free port, pointed at `target`; waits until it answers."""
     port = free_port()
     with (REPO / log_name).open("wb") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             [server_python(), "-m", "scmfit.client.cli", "web", "--grpc-target", target,
-             "--address", f"127.0.0.1:{port}", "--fixtures", str(REPO / "fixtures")],
+             "--address", f"127.0.0.1:{port}", "--fixtures", str(REPO / "fixtures"), *extra],
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -300,6 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--grpc-target", default=None, help="the scmfit server to use")
     web.add_argument("--embedded", action="store_true", help="run the gRPC server in this process too")
     web.add_argument("--fixtures", type=Path, default=Path("fixtures"), help="directory of case files to offer")
+    web.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        help="a host name the page may be reached by, besides loopback (repeatable; guards DNS rebinding)",
+    )
+    web.add_argument("--tls-ca", type=Path, help="PEM CA that signed the gRPC server's certificate (turns on TLS)")
+    web.add_argument("--tls-cert", type=Path, help="PEM client certificate, for servers that require mTLS")
+    web.add_argument("--tls-key", type=Path, help="PEM client key")
+    web.add_argument("--token-file", type=Path, help="file holding the gRPC server's bearer token")
     web.set_defaults(handler=_web)
 
     serve = commands.add_parser("serve", help="run the server (needs the server extra)")
@@ -376,7 +386,16 @@ def _web(args: argparse.Namespace) -> int:
     except ImportError as error:
         print(f"error: `scmfit web` needs the web extra: pip install 'scmfit[web]' ({error})", file=sys.stderr)
         return EXIT_ERROR
-    run(args.address, args.grpc_target, embedded=args.embedded, fixtures=args.fixtures)
+    secure = args.tls_ca is not None or args.tls_cert is not None
+    run(
+        args.address,
+        args.grpc_target,
+        embedded=args.embedded,
+        fixtures=args.fixtures,
+        credentials=tls_credentials(args.tls_ca, args.tls_cert, args.tls_key) if secure else None,
+        token=args.token_file.read_text().strip() if args.token_file else None,
+        allowed_hosts=tuple(args.allowed_host),
+    )
     return EXIT_SUCCESS
 
 

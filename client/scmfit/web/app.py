@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -38,6 +42,39 @@ JOB_TTL_SECONDS = 300
 MAX_PENDING_JOBS = 64
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+RETRY_AFTER_SECONDS = 5
+
+
+class BridgeBusyError(ScmfitError):
+    """The job table is full; the page should try again after RETRY_AFTER_SECONDS."""
+
+
+def origin_guard(allowed_hosts: Sequence[str]) -> Any:
+    """Pure ASGI middleware: state-changing requests must be JSON and, when they say where they come
+    from, come from an allowed host. A cross-site form can send neither a JSON content type (that needs
+    a CORS preflight, which this bridge never grants) nor a matching Origin."""
+    allowed = set(allowed_hosts)
+
+    def middleware(app: Any) -> Any:
+        async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+                headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+                origin = headers.get("origin")
+                problem = None
+                if origin is not None and urlsplit(origin).hostname not in allowed:
+                    problem = f"cross-origin request from {origin!r} refused"
+                elif headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+                    problem = "send the request as application/json"
+                if problem is not None:
+                    response = JSONResponse({"message": problem, "code": "PERMISSION_DENIED", "violations": []}, 403)
+                    await response(scope, receive, send)
+                    return
+            await app(scope, receive, send)
+
+        return guarded
+
+    return middleware
 
 
 @dataclass
@@ -47,6 +84,7 @@ class Bridge:
     target: str
     fixtures: Path | None
     credentials: grpc.ChannelCredentials | None = None
+    token: str | None = None
     jobs: dict[str, tuple[float, pb.FitModelRequest]] = field(default_factory=dict)
     channel: grpc.aio.Channel | None = None
 
@@ -56,12 +94,17 @@ class Bridge:
         assert self.channel is not None
         return pb_grpc.CausalModelServiceStub(self.channel)
 
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The bearer token on every gRPC call, for servers started with --auth-token-file."""
+        return (("authorization", f"Bearer {self.token}"),) if self.token else ()
+
     def add_job(self, request: pb.FitModelRequest) -> str:
         now = time.monotonic()
         for job_id in [j for j, (created, _) in self.jobs.items() if now - created > JOB_TTL_SECONDS]:
             del self.jobs[job_id]
         if len(self.jobs) >= MAX_PENDING_JOBS:
-            raise ScmfitError("too many jobs are waiting to be streamed; try again shortly")
+            raise BridgeBusyError(f"{MAX_PENDING_JOBS} jobs are waiting to be streamed; try again shortly")
         job_id = secrets.token_urlsafe(16)
         self.jobs[job_id] = (now, request)
         return job_id
@@ -115,9 +158,15 @@ def sse(event: str, data: Mapping[str, Any]) -> bytes:
 
 
 def create_app(
-    target: str, *, fixtures: Path | None = None, credentials: grpc.ChannelCredentials | None = None
+    target: str,
+    *,
+    fixtures: Path | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
+    token: str | None = None,
+    allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
 ) -> Starlette:
-    bridge = Bridge(target=target, fixtures=fixtures, credentials=credentials)
+    """`allowed_hosts` guards against DNS rebinding (the Host header) and cross-site requests (Origin)."""
+    bridge = Bridge(target=target, fixtures=fixtures, credentials=credentials, token=token)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -144,30 +193,42 @@ def create_app(
                 )
         return JSONResponse(cases)
 
+    def build_request(body: Mapping[str, Any]) -> pb.FitModelRequest:
+        """Runs in a worker thread: parsing a large CSV must not stall every other connection."""
+        config: dict[str, Any] = {"quality": str(body.get("quality") or "GOOD")}
+        if body.get("threshold") not in (None, ""):
+            config["r2_threshold"] = float(body["threshold"])
+        fixture = str(body.get("fixture") or "")
+        if fixture:
+            if bridge.fixtures is None or fixture not in {p.stem for p in bridge.fixtures.glob("*.json")}:
+                raise InvalidRequestError(f"unknown fixture {fixture!r}")
+            case = load_case(bridge.fixtures / f"{fixture}.json")  # a name from the listing, never a path
+            return fit_request(case.nodes, case.edges, case.traces, **config)
+        graph_text, traces_text = body.get("graph"), body.get("traces")
+        if not isinstance(graph_text, str) or not isinstance(traces_text, str):
+            raise InvalidRequestError("choose a fixture, or upload a graph (JSON) and traces (CSV)")
+        nodes, edges = parse_graph(graph_text, "graph")
+        traces = parse_csv(traces_text, "traces")
+        return fit_request(nodes, edges, traces, **config)
+
     async def create_job(request: Request) -> Response:
-        form = await request.form(max_part_size=MAX_UPLOAD_BYTES)
+        body = await json_body(request)
+        if isinstance(body, Response):
+            return body
         try:
-            config: dict[str, Any] = {"quality": str(form.get("quality") or "GOOD")}
-            if form.get("threshold"):
-                config["r2_threshold"] = float(str(form["threshold"]))
-            fixture = str(form.get("fixture") or "")
-            if fixture:
-                if bridge.fixtures is None or fixture not in {p.stem for p in bridge.fixtures.glob("*.json")}:
-                    raise InvalidRequestError(f"unknown fixture {fixture!r}")
-                case = load_case(bridge.fixtures / f"{fixture}.json")  # a name from the listing, never a path
-                request_message = fit_request(case.nodes, case.edges, case.traces, **config)
-            else:
-                graph_file, traces_file = form.get("graph"), form.get("traces")
-                if not hasattr(graph_file, "read") or not hasattr(traces_file, "read"):
-                    raise InvalidRequestError("choose a fixture, or upload a graph (JSON) and traces (CSV)")
-                nodes, edges = parse_graph((await graph_file.read()).decode(), "graph")  # type: ignore[union-attr]
-                traces = parse_csv((await traces_file.read()).decode(), "traces")  # type: ignore[union-attr]
-                request_message = fit_request(nodes, edges, traces, **config)
-        except ValueError as error:
+            request_message = await run_in_threadpool(build_request, body)
+            job_id = bridge.add_job(request_message)
+        except BridgeBusyError as error:
+            return JSONResponse(
+                {"message": error.message, "code": "RESOURCE_EXHAUSTED", "violations": []},
+                status_code=429,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        except (TypeError, ValueError) as error:
             return JSONResponse({"message": str(error), "code": "INVALID_ARGUMENT", "violations": []}, status_code=400)
         except ScmfitError as error:
             return JSONResponse(error_body(error), status_code=400)
-        return JSONResponse({"job_id": bridge.add_job(request_message)}, status_code=201)
+        return JSONResponse({"job_id": job_id}, status_code=201)
 
     async def stream_job(request: Request) -> Response:
         entry = bridge.jobs.pop(request.path_params["job_id"], None)
@@ -176,7 +237,7 @@ def create_app(
         _, request_message = entry
 
         async def events() -> AsyncIterator[bytes]:
-            call = bridge.stub.FitModel(request_message)
+            call = bridge.stub.FitModel(request_message, metadata=bridge.metadata)
             try:
                 async for response in call:
                     if response.HasField("result"):
@@ -192,7 +253,9 @@ def create_app(
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
     async def sample(request: Request) -> Response:
-        body = await request.json()
+        body = await json_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             interventions = {str(k): float(v) for k, v in dict(body.get("interventions", {})).items()}
             message = pb.SampleModelRequest(
@@ -200,7 +263,7 @@ def create_app(
                 interventions=interventions_proto(interventions),
                 num_samples=int(body.get("num_samples", 2000)),
             )
-            response = await bridge.stub.SampleModel(message, timeout=60)
+            response = await bridge.stub.SampleModel(message, timeout=60, metadata=bridge.metadata)
         except (TypeError, ValueError) as error:
             return JSONResponse({"message": str(error), "violations": []}, status_code=400)
         except grpc.aio.AioRpcError as error:
@@ -223,7 +286,9 @@ def create_app(
     async def health(request: Request) -> Response:
         assert bridge.channel is not None
         try:
-            reply = await health_pb2_grpc.HealthStub(bridge.channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            reply = await health_pb2_grpc.HealthStub(bridge.channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=5, metadata=bridge.metadata
+            )
         except grpc.aio.AioRpcError as error:
             return JSONResponse(error_body(from_rpc_error(error)), status_code=503)
         return JSONResponse({"status": health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)})
@@ -240,10 +305,40 @@ def create_app(
             Mount("/static", StaticFiles(directory=str(static)), name="static"),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
+            Middleware(origin_guard(allowed_hosts)),
+        ],
     )
 
 
-def run(address: str, target: str | None, *, embedded: bool, fixtures: Path | None) -> None:
+async def json_body(request: Request) -> dict[str, Any] | Response:
+    """The request's JSON object, or the 400 or 413 that says what is wrong with it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        return JSONResponse({"message": f"the body is over {MAX_UPLOAD_BYTES} bytes", "violations": []}, 413)
+    raw = await request.body()
+    if len(raw) > MAX_UPLOAD_BYTES:
+        return JSONResponse({"message": f"the body is over {MAX_UPLOAD_BYTES} bytes", "violations": []}, 413)
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        return JSONResponse({"message": f"the body is not JSON: {error}", "violations": []}, 400)
+    if not isinstance(body, dict):
+        return JSONResponse({"message": "the body must be a JSON object", "violations": []}, 400)
+    return body
+
+
+def run(
+    address: str,
+    target: str | None,
+    *,
+    embedded: bool,
+    fixtures: Path | None,
+    credentials: grpc.ChannelCredentials | None = None,
+    token: str | None = None,
+    allowed_hosts: Sequence[str] = (),
+) -> None:
     """`scmfit web`: serves the page; with `embedded`, also runs the gRPC server in this process."""
     import uvicorn
 
@@ -257,8 +352,11 @@ def run(address: str, target: str | None, *, embedded: bool, fixtures: Path | No
     if target is None:
         raise SystemExit("scmfit web: give --grpc-target HOST:PORT or --embedded")
     host, _, port = address.rpartition(":")
+    host = host or "127.0.0.1"
+    hosts = (*LOOPBACK_HOSTS, *allowed_hosts, *((host,) if host not in ("0.0.0.0", "::") else ()))
+    app = create_app(target, fixtures=fixtures, credentials=credentials, token=token, allowed_hosts=hosts)
     try:
-        uvicorn.run(create_app(target, fixtures=fixtures), host=host or "127.0.0.1", port=int(port), log_level="info")
+        uvicorn.run(app, host=host, port=int(port), log_level="info")
     finally:
         if running is not None:
             running.stop(grace=5)

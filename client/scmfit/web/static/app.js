@@ -150,16 +150,26 @@ async function startFit(event) {
   $("stages").tBodies[0].replaceChildren();
   state.rows = {};
   window.scmfitEvents = [];
-  const form = new FormData($("fit-form"));
-  if (form.get("fixture")) { form.delete("graph"); form.delete("traces"); }
+  // JSON, not a form: the bridge accepts only application/json, which a cross-site form cannot send.
+  const job = { fixture: $("fixture").value, quality: $("quality").value, threshold: $("threshold").value };
+  if (!job.fixture) {
+    const graph = $("graph").files[0], traces = $("traces").files[0];
+    if (graph) job.graph = await graph.text();
+    if (traces) job.traces = await traces.text();
+  }
   let reply;
   try {
-    reply = await fetch("/api/jobs", { method: "POST", body: form });
+    reply = await fetch("/api/jobs", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(job),
+    });
   } catch (error) {
     return showError({ message: "scmfit web is unreachable: " + error });
   }
   const body = await reply.json();
-  if (!reply.ok) return showError(body);
+  if (!reply.ok) {
+    const wait = reply.headers.get("Retry-After");
+    return showError(wait ? { ...body, message: `${body.message} (retry in ${wait} s)` } : body);
+  }
   $("progress-card").hidden = false;
   $("bar").value = 0;
   setRunning(true);
