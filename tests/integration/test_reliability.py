@@ -175,6 +175,10 @@ def test_limits_are_reported_and_enforced_before_any_work(tight: ServerProcess) 
     with Client(tight.address, timeout=30) as client:
         info = client.server_info()
         assert (info.max_nodes, info.raw.limits.max_columns, info.max_request_bytes) == (120, 120, 2 * 1024 * 1024)
+        limits = info.raw.limits
+        assert (limits.max_edges, limits.max_parents, limits.max_sample_cells) == (20_000, 100, 20_000_000)
+        assert (limits.max_upload_cells, limits.max_upload_bytes, limits.max_uploads) == (64_000_000, 2**30, 4)
+        assert limits.upload_idle_timeout.ToTimedelta().total_seconds() == 30
         names = [f"n{i}" for i in range(121)]
         with pytest.raises(InvalidRequestError) as caught:
             client.fit((names, []), {name: [1.0] * 10 for name in names})

@@ -1027,6 +1027,13 @@ class ServerLimits(_message.Message):
     MAX_CONCURRENT_FIELD_NUMBER: _builtins.int
     MAX_QUEUE_FIELD_NUMBER: _builtins.int
     DEFAULT_FIT_DEADLINE_FIELD_NUMBER: _builtins.int
+    MAX_EDGES_FIELD_NUMBER: _builtins.int
+    MAX_PARENTS_FIELD_NUMBER: _builtins.int
+    MAX_SAMPLE_CELLS_FIELD_NUMBER: _builtins.int
+    MAX_UPLOAD_CELLS_FIELD_NUMBER: _builtins.int
+    MAX_UPLOAD_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_UPLOADS_FIELD_NUMBER: _builtins.int
+    UPLOAD_IDLE_TIMEOUT_FIELD_NUMBER: _builtins.int
     max_request_bytes: _builtins.int
     """The largest request message accepted, in bytes."""
     max_rows: _builtins.int
@@ -1043,9 +1050,25 @@ class ServerLimits(_message.Message):
     """The most fits and queries that run at once."""
     max_queue: _builtins.int
     """The most calls that may wait for a slot; beyond it calls get RESOURCE_EXHAUSTED with RetryInfo."""
+    max_edges: _builtins.int
+    """The most edges a graph may have."""
+    max_parents: _builtins.int
+    """The most parents one node may have."""
+    max_sample_cells: _builtins.int
+    """The most values one query may keep: samples times the nodes it asks for."""
+    max_upload_cells: _builtins.int
+    """The most rows times columns an upload's header may declare."""
+    max_upload_bytes: _builtins.int
+    """The most bytes one upload may send."""
+    max_uploads: _builtins.int
+    """The most uploads in progress at once; beyond it uploads get RESOURCE_EXHAUSTED with RetryInfo."""
     @_builtins.property
     def default_fit_deadline(self) -> _duration_pb2.Duration:
         """The deadline the server applies to fits whose client set none."""
+
+    @_builtins.property
+    def upload_idle_timeout(self) -> _duration_pb2.Duration:
+        """How long an upload may send nothing before it is ended with DEADLINE_EXCEEDED."""
 
     def __init__(
         self,
@@ -1059,10 +1082,17 @@ class ServerLimits(_message.Message):
         max_concurrent: _builtins.int = ...,
         max_queue: _builtins.int = ...,
         default_fit_deadline: _duration_pb2.Duration | None = ...,
+        max_edges: _builtins.int = ...,
+        max_parents: _builtins.int = ...,
+        max_sample_cells: _builtins.int = ...,
+        max_upload_cells: _builtins.int = ...,
+        max_upload_bytes: _builtins.int = ...,
+        max_uploads: _builtins.int = ...,
+        upload_idle_timeout: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline", "upload_idle_timeout", b"upload_idle_timeout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline", "max_columns", b"max_columns", "max_concurrent", b"max_concurrent", "max_nodes", b"max_nodes", "max_queue", b"max_queue", "max_registry_bytes", b"max_registry_bytes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows", "max_samples", b"max_samples"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline", "max_columns", b"max_columns", "max_concurrent", b"max_concurrent", "max_edges", b"max_edges", "max_nodes", b"max_nodes", "max_parents", b"max_parents", "max_queue", b"max_queue", "max_registry_bytes", b"max_registry_bytes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows", "max_sample_cells", b"max_sample_cells", "max_samples", b"max_samples", "max_upload_bytes", b"max_upload_bytes", "max_upload_cells", b"max_upload_cells", "max_uploads", b"max_uploads", "upload_idle_timeout", b"upload_idle_timeout"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -133,7 +133,9 @@ class _NodeParallelFitRun:
 
     def cancel(self) -> bool:
         stopped = False
-        for future in self._futures.values():
+        # Queued tasks first: cancelling a running one frees a worker, and the dispatch would hand it
+        # the next queued task of this very fit, whose cancel would then kill a fresh worker too.
+        for future in sorted(self._futures.values(), key=lambda future: future.running()):
             was_running = future.running()
             if future.cancel() and was_running:
                 stopped = True
