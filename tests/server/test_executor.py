@@ -7,7 +7,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pebble
 import pytest
@@ -32,7 +32,7 @@ def test_tasks_are_built_only_when_sent_and_cancelled_ones_never_run(pool: pebbl
     dispatch = BoundedDispatch(pool, capacity=1)
     built: list[int] = []
 
-    def build(index: int, seconds: float) -> object:
+    def build(index: int, seconds: float) -> Callable[[], float]:
         def make() -> float:
             built.append(index)
             return seconds
