@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: everything on Python 3.11; the client and integration tests again on
-# Python 3.13 (client only, no DoWhy) against a server running on 3.11; the client's unit tests on 3.12.
+# Python 3.13 (client only, no DoWhy) against a server running on 3.11, with the lift-sys adapter tests
+# (tests/compat); the client's unit tests on 3.12.
 # Tests run in parallel (pytest-xdist), each worker with its own server on a port the OS picks.
 #
 # The browser tests drive Debian's chromium. When it is missing and this runs as root, it is installed
@@ -21,7 +22,7 @@ echo "== Python 3.11: browser tests (one browser at a time: they time out when c
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/web "$@"
 echo "== Python 3.13 client against the 3.11 server"
 SCMFIT_SERVER_PYTHON="$PWD/.venv/bin/python" .venv-client313/bin/python -m pytest -q -p no:cacheprovider \
-  -n "$workers" tests/client tests/integration "$@"
+  -n "$workers" tests/client tests/integration tests/compat "$@"
 echo "== Python 3.12 client unit tests"
 .venv-client312/bin/python -m pytest -q -p no:cacheprovider tests/client "$@"
 echo "== all suites passed in $((SECONDS - started))s"

@@ -13,6 +13,7 @@ import pebble
 import pytest
 
 from scmfit.server.executor import BoundedDispatch
+from tests.integration.test_lifecycle import wait_for
 
 
 def sleep_then_pid(seconds: float) -> int:
@@ -42,7 +43,7 @@ def test_tasks_are_built_only_when_sent_and_cancelled_ones_never_run(pool: pebbl
     first = dispatch.schedule(sleep_then_pid, build(0, 3.0))
     queued = [dispatch.schedule(sleep_then_pid, build(i, 0.0)) for i in range(1, 6)]
     assert built == [0] and dispatch.waiting == 5  # one task in pebble; the rest not even built
-    assert wait_until(first.running)
+    assert wait_for(first.running)
     for task in queued[:4]:
         assert task.cancel()
     worker = first.result(timeout=60)
@@ -60,12 +61,3 @@ def test_cancelling_a_sent_task_kills_only_its_worker_and_the_rest_go_on(pool: p
     with pytest.raises(concurrent.futures.CancelledError):
         running.result(timeout=60)
     assert after.result(timeout=120) > 0  # a replacement worker ran it
-
-
-def wait_until(predicate: object, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
