@@ -9,6 +9,8 @@
 # scripts/liftsys_plugin.py, which swaps lift-sys's DoWhyClient for scmfit.client.compat's and
 # drops the module skip of test_scm_fitter_dynamic.py. It prints pass, fail, error and skip
 # counts and the wall time. No lift-sys file is changed or copied.
+# SCMFIT_LIFTSYS_BASELINE=1 runs the same tests (same unskip) against lift-sys's own subprocess
+# client instead, for a like-for-like comparison (it needs lift-sys's .venv-dowhy).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 liftsys="$(cd "${1:?usage: scripts/liftsys_check.sh /path/to/lift-sys [pytest args]}" && pwd)"
@@ -37,7 +39,11 @@ with Client("$SCMFIT_ADDRESS", timeout=2) as client:
             pass
         time.sleep(0.2)
 PY
-echo "== lift-sys tests/causal against scmfit at $SCMFIT_ADDRESS"
+if [ "${SCMFIT_LIFTSYS_BASELINE:-0}" = 1 ]; then
+  echo "== lift-sys tests/causal against its own subprocess client (baseline)"
+else
+  echo "== lift-sys tests/causal against scmfit at $SCMFIT_ADDRESS"
+fi
 started=$SECONDS
 set +e
 (cd "$liftsys" && PYTHONPATH="$here/scripts${PYTHONPATH:+:$PYTHONPATH}" "$python" -m pytest tests/causal \

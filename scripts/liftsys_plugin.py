@@ -6,12 +6,15 @@ It rebinds `DoWhyClient`, `DoWhySubprocessError` and `fit_scm` in lift-sys's `do
 module and in every lift-sys module that imported them, before any test runs.
 `--scmfit-unskip NAME` removes module-level skip marks from the test file NAME (for example
 test_scm_fitter_dynamic.py, which lift-sys skips because its subprocess was too slow to run).
+With SCMFIT_LIFTSYS_BASELINE=1 nothing is swapped (only the unskip applies): the same selection of
+tests then runs against lift-sys's own subprocess client, for a like-for-like comparison.
 It contains no lift-sys code; it only knows the three names lift-sys's client exports.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -19,7 +22,8 @@ import pytest
 
 from scmfit.client import compat
 
-REPLACED = {"DoWhyClient": compat.DoWhyClient, "DoWhySubprocessError": compat.DoWhySubprocessError}
+BASELINE = os.environ.get("SCMFIT_LIFTSYS_BASELINE") == "1"
+REPLACED = {} if BASELINE else {"DoWhyClient": compat.DoWhyClient, "DoWhySubprocessError": compat.DoWhySubprocessError}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,6 +31,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if BASELINE:
+        return
     original = importlib.import_module("lift_sys.causal.dowhy_client")
     patch(original, {**REPLACED, "fit_scm": compat.fit_scm})
     for name, module in list(sys.modules.items()):
