@@ -78,6 +78,7 @@ def test_a_local_size_limit_is_not_mistaken_for_pushback(server: ServerProcess, 
     assert count(server, "ok") == before + 1
 
 
+@pytest.mark.server_internals
 def test_samples_times_asked_nodes_are_limited_not_the_model_size(
     server: ServerProcess, chain: tuple[str, list[str]]
 ) -> None:
@@ -105,6 +106,7 @@ def reset_peak(pid: int) -> float:
     return vm_mb(pid, "VmRSS")
 
 
+@pytest.mark.server_internals
 def test_a_million_samples_of_a_100_node_model_stay_in_bounded_memory(
     server: ServerProcess, chain: tuple[str, list[str]]
 ) -> None:

@@ -14,6 +14,8 @@ from tests.integration.test_answer_limits import vm_mb
 from tests.integration.test_lifecycle import wait_for
 from tests.serverproc import start_server
 
+pytestmark = pytest.mark.server_internals  # see pyproject.toml
+
 
 def test_the_reviews_dense_graph_is_refused_at_the_door_and_a_dense_fit_copies_lazily() -> None:
     server = start_server("--metrics-port", "0", workers=1)

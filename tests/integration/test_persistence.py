@@ -16,6 +16,8 @@ from scmfit.client import Client, NotFoundError
 from tests.conftest import fixture_case
 from tests.serverproc import start_server
 
+pytestmark = pytest.mark.server_internals  # see pyproject.toml
+
 
 def test_models_survive_a_restart_and_a_truncated_file_is_skipped(tmp_path: Path) -> None:
     model_dir = tmp_path / "models"

@@ -20,6 +20,8 @@ from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 from tests.integration.test_lifecycle import wait_for
 from tests.serverproc import ServerProcess, start_server
 
+pytestmark = pytest.mark.server_internals  # see pyproject.toml
+
 IDLE_SECONDS = 3
 
 

@@ -8,11 +8,14 @@ import threading
 import time
 
 import psutil
+import pytest
 
 from scmfit.client import Client, FitStatus
 from tests.conftest import fixture_case, fresh_seed
 from tests.integration.test_lifecycle import wait_for
 from tests.serverproc import start_server
+
+pytestmark = pytest.mark.server_internals  # see pyproject.toml
 
 
 def workers_of(server: psutil.Process) -> list[psutil.Process]:
