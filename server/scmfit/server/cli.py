@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -137,20 +138,8 @@ def run(args: argparse.Namespace) -> int:
         address=args.address,
         workers=args.workers,
         grace_seconds=args.grace,
-        limits=Limits(
-            max_request_bytes=args.max_request_bytes,
-            max_rows=args.max_rows,
-            max_nodes=args.max_nodes,
-            max_edges=args.max_edges,
-            max_parents=args.max_parents,
-            max_samples=args.max_samples,
-            max_sample_cells=args.max_sample_cells,
-            max_columns=args.max_columns,
-            max_upload_cells=args.max_upload_cells,
-            max_upload_bytes=args.max_upload_bytes,
-            max_uploads=args.max_uploads,
-            upload_idle_seconds=args.upload_idle_seconds,
-        ),
+        # Every limit that has a flag of the same name; a new limit needs only its flag.
+        limits=Limits(**{f.name: getattr(args, f.name) for f in fields(Limits) if hasattr(args, f.name)}),
         max_concurrent=args.max_concurrent,
         max_queue=args.max_queue,
         default_fit_deadline_seconds=args.default_fit_deadline,
