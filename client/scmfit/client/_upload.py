@@ -20,9 +20,15 @@ _TYPES = {
 _VALUES = {"doubles": pb.DoubleValues, "int64s": pb.Int64Values, "bools": pb.BoolValues, "strings": pb.StringValues}
 
 
+def dataset_rows(dataset: pb.Dataset) -> int:
+    """The rows of a dataset built by `fit_request` (typed, equal-length columns): its first column's."""
+    first = dataset.columns[0]
+    return len(getattr(first, str(first.WhichOneof("values"))).values)
+
+
 def upload_messages(dataset: pb.Dataset) -> Iterator[pb.UploadDatasetRequest]:
     kinds = [str(column.WhichOneof("values")) for column in dataset.columns]
-    rows = len(getattr(dataset.columns[0], kinds[0]).values)
+    rows = dataset_rows(dataset)
     header = pb.DatasetHeader(
         columns=[pb.ColumnSpec(name=c.name, type=_TYPES[k]) for c, k in zip(dataset.columns, kinds, strict=True)],
         num_rows=rows,

@@ -26,6 +26,7 @@ from scmfit.client._errors import InvalidRequestError, ScmfitError
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import GraphLike, fit_request, normalize_graph
 from scmfit.client._results import FitResult, MechanismKind, NodeResult
+from scmfit.client._upload import dataset_rows
 
 _log = logging.getLogger(__name__)
 
@@ -139,13 +140,6 @@ def to_lift_sys_dict(result: FitResult, graph: GraphLike, validate_r2: bool = Tr
     }
 
 
-def _rows(traces: Any) -> int:
-    if hasattr(traces, "shape"):
-        return int(traces.shape[0])
-    columns = list(dict(traces).values())
-    return len(columns[0]) if columns else 0
-
-
 def _reachable(target: str) -> str | None:
     """None when a server answers at `target`; otherwise why not. No retries: this must be quick."""
     try:
@@ -215,7 +209,7 @@ class DoWhyClient:
             )
         except InvalidRequestError as error:
             raise ValueError(error.message) from error
-        rows = _rows(traces)
+        rows = dataset_rows(request.dataset)
         if rows < MIN_SAMPLES:  # the original fits nothing below this
             return {
                 "status": "warning",

@@ -193,6 +193,10 @@ class BoundedDispatch:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    @property
+    def pool(self) -> pebble.ProcessPool:
+        return self._pool
+
     def replace_pool(self, pool: pebble.ProcessPool, error: BaseException) -> None:
         """The old pool is gone: the tasks it held fail with `error`, the waiting ones go to `pool`."""
         with self._lock:
@@ -300,8 +304,7 @@ class ProcessFitExecutor:
         self._on_stall = on_stall
         self._stalled = threading.Event()
         self.link = WorkerLink(stall_seconds, on_spawn=on_spawn, on_stall=self._stalled.set)
-        self._pool = self._new_pool()
-        self._dispatch = BoundedDispatch(self._pool, workers)
+        self._dispatch = BoundedDispatch(self._new_pool(), workers)
         self._closed = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="scmfit-pool-supervisor", daemon=True)
         self._supervisor.start()
@@ -321,32 +324,27 @@ class ProcessFitExecutor:
                 if self._on_stall is not None:
                     self._on_stall()
                 self._replace_pool("a worker stopped responding and was killed")
-            elif not self._pool.active:
+            elif not self._dispatch.pool.active:
                 self._replace_pool("the worker pool broke (a worker died outside a task)")
 
     def _replace_pool(self, reason: str) -> None:
         if self._closed.is_set():
             return
         _log.error("%s; replacing the worker pool", reason)
-        old, self._pool = self._pool, self._new_pool()
-        self._dispatch.replace_pool(self._pool, WorkerLostError(f"{reason}; the call's work was lost"))
+        old = self._dispatch.pool
+        self._dispatch.replace_pool(self._new_pool(), WorkerLostError(f"{reason}; the call's work was lost"))
         old.stop()
         old.join(timeout=10)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Blocks until every worker has imported DoWhy and run its warm-up fit."""
-        pings = [self._pool.schedule(worker.ping) for _ in range(self.workers)]
+        pings = [self._dispatch.pool.schedule(worker.ping) for _ in range(self.workers)]
         done, _ = concurrent.futures.wait(pings, timeout=timeout)
         return len(done) == len(pings) and all(future.exception() is None for future in done)
 
     def warm_workers(self) -> int:
         """Warm, live, responsive workers: readiness is false when there are none."""
         return self.link.warm_workers()
-
-    @property
-    def waiting(self) -> int:
-        """Tasks held back until a worker is free."""
-        return self._dispatch.waiting
 
     def schedule(
         self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any
@@ -375,6 +373,6 @@ class ProcessFitExecutor:
             return
         self._closed.set()
         self._supervisor.join(timeout=10)
-        self._pool.stop()
-        self._pool.join(timeout=10)
+        self._dispatch.pool.stop()
+        self._dispatch.pool.join(timeout=10)
         self.link.close()

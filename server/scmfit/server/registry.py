@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from scmfit.server.errors import FieldViolation, InvalidRequestError, ModelNotFoundError
 from scmfit.server.identity import MIN_PREFIX, MODEL_ID_PATTERN, MODEL_REF_PATTERN
@@ -82,6 +83,11 @@ def check_model_ref(reference: str, field_name: str = "model_id") -> str:
     return reference
 
 
+class _ModelFile(NamedTuple):
+    create_time: float
+    size: int
+
+
 class ModelRegistry:
     """Thread-safe; RPC threads read and write it concurrently."""
 
@@ -100,8 +106,7 @@ class ModelRegistry:
         self.disk_bytes = disk_bytes
         self._memory: OrderedDict[str, StoredModel] = OrderedDict()
         self._memory_bytes = 0
-        self._on_disk: dict[str, float] = {}  # model id -> create time, for persisted models
-        self._file_sizes: dict[str, int] = {}
+        self._on_disk: dict[str, _ModelFile] = {}  # persisted models
         self._lock = threading.Lock()
         if directory is not None:
             if keys is None:
@@ -122,8 +127,7 @@ class ModelRegistry:
         with self._lock:
             self._insert(model)
             if model.persisted:
-                self._on_disk[model.model_id] = model.create_time
-                self._file_sizes[model.model_id] = size
+                self._on_disk[model.model_id] = _ModelFile(model.create_time, size)
         if model.persisted:
             self._enforce_disk_budget(keep=model.model_id)
         return model
@@ -173,7 +177,7 @@ class ModelRegistry:
         loaded = self._read_file(self._path(model_id))
         if loaded is None:
             with self._lock:
-                self._forget_file(model_id)
+                self._on_disk.pop(model_id, None)
             raise ModelNotFoundError(model_id)
         loaded = replace(loaded, last_use_time=now)
         with self._lock:
@@ -200,7 +204,7 @@ class ModelRegistry:
         model_id = self.resolve(reference)
         with self._lock:
             in_memory = self._remove_from_memory(model_id)
-            on_disk = self._forget_file(model_id)
+            on_disk = self._on_disk.pop(model_id, None) is not None
         if on_disk:
             self._path(model_id).unlink(missing_ok=True)
         if not (in_memory or on_disk):
@@ -214,7 +218,7 @@ class ModelRegistry:
         with self._lock:
             self._expire(time.time())
             keys = {mid: m.create_time for mid, m in self._memory.items()}
-            keys.update({mid: t for mid, t in self._on_disk.items() if mid not in keys})
+            keys.update({mid: f.create_time for mid, f in self._on_disk.items() if mid not in keys})
         ordered = sorted(keys.items(), key=lambda item: (-item[1], item[0]))
         if after is not None:
             ordered = [item for item in ordered if (-item[1], item[0]) > (-after[1], after[0])]
@@ -255,11 +259,13 @@ class ModelRegistry:
         expired = [mid for mid, m in self._memory.items() if now - m.last_use_time > self.ttl_seconds]
         if self.directory is not None:
             expired += [
-                mid for mid, t in self._on_disk.items() if mid not in self._memory and now - t > self.ttl_seconds
+                mid
+                for mid, f in self._on_disk.items()
+                if mid not in self._memory and now - f.create_time > self.ttl_seconds
             ]
         for model_id in expired:
             self._remove_from_memory(model_id)
-            if self._forget_file(model_id):
+            if self._on_disk.pop(model_id, None) is not None:
                 self._path(model_id).unlink(missing_ok=True)
             _log.info("model %s expired (ttl %ss)", model_id[:12], self.ttl_seconds)
 
@@ -269,24 +275,18 @@ class ModelRegistry:
         assert self.directory is not None
         return self.directory / f"{check_model_id(model_id)}{_SUFFIX}"
 
-    def _forget_file(self, model_id: str) -> bool:
-        """Drops the bookkeeping of a model's file (callers hold the lock); True when there was one."""
-        self._file_sizes.pop(model_id, None)
-        return self._on_disk.pop(model_id, None) is not None
-
     def _enforce_disk_budget(self, keep: str) -> None:
         """Deletes the oldest model files until the directory fits its byte budget (the newest stays)."""
         if self.disk_bytes is None:
             return
         with self._lock:
-            total = sum(self._file_sizes.values())
-            oldest = sorted((t, mid) for mid, t in self._on_disk.items() if mid != keep)
+            total = sum(f.size for f in self._on_disk.values())
+            oldest = sorted((f.create_time, mid) for mid, f in self._on_disk.items() if mid != keep)
             doomed = []
             for _, model_id in oldest:
                 if total <= self.disk_bytes:
                     break
-                total -= self._file_sizes.get(model_id, 0)
-                self._forget_file(model_id)
+                total -= self._on_disk.pop(model_id).size
                 doomed.append(model_id)
         for model_id in doomed:
             self._path(model_id).unlink(missing_ok=True)
@@ -368,11 +368,10 @@ class ModelRegistry:
                 continue
             model = self._read_file(path)
             if model is not None:
-                self._on_disk[model.model_id] = model.create_time
-                self._file_sizes[model.model_id] = path.stat().st_size
+                self._on_disk[model.model_id] = _ModelFile(model.create_time, path.stat().st_size)
         _log.info("found %d stored model(s) in %s", len(self._on_disk), self.directory)
         if self._on_disk:
-            self._enforce_disk_budget(keep=max(self._on_disk, key=self._on_disk.__getitem__))
+            self._enforce_disk_budget(keep=max(self._on_disk, key=lambda mid: self._on_disk[mid].create_time))
 
 
 def _encode_token(key: tuple[str, float]) -> str:

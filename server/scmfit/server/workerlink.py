@@ -66,7 +66,6 @@ class WorkerLink:
         self._last_beat: dict[int, float] = {}
         self._warm: set[int] = set()
         self.spawns = 0
-        self.stalls = 0
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="scmfit-worker-link", daemon=True)
         self._thread.start()
@@ -134,19 +133,19 @@ class WorkerLink:
         for pid, last in beats.items():
             state = _process_state(pid)
             if state is None or state == "Z":
-                with self._lock:
-                    self._last_beat.pop(pid, None)
-                    self._warm.discard(pid)
+                self._forget(pid)
             elif now - last > self._stall_seconds:
                 _log.error("worker %d sent no heartbeat for %.0fs (state %s); killing it", pid, now - last, state)
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
-                with self._lock:
-                    self._last_beat.pop(pid, None)
-                    self._warm.discard(pid)
-                self.stalls += 1
+                self._forget(pid)
                 if self._on_stall is not None:
                     self._on_stall()
+
+    def _forget(self, pid: int) -> None:
+        with self._lock:
+            self._last_beat.pop(pid, None)
+            self._warm.discard(pid)
 
 
 class WorkerSide:
