@@ -25,6 +25,7 @@ netns = "host"
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+log_driver = "k8s-file"
 CONF
 cat >"$work/storage.conf" <<CONF
 [storage]
@@ -75,5 +76,11 @@ code=$(podman inspect "$name" --format '{{.State.ExitCode}}')
 elapsed=$(( $(date +%s) - stop_started ))
 [ "$code" = 0 ] || { podman logs "$name" | tail -20; fail "exit code $code after SIGTERM"; }
 [ "$elapsed" -lt 20 ] || fail "SIGTERM took ${elapsed}s; podman had to SIGKILL"
-podman logs "$name" 2>&1 | grep -q "received SIGTERM" || fail "no SIGTERM handling in the log"
+# conmon may still be writing the log when podman stop returns: read it again for a few seconds.
+for _ in $(seq 1 20); do
+  podman logs "$name" >"$work/container.log" 2>&1 || true
+  grep -q "received SIGTERM" "$work/container.log" && break
+  sleep 0.5
+done
+grep -q "received SIGTERM" "$work/container.log" || { tail -30 "$work/container.log"; fail "no SIGTERM handling in the log"; }
 echo "container: healthy, fitted linear_chain, exited 0 ${elapsed}s after SIGTERM"
