@@ -23,7 +23,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from scmfit.client import Client, fit_request  # noqa: E402
+from scmfit.client import Client, FitProgress, Stage, fit_request  # noqa: E402
 from scmfit.v1 import causal_model_service_pb2 as pb  # noqa: E402
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc  # noqa: E402
 from tests.conftest import fixture_case  # noqa: E402
@@ -69,9 +69,9 @@ def cancelled_fit_request() -> pb.FitModelRequest:
 
 
 def cancel_after_first_fitting(client: Client, request: pb.FitModelRequest) -> None:
-    events = client.stream(request)
-    for response in events:
-        if response.progress.stage == pb.STAGE_FITTING:
+    events = client.fit_events(request)
+    for event in events:
+        if isinstance(event, FitProgress) and event.stage is Stage.FITTING:
             break
     events.close()
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scmfit.client import Client
 from scmfit.client._cases import Case
 from scmfit.client.compat import ADDRESS_ENV, DoWhyClient, DoWhySubprocessError, fit_scm
 from tests.conftest import fixture_case
@@ -192,3 +193,27 @@ def test_queries_have_the_originals_shape_order_and_last_wins(adapter: DoWhyClie
     assert again["query_type"] == "interventional"  # even with no interventions
     assert list(again["statistics"]) == ["Z", "X"] and len(again["samples"]["Z"]) == 500
     assert again["metadata"]["scmfit"]["reused_model"] is True
+
+
+def test_queries_use_a_model_fitted_on_every_row_even_six(adapter: DoWhyClient) -> None:
+    graph, traces = chain(rows=6)
+    out = adapter.query_scm(graph, traces, [{"type": "hard", "node": "X", "value": 1.5}], None, 400)
+    assert out["status"] == "success"
+    assert out["metadata"]["num_training_samples"] == 6
+    assert out["metadata"]["scmfit"]["num_fit_rows"] == 6  # every row, as the original's query script
+    assert out["statistics"]["X"]["mean"] == 1.5
+    # Y = 2X + small noise: a model on six rows still puts E[Y | do(X = 1.5)] near 3.
+    assert out["statistics"]["Y"]["mean"] == pytest.approx(3.0, abs=0.5)
+
+
+def test_fit_describes_the_model_it_scored_as_the_original_does(adapter: DoWhyClient, server: ServerProcess) -> None:
+    graph, traces = chain(rows=300)
+    out = adapter.fit_scm(graph, traces)
+    assert (out["status"], out["metadata"]["num_train"]) == ("success", 240)
+    # The description is of the split model (refit_on_all_rows off), as in the original's result.
+    with Client(server.address) as client:
+        stored, _ = client.get_model(out["model_id"])
+    assert (stored.metadata.refit_on_all_rows, stored.metadata.num_model_rows) == (False, 240)
+    assert out["scm"]["mechanisms"]["Y"]["params"]["coefficients"] == [
+        pytest.approx(stored.node("Y").mechanism.coefficients["X"], rel=1e-12)
+    ]

@@ -106,9 +106,9 @@ CASES: dict[str, tuple[Callable[[], pb.FitModelRequest], str, str]] = {
         "[0, 1]",
     ),
     "test_fraction_out_of_range": (
-        lambda: _request(["X", "Y"], [("X", "Y")], GOOD_COLUMNS, pb.FitConfig(test_fraction=0.0)),
+        lambda: _request(["X", "Y"], [("X", "Y")], GOOD_COLUMNS, pb.FitConfig(test_fraction=-0.1)),
         "config.test_fraction",
-        "within (0, 0.5]",
+        "within [0, 0.5]",
     ),
     "seed_too_large": (
         lambda: _request(["X", "Y"], [("X", "Y")], GOOD_COLUMNS, pb.FitConfig(seed=2**40)),
@@ -127,7 +127,7 @@ CASES: dict[str, tuple[Callable[[], pb.FitModelRequest], str, str]] = {
 def test_bad_input_names_the_field(client: Client, name: str) -> None:
     build, field, fragment = CASES[name]
     with pytest.raises(InvalidRequestError) as caught:
-        client.submit(build())
+        client.fit(build())
     error = caught.value
     assert error.code is not None and error.code.name == "INVALID_ARGUMENT"
     matching = [v for v in error.violations if v.field == field]
@@ -143,7 +143,7 @@ def test_every_violation_is_reported_at_once(client: Client) -> None:
         pb.FitConfig(r2_threshold=-2.0, test_fraction=1.0),
     )
     with pytest.raises(InvalidRequestError) as caught:
-        client.submit(request)
+        client.fit(request)
     fields = set(caught.value.fields())
     assert {
         "graph.nodes[2]",
@@ -158,13 +158,13 @@ def test_best_quality_without_autogluon_is_a_failed_precondition(client: Client)
     if "BEST" in client.server_info().qualities:
         pytest.skip("this server has AutoGluon installed")
     with pytest.raises(FailedPreconditionError, match=r"autogluon\.tabular"):
-        client.submit(fixture_case("linear_chain").request(quality="BEST"))
+        client.fit(fixture_case("linear_chain").request(quality="BEST"))
 
 
 def test_server_keeps_serving_after_every_kind_of_bad_input(client: Client) -> None:
     for build, _, _ in CASES.values():
         with pytest.raises(InvalidRequestError):
-            client.submit(build())
+            client.fit(build())
     assert client.health() == "SERVING"
-    result = client.submit(fixture_case("linear_chain").request())
+    result = client.fit(fixture_case("linear_chain").request())
     assert result.status is FitStatus.SUCCESS

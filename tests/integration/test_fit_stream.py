@@ -11,10 +11,11 @@ from tests.conftest import fixture_case, fresh_seed
 
 def test_stream_reports_each_node_through_each_stage_then_one_result(client: Client) -> None:
     case = fixture_case("complex_dag")
-    responses = list(client.stream(case.request(seed=fresh_seed())))
-    assert [r.WhichOneof("event") for r in responses].count("result") == 1
-    assert responses[-1].HasField("result")
-    progress = [r.progress for r in responses[:-1]]
+    events = list(client.fit_events(case.request(seed=fresh_seed())))
+    assert [isinstance(e, FitResult) for e in events].count(True) == 1
+    assert isinstance(events[-1], FitResult)
+    progress = [e.raw for e in events[:-1] if isinstance(e, FitProgress)]
+    assert len(progress) == len(events) - 1
     assert progress[0].stage == pb.STAGE_VALIDATING
     per_node = [(p.node, p.stage) for p in progress[1:]]
     stages = [pb.STAGE_ASSIGNING, pb.STAGE_FITTING, pb.STAGE_EVALUATING]
@@ -56,6 +57,11 @@ def test_result_metadata_names_versions_quality_and_stage_times(client: Client) 
     assert meta.dowhy_version == info.dowhy_version == "0.14"
     assert meta.quality == "GOOD"
     assert (meta.num_rows, meta.num_train, meta.num_test) == (1000, 750, 250)
+    assert (meta.refit_on_all_rows, meta.num_model_rows) == (True, 1000)  # the default: queries see every row
+    split_only = client.fit(case.graph, case.traces, seed=7, test_fraction=0.25, refit_on_all_rows=False)
+    assert (split_only.metadata.refit_on_all_rows, split_only.metadata.num_model_rows) == (False, 750)
+    assert split_only.model_id != result.model_id
+    assert [n.r2 for n in split_only.nodes] == [n.r2 for n in result.nodes]  # scored by the same split model
     assert meta.seed == 7
     assert meta.test_fraction == pytest.approx(0.25)
     assert set(meta.stage_seconds) == set(Stage)

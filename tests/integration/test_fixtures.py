@@ -31,7 +31,7 @@ def test_all_nine_lift_sys_cases_are_present() -> None:
 
 
 def test_fixture_outcome(client: Client, case: Case) -> None:
-    result = client.fit(case.graph, case.traces, **case.config)
+    result = client.fit(case.graph, case.traces, case.config)
     expected = case.expected
     assert result.status is FitStatus(expected["status"]), result.message
     assert [node.name for node in result.nodes] == case.nodes

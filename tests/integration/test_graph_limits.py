@@ -8,8 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from scmfit.client import Client, InvalidRequestError, fit_request
-from scmfit.v1 import causal_model_service_pb2 as pb
+from scmfit.client import Client, FitProgress, InvalidRequestError, Stage, fit_request
 from tests.integration.test_answer_limits import vm_mb
 from tests.integration.test_lifecycle import wait_for
 from tests.serverproc import start_server
@@ -40,11 +39,11 @@ def test_the_reviews_dense_graph_is_refused_at_the_door_and_a_dense_fit_copies_l
             columns = {name: rng.normal(size=3000) for name in names}
             request = fit_request(names, edges, columns)
             before = vm_mb(server.process.pid, "VmRSS")
-            stream = client.stream(request)
+            stream = client.fit_events(request)
             peak = before
-            for response in stream:
+            for event in stream:
                 peak = max(peak, vm_mb(server.process.pid, "VmRSS"))
-                if response.progress.stage == pb.STAGE_FITTING and response.progress.done >= 2:
+                if isinstance(event, FitProgress) and event.stage is Stage.FITTING and event.done >= 2:
                     break
             stream.close()
             assert wait_for(lambda: server.metric("scmfit_in_flight") == 0, timeout=60)

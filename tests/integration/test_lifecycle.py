@@ -19,9 +19,11 @@ from scmfit.client import (
     CancelledError,
     Client,
     DeadlineExceededError,
+    FitProgress,
     FitResult,
     FitStatus,
     ScmfitError,
+    Stage,
     fit_request,
 )
 from scmfit.v1 import causal_model_service_pb2 as pb
@@ -90,25 +92,25 @@ def test_reflection_lists_the_services(server: ServerProcess) -> None:
 def test_cancelled_fit_kills_its_worker_and_the_next_fit_succeeds(own_server: ServerProcess) -> None:
     before = descendants(own_server)
     with Client(own_server.address, timeout=300) as client:
-        events = client.stream(slow_request())
-        for response in events:
-            if response.progress.stage == pb.STAGE_FITTING and response.progress.node == "n01":
+        events = client.fit_events(slow_request())
+        for event in events:
+            if isinstance(event, FitProgress) and event.stage is Stage.FITTING and event.node == "n01":
                 break
         events.close()  # leaving the stream cancels the call
         assert wait_for(lambda: not before <= descendants(own_server)), "the busy worker was not stopped"
-        result = client.submit(fixture_case("linear_chain").request(seed=fresh_seed()))
+        result = client.fit(fixture_case("linear_chain").request(seed=fresh_seed()))
         assert result.status is FitStatus.SUCCESS
         assert not result.reused
 
 
 def test_expired_deadline_stops_the_fit_and_the_server_recovers(own_server: ServerProcess) -> None:
     with Client(own_server.address) as client:
-        client.submit(fixture_case("linear_chain").request(seed=fresh_seed()), timeout=120)  # warm again
+        client.fit(fixture_case("linear_chain").request(seed=fresh_seed()), timeout=120)  # warm again
         before = descendants(own_server)
         with pytest.raises(DeadlineExceededError):
-            client.submit(slow_request(), timeout=3.0)
+            client.fit(slow_request(), timeout=3.0)
         assert wait_for(lambda: not before <= descendants(own_server)), "the expired fit kept running"
-        result = client.submit(fixture_case("multi_parent").request(seed=fresh_seed()), timeout=120)
+        result = client.fit(fixture_case("multi_parent").request(seed=fresh_seed()), timeout=120)
         assert result.status is FitStatus.SUCCESS
         assert not result.reused
 
@@ -130,7 +132,7 @@ def test_sigterm_drains_then_exits_zero_and_leaves_no_process_behind() -> None:
 
         def run_fit() -> None:
             try:
-                outcome.append(client.submit(slow_request()))
+                outcome.append(client.fit(slow_request()))
             except ScmfitError as error:
                 outcome.append(error)
 

@@ -20,10 +20,12 @@ from grpc_status import rpc_status
 from scmfit.client import (
     Client,
     DeadlineExceededError,
+    FitProgress,
     FitStatus,
     InvalidRequestError,
     ResourceExhaustedError,
     ScmfitError,
+    Stage,
     UnavailableError,
     fit_request,
 )
@@ -57,7 +59,7 @@ def hold_slot(address: str, deadline: float) -> tuple[threading.Thread, threadin
     def run() -> None:
         with Client(address) as client:
             try:
-                for _ in client.stream(slow_request(nodes=30), timeout=deadline):
+                for _ in client.fit_events(slow_request(nodes=30), timeout=deadline):
                     started.set()
             except ScmfitError as error:
                 errors.append(error)
@@ -106,7 +108,7 @@ def test_the_client_retry_policy_waits_out_a_full_server(tight: ServerProcess) -
 def test_a_fit_without_a_deadline_gets_the_server_default(tight: ServerProcess) -> None:
     restarts = tight.metric("scmfit_worker_restarts_total")
     with Client(tight.address) as client, pytest.raises(DeadlineExceededError, match="default fit deadline"):
-        client.submit(slow_request(nodes=30))
+        client.fit(slow_request(nodes=30))
     assert wait_for(lambda: tight.metric("scmfit_in_flight") == 0)
     assert_one_respawn(tight, restarts)
 
@@ -129,10 +131,10 @@ def test_cancelling_a_100_node_better_fit_frees_the_slot_and_the_next_fit_works(
     request = fit_request(names, edges, data, quality="BETTER")
     restarts = tight.metric("scmfit_worker_restarts_total")
     with Client(tight.address, timeout=120) as client:
-        events = client.stream(request)
+        events = client.fit_events(request)
         seen = 0
-        for response in events:
-            seen += response.progress.stage == pb.STAGE_FITTING
+        for event in events:
+            seen += isinstance(event, FitProgress) and event.stage is Stage.FITTING
             if seen >= 3:
                 break
         events.close()
@@ -150,8 +152,8 @@ def test_a_worker_killed_mid_fit_fails_that_call_clearly_and_is_replaced(tight: 
     def run() -> None:
         with Client(tight.address) as client:
             try:
-                for response in client.stream(slow_request(nodes=30), timeout=120):
-                    if response.progress.stage == pb.STAGE_FITTING:
+                for event in client.fit_events(slow_request(nodes=30), timeout=120):
+                    if isinstance(event, FitProgress) and event.stage is Stage.FITTING:
                         started.set()
             except ScmfitError as error:
                 outcome.append(error)

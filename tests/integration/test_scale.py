@@ -36,7 +36,7 @@ def test_large_traces_are_uploaded_and_fit_like_inline_ones(server: ServerProces
 def test_unknown_dataset_id_is_not_found(client: Client) -> None:
     request = pb.FitModelRequest(graph=pb.Graph(nodes=["X"]), dataset_id="ds-" + "0" * 64)
     with pytest.raises(NotFoundError, match="ds-0000"):
-        client.submit(request)
+        client.fit(request)
 
 
 def test_deterministic_nodes_take_the_linear_screen(client: Client) -> None:
@@ -62,7 +62,7 @@ def test_parallel_fit_equals_the_sequential_pipeline(client: Client) -> None:
 
     case = fixture_case("complex_dag")
     request = case.request(seed=fresh_seed(), quality="BETTER")
-    remote = client.submit(request)
+    remote = client.fit(request)
     local = run_fit(decode_fit_request(request, Limits()), lambda _: None)
     assert [node.r2 for node in remote.nodes] == [node.score.r2 for node in local.nodes]
     assert [node.mechanism.model_type for node in remote.nodes] == [node.mechanism.model_type for node in local.nodes]

@@ -93,6 +93,18 @@ def test_the_right_token_works_and_health_stays_open(token_server: ServerProcess
         assert client.fit(case.graph, case.traces).status.value == "success"
 
 
+def test_the_token_rides_every_kind_of_call_including_the_chunked_upload(token_server: ServerProcess) -> None:
+    case = fixture_case("linear_chain")
+    # A tiny threshold sends the data through UploadDataset, a client stream, before FitModel.
+    with Client(token_server.address, token="s3cret-token", timeout=120, upload_threshold=1) as client:
+        assert client.fit(case.graph, case.traces).status.value == "success"
+    with (
+        Client(token_server.address, token="wrong", timeout=30, upload_threshold=1) as client,
+        pytest.raises(PermissionDeniedError),
+    ):
+        client.upload_dataset(case.request().dataset)
+
+
 def test_errors_are_typed(token_server: ServerProcess) -> None:
     with Client(token_server.address, timeout=10) as client, pytest.raises(ScmfitError):
         client.server_info()

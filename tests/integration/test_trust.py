@@ -10,7 +10,7 @@ import grpc
 import numpy as np
 import pytest
 
-from scmfit.client import Client, FitStatus, InvalidRequestError, NotFoundError, do
+from scmfit.client import Client, FitConfig, FitStatus, InvalidRequestError, NotFoundError, do
 from scmfit.client._request import fit_request
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
@@ -131,19 +131,22 @@ def test_config_ranges_match_the_proto_and_both_edges_are_enforced(client: Clien
     inside = {"r2_threshold": (0.0, 1.0), "test_fraction": (0.01, 0.5), "screening_r2": (0.01, 1.0)}
     outside = {
         "r2_threshold": (-0.01, 1.01),
-        "test_fraction": (0.0, 0.51),
+        "test_fraction": (-0.01, 0.51),
         "screening_r2": (0.0, 1.01),
         "selection_rows": (1, 99),
     }
     for name, values in inside.items():
         for value in values:
-            result = client.fit(case.graph, case.traces, seed=fresh_seed(), **{name: value})  # type: ignore[arg-type]
+            result = client.fit(case.graph, case.traces, FitConfig.of(seed=fresh_seed(), **{name: value}))
             assert result.status in (FitStatus.SUCCESS, FitStatus.VALIDATION_FAILED), (name, value)
     assert client.fit(case.graph, case.traces, seed=fresh_seed(), selection_rows=100).status is FitStatus.SUCCESS
+    unscored = client.fit(case.graph, case.traces, seed=fresh_seed(), test_fraction=0.0)  # the closed edge
+    assert unscored.status is FitStatus.WARNING and unscored.metadata.num_test == 0
+    assert {node.r2_omission for node in unscored.nodes} == {"root_node", "not_held_out"}
     for name, values in outside.items():
         for value in values:
             with pytest.raises(InvalidRequestError) as caught:
-                client.fit(case.graph, case.traces, seed=fresh_seed(), **{name: value})  # type: ignore[arg-type]
+                client.fit(case.graph, case.traces, FitConfig.of(seed=fresh_seed(), **{name: value}))
             assert {v.field for v in caught.value.violations} == {f"config.{name}"}, (name, value)
 
 

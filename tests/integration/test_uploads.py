@@ -173,7 +173,7 @@ def test_identical_uploads_get_one_content_addressed_id_and_fit_what_was_sent(se
             graph=pb.Graph(nodes=["X", "Y"], edges=[pb.Edge(source="X", target="Y")]),
             dataset_id=dataset_id,
         )
-        result = client.submit(request)
+        result = client.fit(request)
     assert result.status is FitStatus.SUCCESS
     (y_node,) = [node for node in result.nodes if node.name == "Y"]
     assert abs(dict(y_node.mechanism.coefficients)["X"] - 3) < 0.05

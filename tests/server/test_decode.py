@@ -190,7 +190,7 @@ def test_too_few_training_rows_depends_on_test_fraction() -> None:
         ({"r2_threshold": -0.1}, "config.r2_threshold"),
         ({"r2_threshold": 1.01}, "config.r2_threshold"),
         ({"r2_threshold": math.nan}, "config.r2_threshold"),
-        ({"test_fraction": 0.0}, "config.test_fraction"),
+        ({"test_fraction": -0.1}, "config.test_fraction"),
         ({"test_fraction": 1.0}, "config.test_fraction"),
         ({"test_fraction": math.inf}, "config.test_fraction"),
         ({"seed": 2**32}, "config.seed"),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
+import pytest
 from dowhy import gcm
 
 from scmfit.server.config import FitSettings
-from scmfit.server.job import ColumnKind, NodeTask, SelectionPath
+from scmfit.server.job import ColumnKind, NodeTask, R2Omission, SelectionPath
 from scmfit.server.nodefit import fit_node, linear_screen
 
 gcm.config.set_default_n_jobs(1)
@@ -76,3 +79,39 @@ def test_progress_is_reported_stage_by_stage() -> None:
 
 def test_linear_screen_is_undefined_for_constant_targets() -> None:
     assert linear_screen(np.arange(20.0).reshape(-1, 1), np.ones(20), seed=0) is None
+
+
+def least_squares_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """The closed-form OLS slope, cov(x, y) / var(x)."""
+    return float(np.cov(x, y, bias=True)[0, 1] / np.var(x))
+
+
+def test_the_stored_mechanism_is_refitted_on_every_row_and_the_score_stays_the_split_models() -> None:
+    x = RNG.normal(size=400)
+    y = 3 * x + RNG.normal(scale=2.0, size=400)  # noisy: the split and all-row slopes differ
+    refitted = fit_node(task(y, x, FitSettings(linear_screening=False)), lambda *_: None)
+    split_only = fit_node(task(y, x, FitSettings(linear_screening=False, refit_on_all_rows=False)), lambda *_: None)
+    assert refitted.outcome.mechanism.model_type == split_only.outcome.mechanism.model_type == "LinearRegression"
+    assert dict(refitted.outcome.mechanism.coefficients)["X"] == pytest.approx(least_squares_slope(x, y), rel=1e-9)
+    assert dict(split_only.outcome.mechanism.coefficients)["X"] == pytest.approx(
+        least_squares_slope(x[:320], y[:320]), rel=1e-9
+    )
+    assert refitted.outcome.score == split_only.outcome.score  # R² of the model that was scored
+    stored = pickle.loads(refitted.mechanism)
+    assert stored.prediction_model.sklearn_model.coef_[0] == pytest.approx(least_squares_slope(x, y), rel=1e-9)
+
+
+def test_nothing_held_out_scores_nothing_and_fits_every_row() -> None:
+    x = RNG.normal(size=50)
+    whole = NodeTask(
+        node="Y",
+        parents=("X",),
+        kinds={"X": ColumnKind.DOUBLE, "Y": ColumnKind.DOUBLE},
+        train={"X": x, "Y": 2 * x + 1},
+        test={"X": x[:0], "Y": x[:0]},
+        settings=FitSettings(test_fraction=0.0),
+        seed=3,
+    )
+    fit = fit_node(whole, lambda *_: None)
+    assert (fit.outcome.score.r2, fit.outcome.score.omission) == (None, R2Omission.NOT_HELD_OUT)
+    assert dict(fit.outcome.mechanism.coefficients)["X"] == pytest.approx(2.0, rel=1e-9)

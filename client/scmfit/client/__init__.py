@@ -7,8 +7,10 @@ with Client("127.0.0.1:50051") as client:
     print(result.status, result.mean_r2, result.node("Y").mechanism.coefficients)
 """
 
+from scmfit.client._async_client import AsyncClient
 from scmfit.client._channel import RETRY_POLICY, SERVICE_NAME, tls_credentials
 from scmfit.client._client import DEFAULT_TARGET, Client, FitEvent, ProgressCallback
+from scmfit.client._config import FitConfig
 from scmfit.client._errors import (
     AlreadyExistsError,
     CancelledError,
@@ -25,7 +27,7 @@ from scmfit.client._errors import (
     UnimplementedError,
 )
 from scmfit.client._interventions import Intervention, do, scale, shift
-from scmfit.client._request import column, fit_config, fit_request
+from scmfit.client._request import column, fit_request
 from scmfit.client._results import (
     FitMetadata,
     FitProgress,
@@ -47,11 +49,13 @@ __all__ = [
     "RETRY_POLICY",
     "SERVICE_NAME",
     "AlreadyExistsError",
+    "AsyncClient",
     "CancelledError",
     "Client",
     "DeadlineExceededError",
     "FailedPreconditionError",
     "FieldViolation",
+    "FitConfig",
     "FitEvent",
     "FitMetadata",
     "FitProgress",
@@ -78,7 +82,6 @@ __all__ = [
     "Validation",
     "column",
     "do",
-    "fit_config",
     "fit_request",
     "scale",
     "shift",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -11,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from scmfit.client._config import FIELD_NAMES, FitConfig
 from scmfit.client._errors import FieldViolation, InvalidRequestError
-from scmfit.client._request import fit_config, fit_request
+from scmfit.client._request import fit_request
 from scmfit.client._traces import check_keys, graph_from_json, traces_from_json
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -25,7 +25,7 @@ class Case:
     nodes: list[str]
     edges: list[tuple[str, str]]
     traces: dict[str, np.ndarray]
-    config: dict[str, Any] = field(default_factory=dict)
+    config: FitConfig = field(default_factory=FitConfig)
     expected: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
@@ -34,13 +34,12 @@ class Case:
         return self.nodes, self.edges
 
     def request(self, **overrides: Any) -> pb.FitModelRequest:
-        config = {**self.config, **overrides}
-        return fit_request(self.nodes, self.edges, self.traces, **config)
+        return fit_request(self.nodes, self.edges, self.traces, self.config, **overrides)
 
 
 CASE_KEYS = ("name", "description", "graph", "traces", "config", "expected")
-CONFIG_KEYS = tuple(inspect.signature(fit_config).parameters)
-"""The config keys a case may set: exactly fit_config's parameters, so a misspelling is an error."""
+CONFIG_KEYS = FIELD_NAMES
+"""The config keys a case may set: exactly FitConfig's fields, so a misspelling is an error."""
 
 
 def load_case(path: Path, string_columns: Collection[str] = ()) -> Case:
@@ -58,13 +57,20 @@ def load_case(path: Path, string_columns: Collection[str] = ()) -> Case:
         description = "config must be an object"
         raise InvalidRequestError(f"{path}: {description}", (FieldViolation(f"{path}: config", description),))
     check_keys(config, CONFIG_KEYS, "config", path)
+    try:
+        settings = FitConfig.of(**config)
+    except InvalidRequestError as error:
+        raise InvalidRequestError(
+            f"{path}: {error.message}",
+            tuple(FieldViolation(f"{path}: {v.field}", v.description) for v in error.violations),
+        ) from None
     nodes, edges = graph_from_json(raw["graph"], path, "graph")
     return Case(
         name=raw.get("name", path.stem),
         nodes=nodes,
         edges=edges,
         traces=traces_from_json(raw["traces"], str(path), string_columns),
-        config=dict(config),
+        config=settings,
         expected=dict(raw.get("expected", {})),
         description=raw.get("description", ""),
     )

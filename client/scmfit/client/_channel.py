@@ -1,9 +1,10 @@
-"""Channel construction: TLS credentials, a bearer token on every call, and gRPC's retry policy."""
+"""Channel construction, sync and asyncio: TLS credentials, a bearer token on every call, and gRPC's
+retry policy."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,43 +44,16 @@ def tls_credentials(
     return grpc.ssl_channel_credentials(root_certificates=read(ca), private_key=read(key), certificate_chain=read(cert))
 
 
-class _Details(grpc.ClientCallDetails):
-    def __init__(self, base: grpc.ClientCallDetails, metadata: tuple[tuple[str, str | bytes], ...]) -> None:
-        self.method = base.method
-        self.timeout = base.timeout
-        self.metadata = metadata
-        self.credentials = base.credentials
-        self.wait_for_ready = base.wait_for_ready
-        self.compression = base.compression
+def call_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    """`authorization: Bearer <token>` for every call. Sent as call metadata rather than call credentials,
+    which gRPC allows only on TLS channels, so that a token also works on plaintext loopback; and on every
+    kind of call, including UploadDataset's client stream."""
+    return (("authorization", f"Bearer {token}"),) if token else ()
 
 
-class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    """Adds `authorization: Bearer <token>`; unlike call credentials it also works on plaintext loopback."""
-
-    def __init__(self, token: str) -> None:
-        self._header = ("authorization", f"Bearer {token}")
-
-    def _details(self, details: grpc.ClientCallDetails) -> _Details:
-        return _Details(details, (*(details.metadata or ()), self._header))
-
-    def intercept_unary_unary(
-        self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
-    ) -> Any:
-        return continuation(self._details(details), request)
-
-    def intercept_unary_stream(
-        self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
-    ) -> Any:
-        return continuation(self._details(details), request)
-
-
-def open_channel(
-    target: str,
-    credentials: grpc.ChannelCredentials | None,
-    options: Sequence[tuple[str, Any]] | None,
-    token: str | None,
-) -> grpc.Channel:
-    # A caller's option replaces ours: gRPC would take the first of two equal keys, silently ours.
+def channel_options(options: Sequence[tuple[str, Any]] | None) -> list[tuple[str, Any]]:
+    """Ours, then the caller's: a caller's option replaces ours, where gRPC would take the first of two
+    equal keys, silently ours."""
     chosen: dict[str, Any] = {
         "grpc.enable_retries": 1,
         "grpc.service_config": SERVICE_CONFIG,
@@ -87,11 +61,20 @@ def open_channel(
         "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     }
     chosen.update(dict(options or []))
-    channel_options = list(chosen.items())
+    return list(chosen.items())
+
+
+def open_channel(
+    target: str, credentials: grpc.ChannelCredentials | None, options: Sequence[tuple[str, Any]] | None
+) -> grpc.Channel:
     if credentials is None:
-        channel = grpc.insecure_channel(target, options=channel_options)
-    else:
-        channel = grpc.secure_channel(target, credentials, options=channel_options)
-    if token:
-        channel = grpc.intercept_channel(channel, _BearerToken(token))
-    return channel
+        return grpc.insecure_channel(target, options=channel_options(options))
+    return grpc.secure_channel(target, credentials, options=channel_options(options))
+
+
+def open_aio_channel(
+    target: str, credentials: grpc.ChannelCredentials | None, options: Sequence[tuple[str, Any]] | None
+) -> grpc.aio.Channel:
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=channel_options(options))
+    return grpc.aio.secure_channel(target, credentials, options=channel_options(options))

@@ -1,4 +1,5 @@
-"""A synchronous client that owns its channel and turns every gRPC failure into a ScmfitError."""
+"""The synchronous client, and the base it shares with the asyncio one: each owns its channel and turns
+every gRPC failure into a ScmfitError."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from scmfit.client._channel import SERVICE_NAME, open_channel
+from scmfit.client._channel import SERVICE_NAME, call_metadata, open_channel
+from scmfit.client._config import FitConfig
 from scmfit.client._errors import ScmfitError, from_rpc_error
 from scmfit.client._interventions import Interventions, interventions_proto
 from scmfit.client._request import DataLike, GraphLike, column, fit_request, normalize_data
@@ -35,7 +37,104 @@ ProgressCallback = Callable[[FitProgress], None]
 FitEvent = FitProgress | FitResult
 
 
-class Client:
+class ClientBase:
+    """What `Client` and `AsyncClient` share: settings, request building, upload decisions and
+    conversions. The two differ only in how they wait for the network, as httpx's clients do."""
+
+    def __init__(self, target: str, timeout: float | None, token: str | None, upload_threshold: int) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.upload_threshold = upload_threshold
+        self._metadata = call_metadata(token)
+
+    def _timeout(self, timeout: float | None) -> float | None:
+        return timeout if timeout is not None else self.timeout
+
+    @staticmethod
+    def _fit_request(
+        graph: GraphLike | pb.FitModelRequest, data: DataLike | None, config: FitConfig | None, settings: dict[str, Any]
+    ) -> pb.FitModelRequest:
+        """A prebuilt request as it is; otherwise one built from graph, data and config."""
+        if isinstance(graph, pb.FitModelRequest):
+            if data is not None or config is not None or settings:
+                raise TypeError("a prebuilt FitModelRequest carries its own data and config; pass it alone")
+            return graph
+        if data is None:
+            raise TypeError("fit needs the data: fit(graph, data, config)")
+        return fit_request(graph, data, config=config, **settings)
+
+    def _needs_upload(self, request: pb.FitModelRequest) -> bool:
+        return request.ByteSize() > self.upload_threshold and uploadable(request.dataset)
+
+    @staticmethod
+    def _naming_dataset(request: pb.FitModelRequest, dataset_id: str) -> pb.FitModelRequest:
+        slim = pb.FitModelRequest()
+        slim.CopyFrom(request)
+        slim.ClearField("dataset")
+        slim.dataset_id = dataset_id
+        return slim
+
+    @staticmethod
+    def _event(response: pb.FitModelResponse) -> FitEvent:
+        if response.HasField("result"):
+            return FitResult.from_proto(response.result)
+        return FitProgress.from_proto(response.progress)
+
+    @staticmethod
+    def _sample_request(
+        model_id: str,
+        interventions: Interventions,
+        nodes: Sequence[str],
+        num_samples: int,
+        seed: int | None,
+        include_samples: bool,
+    ) -> pb.SampleModelRequest:
+        return pb.SampleModelRequest(
+            model_id=model_id,
+            interventions=interventions_proto(interventions),
+            nodes=list(nodes),
+            num_samples=num_samples,
+            seed=seed,
+            include_samples=include_samples,
+        )
+
+    @staticmethod
+    def _effect_request(
+        model_id: str,
+        treatment: str,
+        target: str,
+        alternative: float,
+        reference: float,
+        num_samples: int,
+        seed: int | None,
+    ) -> pb.EstimateEffectRequest:
+        return pb.EstimateEffectRequest(
+            model_id=model_id,
+            treatment=treatment,
+            target=target,
+            alternative_value=alternative,
+            reference_value=reference,
+            num_samples=num_samples,
+            seed=seed,
+        )
+
+    @staticmethod
+    def _counterfactual_request(
+        model_id: str, observed: DataLike, interventions: Interventions
+    ) -> pb.CounterfactualRequest:
+        arrays = normalize_data(observed)
+        return pb.CounterfactualRequest(
+            model_id=model_id,
+            interventions=interventions_proto(interventions),
+            observed=pb.Dataset(columns=[column(name, values) for name, values in arrays.items()]),
+        )
+
+    @staticmethod
+    def _health_status(response: health_pb2.HealthCheckResponse) -> str:
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+
+class Client(ClientBase):
     """`with Client(target) as client:`; the channel is owned by the client and closes with the block."""
 
     def __init__(
@@ -49,10 +148,8 @@ class Client:
         upload_threshold: int = UPLOAD_THRESHOLD_BYTES,
     ) -> None:
         """`credentials` from `tls_credentials(...)` turn on TLS; `token` sends a bearer token on every call."""
-        self.target = target
-        self.timeout = timeout
-        self.upload_threshold = upload_threshold
-        self._channel = open_channel(target, credentials, options, token)
+        super().__init__(target, timeout, token, upload_threshold)
+        self._channel = open_channel(target, credentials, options)
         self._stub = pb_grpc.CausalModelServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
@@ -67,132 +164,49 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def _timeout(self, timeout: float | None) -> float | None:
-        return timeout if timeout is not None else self.timeout
-
     def fit(
         self,
-        graph: GraphLike,
-        data: DataLike,
+        graph: GraphLike | pb.FitModelRequest,
+        data: DataLike | None = None,
+        config: FitConfig | None = None,
         *,
-        quality: str = "GOOD",
-        r2_threshold: float = 0.7,
-        validate_r2: bool = True,
-        test_fraction: float = 0.2,
-        seed: int = 42,
-        min_samples: int | None = None,
-        linear_screening: bool | None = None,
-        screening_r2: float | None = None,
-        selection_rows: int | None = None,
         on_progress: ProgressCallback | None = None,
         timeout: float | None = None,
+        **settings: Any,
     ) -> FitResult:
-        """Fits `graph` on `data`; `on_progress` sees each event as it streams in.
+        """Fits `graph` on `data` (or sends a prebuilt FitModelRequest); `on_progress` sees each event.
 
-        `linear_screening` (default on), `screening_r2` (0.99) and `selection_rows` (10,000) left as None
-        take the server's defaults. Large data is uploaded in chunks first, automatically.
+        Keyword settings (`seed=7`) change single fields of `config`; an unknown one is an error. Large
+        data is uploaded in chunks first, automatically.
         """
-        request = fit_request(
-            graph,
-            data,
-            quality=quality,
-            r2_threshold=r2_threshold,
-            validate_r2=validate_r2,
-            test_fraction=test_fraction,
-            seed=seed,
-            min_samples=min_samples,
-            linear_screening=linear_screening,
-            screening_r2=screening_r2,
-            selection_rows=selection_rows,
-        )
-        return self.submit(request, on_progress=on_progress, timeout=timeout)
-
-    def fit_events(
-        self,
-        graph: GraphLike,
-        data: DataLike,
-        *,
-        quality: str = "GOOD",
-        r2_threshold: float = 0.7,
-        validate_r2: bool = True,
-        test_fraction: float = 0.2,
-        seed: int = 42,
-        min_samples: int | None = None,
-        linear_screening: bool | None = None,
-        screening_r2: float | None = None,
-        selection_rows: int | None = None,
-        timeout: float | None = None,
-    ) -> Generator[FitEvent, None, None]:
-        """Each FitProgress, then the FitResult, for callers that drive their own UI."""
-        request = fit_request(
-            graph,
-            data,
-            quality=quality,
-            r2_threshold=r2_threshold,
-            validate_r2=validate_r2,
-            test_fraction=test_fraction,
-            seed=seed,
-            min_samples=min_samples,
-            linear_screening=linear_screening,
-            screening_r2=screening_r2,
-            selection_rows=selection_rows,
-        )
-        yield from self.events(request, timeout=timeout)
-
-    def upload_dataset(self, dataset: pb.Dataset, *, timeout: float | None = None) -> str:
-        """Sends columns in chunks (UploadDataset) and returns the id a FitModelRequest can name instead."""
-        try:
-            response = with_pushback(
-                lambda left: self._stub.UploadDataset(upload_messages(dataset), timeout=left), self._timeout(timeout)
-            )
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
-        return str(response.dataset_id)
-
-    def _maybe_upload(self, request: pb.FitModelRequest, timeout: float | None) -> pb.FitModelRequest:
-        if request.ByteSize() <= self.upload_threshold or not uploadable(request.dataset):
-            return request
-        slim = pb.FitModelRequest()
-        slim.CopyFrom(request)
-        slim.ClearField("dataset")
-        slim.dataset_id = self.upload_dataset(request.dataset, timeout=timeout)
-        return slim
-
-    def submit(
-        self,
-        request: pb.FitModelRequest,
-        *,
-        on_progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-    ) -> FitResult:
-        """Sends a prebuilt FitModelRequest."""
-        for event in self.events(request, timeout=timeout):
+        for event in self.fit_events(graph, data, config, timeout=timeout, **settings):
             if isinstance(event, FitResult):
                 return event
             if on_progress is not None:
                 on_progress(event)
         raise ScmfitError("the server closed the FitModel stream without a result")
 
-    def events(self, request: pb.FitModelRequest, *, timeout: float | None = None) -> Generator[FitEvent, None, None]:
-        request = self._maybe_upload(request, timeout)
-        for response in self.stream(request, timeout=timeout):
-            if response.HasField("result"):
-                yield FitResult.from_proto(response.result)
-            else:
-                yield FitProgress.from_proto(response.progress)
-
-    def stream(
-        self, request: pb.FitModelRequest, *, timeout: float | None = None
-    ) -> Generator[pb.FitModelResponse, None, None]:
-        """The raw response stream; closing the generator early cancels the call on the server.
+    def fit_events(
+        self,
+        graph: GraphLike | pb.FitModelRequest,
+        data: DataLike | None = None,
+        config: FitConfig | None = None,
+        *,
+        timeout: float | None = None,
+        **settings: Any,
+    ) -> Generator[FitEvent, None, None]:
+        """Each FitProgress, then the FitResult; closing the generator early cancels the fit on the server.
 
         A full server refuses before it streams anything, so only the first message is awaited under
         the pushback retry; once a response has arrived, an error ends the stream.
         """
+        request = self._fit_request(graph, data, config, settings)
+        if self._needs_upload(request):
+            request = self._naming_dataset(request, self.upload_dataset(request.dataset, timeout=timeout))
         calls: list[Any] = []
 
         def first(left: float | None) -> pb.FitModelResponse | None:
-            call = self._stub.FitModel(request, timeout=left)
+            call = self._stub.FitModel(request, timeout=left, metadata=self._metadata)
             calls.append(call)
             return next(call, None)
 
@@ -200,17 +214,31 @@ class Client:
             response = with_pushback(first, self._timeout(timeout))
             if response is None:
                 return
-            yield response
-            yield from calls[-1]
+            yield self._event(response)
+            for response in calls[-1]:
+                yield self._event(response)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         finally:
             for call in calls:
                 call.cancel()
 
+    def upload_dataset(self, dataset: pb.Dataset, *, timeout: float | None = None) -> str:
+        """Sends columns in chunks (UploadDataset) and returns the id a FitModelRequest can name instead."""
+        try:
+            response = with_pushback(
+                lambda left: self._stub.UploadDataset(upload_messages(dataset), timeout=left, metadata=self._metadata),
+                self._timeout(timeout),
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        return str(response.dataset_id)
+
     def _unary(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
         try:
-            return with_pushback(lambda left: method(request, timeout=left), self._timeout(timeout))
+            return with_pushback(
+                lambda left: method(request, timeout=left, metadata=self._metadata), self._timeout(timeout)
+            )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -245,14 +273,7 @@ class Client:
         timeout: float | None = None,
     ) -> SampleResult:
         """Observational samples, or interventional: `{"X": 2}` means do(X = 2); see `do`, `shift`, `scale`."""
-        request = pb.SampleModelRequest(
-            model_id=model_id,
-            interventions=interventions_proto(interventions),
-            nodes=list(nodes),
-            num_samples=num_samples,
-            seed=seed,
-            include_samples=include_samples,
-        )
+        request = self._sample_request(model_id, interventions, nodes, num_samples, seed, include_samples)
         return SampleResult.from_proto(self._unary(self._stub.SampleModel, request, timeout))
 
     def effect(
@@ -268,15 +289,7 @@ class Client:
         timeout: float | None = None,
     ) -> float:
         """E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]."""
-        request = pb.EstimateEffectRequest(
-            model_id=model_id,
-            treatment=treatment,
-            target=target,
-            alternative_value=alternative,
-            reference_value=reference,
-            num_samples=num_samples,
-            seed=seed,
-        )
+        request = self._effect_request(model_id, treatment, target, alternative, reference, num_samples, seed)
         response = self._unary(self._stub.EstimateEffect, request, timeout)
         return float(response.effect)
 
@@ -284,28 +297,14 @@ class Client:
         self, model_id: str, observed: DataLike, interventions: Interventions, *, timeout: float | None = None
     ) -> dict[str, np.ndarray]:
         """What each observed row would have been under the interventions (needs invertible mechanisms)."""
-        arrays = normalize_data(observed)
-        request = pb.CounterfactualRequest(
-            model_id=model_id,
-            interventions=interventions_proto(interventions),
-            observed=pb.Dataset(columns=[column(name, values) for name, values in arrays.items()]),
-        )
+        request = self._counterfactual_request(model_id, observed, interventions)
         response = self._unary(self._stub.Counterfactual, request, timeout)
         return columns_to_arrays(response.counterfactual)
 
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:
-        try:
-            response = self._stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=self._timeout(timeout))
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
-        return ServerInfo.from_proto(response)
+        return ServerInfo.from_proto(self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))
 
     def health(self, service: str = SERVICE_NAME, *, timeout: float | None = None) -> str:
         """The health status name, such as "SERVING" or "NOT_SERVING"."""
-        try:
-            response = self._health.Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=self._timeout(timeout)
-            )
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
-        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+        response = self._unary(self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout)
+        return self._health_status(response)

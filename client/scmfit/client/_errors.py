@@ -57,6 +57,11 @@ class InvalidRequestError(ScmfitError):
     def fields(self) -> list[str]:
         return [violation.field for violation in self.violations]
 
+    @classmethod
+    def of_field(cls, field: str, description: str) -> InvalidRequestError:
+        """A local check's failure, in the same shape as the server's for the same field."""
+        return cls(f"{field}: {description}", (FieldViolation(field, description),))
+
 
 class NotFoundError(ScmfitError):
     """The named resource does not exist."""

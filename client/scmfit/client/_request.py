@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from scmfit.client._config import FitConfig
 from scmfit.client._errors import FieldViolation, InvalidRequestError
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -21,15 +22,7 @@ GraphLike: TypeAlias = Any
 DataLike: TypeAlias = Any
 """A pandas.DataFrame, or a mapping from column name to a sequence or numpy array."""
 
-QUALITY_NAMES: Mapping[str, pb.Quality.ValueType] = {
-    "GOOD": pb.QUALITY_GOOD,
-    "BETTER": pb.QUALITY_BETTER,
-    "BEST": pb.QUALITY_BEST,
-}
-
-
-def _invalid(field: str, description: str) -> InvalidRequestError:
-    return InvalidRequestError(f"{field}: {description}", (FieldViolation(field, description),))
+_invalid = InvalidRequestError.of_field
 
 
 def normalize_graph(graph: GraphLike) -> tuple[list[str], list[Edge]]:
@@ -219,40 +212,15 @@ def find_cycle(nodes: Sequence[str], edges: Sequence[Edge]) -> list[str]:
     return []
 
 
-def fit_config(
-    *,
-    quality: str = "GOOD",
-    r2_threshold: float | None = None,
-    validate_r2: bool | None = None,
-    test_fraction: float | None = None,
-    seed: int | None = None,
-    min_samples: int | None = None,
-    linear_screening: bool | None = None,
-    screening_r2: float | None = None,
-    selection_rows: int | None = None,
-) -> pb.FitConfig:
-    if quality.upper() not in QUALITY_NAMES:
-        raise _invalid("config.quality", f"unknown quality {quality!r}; expected one of {', '.join(QUALITY_NAMES)}")
-    return pb.FitConfig(
-        quality=QUALITY_NAMES[quality.upper()],
-        r2_threshold=r2_threshold,
-        validate_r2=validate_r2,
-        test_fraction=test_fraction,
-        seed=seed,
-        min_samples=min_samples,
-        linear_screening=linear_screening,
-        screening_r2=screening_r2,
-        selection_rows=selection_rows,
-    )
-
-
 def fit_request(
     graph: GraphLike,
     edges_or_data: Any,
     data: DataLike | None = None,
-    **config: Any,
+    config: FitConfig | None = None,
+    **settings: Any,
 ) -> pb.FitModelRequest:
-    """`fit_request(graph, data, **config)` or `fit_request(nodes, edges, data, **config)`."""
+    """`fit_request(graph, data, config)` or `fit_request(nodes, edges, data, config)`; keyword settings
+    (`seed=7`) change single fields of `config`, and an unknown one is an error."""
     if data is None:
         nodes, edges = normalize_graph(graph)
         data = edges_or_data
@@ -263,5 +231,5 @@ def fit_request(
     return pb.FitModelRequest(
         graph=pb.Graph(nodes=nodes, edges=[pb.Edge(source=s, target=t) for s, t in edges]),
         dataset=pb.Dataset(columns=[column(name, values) for name, values in arrays.items()]),
-        config=fit_config(**config),
+        config=FitConfig.of(config, **settings).to_proto(),
     )

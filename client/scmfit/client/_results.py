@@ -128,6 +128,10 @@ class FitMetadata:
     total_seconds: float
     selection_rows: int = 0
     """The training rows model selection ran on (a seeded subsample of large data)."""
+    refit_on_all_rows: bool = False
+    """Whether the stored model was refitted on every row after scoring (what queries use)."""
+    num_model_rows: int = 0
+    """The rows the stored model was fitted on."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,8 @@ class FitResult:
                 },
                 total_seconds=meta.total_time.ToNanoseconds() / 1e9,
                 selection_rows=meta.selection_rows,
+                refit_on_all_rows=meta.refit_on_all_rows,
+                num_model_rows=meta.num_model_rows,
             ),
             reused=result.reused,
             raw=result,

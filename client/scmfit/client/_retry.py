@@ -8,8 +8,9 @@ module retries exactly what the server marked as retryable, after the delay it a
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -41,17 +42,41 @@ def retry_delay(error: grpc.RpcError) -> float | None:
     return None
 
 
+class _Schedule:
+    """The attempts and waits of one call, shared by the sync and the asyncio loop."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.number = 0
+
+    def remaining(self) -> float | None:
+        self.number += 1
+        return None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
+
+    def wait_after(self, error: grpc.RpcError) -> float:
+        """The delay before the next attempt; re-raises `error` when there should be none."""
+        delay = retry_delay(error)
+        late = self.deadline is not None and time.monotonic() + (delay or 0.0) >= self.deadline
+        if delay is None or self.number >= MAX_ATTEMPTS or late:
+            raise error
+        return delay
+
+
 def with_pushback(attempt: Callable[[float | None], T], timeout: float | None) -> T:
     """Calls `attempt(remaining_timeout)` until it succeeds, fails for good, or the deadline would pass."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    for number in range(1, MAX_ATTEMPTS + 1):
-        remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+    schedule = _Schedule(timeout)
+    while True:
         try:
-            return attempt(remaining)
+            return attempt(schedule.remaining())
         except grpc.RpcError as error:
-            delay = retry_delay(error)
-            late = deadline is not None and time.monotonic() + (delay or 0.0) >= deadline
-            if delay is None or number == MAX_ATTEMPTS or late:
-                raise
-            time.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+            time.sleep(schedule.wait_after(error))
+
+
+async def with_pushback_async(attempt: Callable[[float | None], Awaitable[T]], timeout: float | None) -> T:
+    """`with_pushback` for grpc.aio: the wait is an asyncio sleep, so other tasks run meanwhile."""
+    schedule = _Schedule(timeout)
+    while True:
+        try:
+            return await attempt(schedule.remaining())
+        except grpc.RpcError as error:
+            await asyncio.sleep(schedule.wait_after(error))

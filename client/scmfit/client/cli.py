@@ -18,6 +18,7 @@ from google.protobuf import json_format
 from scmfit.client._cases import load_case
 from scmfit.client._channel import tls_credentials
 from scmfit.client._client import DEFAULT_TARGET, Client
+from scmfit.client._config import FitConfig
 from scmfit.client._errors import DeadlineExceededError, InvalidRequestError, ScmfitError, UnavailableError
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import fit_request
@@ -104,11 +105,11 @@ def _render_rich(result: FitResult) -> None:
 
 def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
     if not show_progress:
-        return client.submit(request)
+        return client.fit(request)
     try:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     except ImportError:
-        return client.submit(request, on_progress=lambda p: print(f"  {p.stage.value:<10} {p.node}", file=sys.stderr))
+        return client.fit(request, on_progress=lambda p: print(f"  {p.stage.value:<10} {p.node}", file=sys.stderr))
     columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("validating", total=None)
@@ -123,28 +124,25 @@ def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
                     description=f"{event.stage.value} {event.node}",
                 )
 
-        result = client.submit(request, on_progress=on_progress)
+        result = client.fit(request, on_progress=on_progress)
         bar.update(task, completed=bar.tasks[0].total or 0)
     return result
 
 
 def _fit(args: argparse.Namespace) -> int:
-    config: dict[str, Any] = {}
+    config = FitConfig()
     string_columns = [name for name in (args.string_columns or "").split(",") if name]
     if args.case is not None:
         case = load_case(args.case, string_columns)
         nodes, edges, traces = case.nodes, case.edges, case.traces
-        config.update(case.config)
+        config = case.config
     elif args.graph is not None and args.traces is not None:
         nodes, edges = read_graph(args.graph)
         traces = read_traces(args.traces, string_columns)
     else:
         raise UsageError("scmfit fit: give --case FILE, or --graph GRAPH and --traces TRACES")
-    if args.quality:
-        config["quality"] = args.quality
-    if args.threshold is not None:
-        config["r2_threshold"] = args.threshold
-    request = fit_request(nodes, edges, traces, **config)
+    config = FitConfig.of(config, quality=args.quality or None, r2_threshold=args.threshold)
+    request = fit_request(nodes, edges, traces, config)
     with _client(args) as client:
         result = _run_fit(client, request, show_progress=not args.json and sys.stderr.isatty())
     if args.json:

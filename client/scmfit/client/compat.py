@@ -206,6 +206,7 @@ class DoWhyClient:
                 validate_r2=validate_r2,
                 r2_threshold=r2_threshold,
                 test_fraction=test_size,
+                refit_on_all_rows=False,  # the original describes the model it scored, fitted on the split
             )
         except InvalidRequestError as error:
             raise ValueError(error.message) from error
@@ -219,7 +220,7 @@ class DoWhyClient:
             }
         try:
             with Client(self.target, timeout=self.timeout) as client:
-                result = client.submit(request)
+                result = client.fit(request)
         except ScmfitError as error:
             raise DoWhySubprocessError(f"DoWhy subprocess failed: {error.message}", error) from error
         return to_lift_sys_dict(result, graph, validate_r2)
@@ -239,7 +240,8 @@ class DoWhyClient:
         the server recognises the request by its content and answers from its model registry.
         """
         try:
-            request = fit_request(graph, traces, quality=quality)
+            # As the original's query script: selection and fit on every row, nothing held out or scored.
+            request = fit_request(graph, traces, quality=quality, test_fraction=0.0, validate_r2=False)
         except InvalidRequestError as error:
             raise ValueError(error.message) from error
         nodes, _ = normalize_graph(graph)
@@ -249,7 +251,7 @@ class DoWhyClient:
             if num_samples < 1:
                 raise ValueError(f"num_samples must be positive, got {num_samples}")
             with Client(self.target, timeout=self.timeout) as client:
-                fitted = client.submit(request)
+                fitted = client.fit(request)
                 sampled = client.sample(
                     fitted.model_id, specs, nodes=query_nodes or (), num_samples=num_samples, include_samples=True
                 )
@@ -274,7 +276,7 @@ class DoWhyClient:
                     "model_id": fitted.model_id,
                     "reused_model": fitted.reused,
                     "fit_status": fitted.status.value,
-                    "num_fit_rows": fitted.metadata.num_train,
+                    "num_fit_rows": fitted.metadata.num_model_rows,
                 },
             },
         }

@@ -165,6 +165,8 @@ class _R2OmissionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_R2Omission
     """The node is categorical; accuracy is reported instead."""
     R2_OMISSION_TOO_FEW_TEST_ROWS: _R2Omission.ValueType  # 4
     """Fewer than two held-out rows."""
+    R2_OMISSION_NOT_HELD_OUT: _R2Omission.ValueType  # 5
+    """No rows were held out (test_fraction 0), so nothing was scored."""
 
 class R2Omission(_R2Omission, metaclass=_R2OmissionEnumTypeWrapper):
     """R2Omission says why a node has no held-out R²."""
@@ -179,6 +181,8 @@ R2_OMISSION_CATEGORICAL_TARGET: R2Omission.ValueType  # 3
 """The node is categorical; accuracy is reported instead."""
 R2_OMISSION_TOO_FEW_TEST_ROWS: R2Omission.ValueType  # 4
 """Fewer than two held-out rows."""
+R2_OMISSION_NOT_HELD_OUT: R2Omission.ValueType  # 5
+"""No rows were held out (test_fraction 0), so nothing was scored."""
 Global___R2Omission: _TypeAlias = R2Omission  # noqa: Y015
 
 class _SelectionPath:
@@ -480,6 +484,7 @@ class FitConfig(_message.Message):
     LINEAR_SCREENING_FIELD_NUMBER: _builtins.int
     SCREENING_R2_FIELD_NUMBER: _builtins.int
     SELECTION_ROWS_FIELD_NUMBER: _builtins.int
+    REFIT_ON_ALL_ROWS_FIELD_NUMBER: _builtins.int
     quality: Global___Quality.ValueType
     """The model-selection quality; unset means QUALITY_GOOD."""
     r2_threshold: _builtins.float
@@ -487,7 +492,7 @@ class FitConfig(_message.Message):
     validate_r2: _builtins.bool
     """Whether the R² threshold decides the status; default true."""
     test_fraction: _builtins.float
-    """The share of rows held out for evaluation, within (0, 0.5]; default 0.2."""
+    """The share of rows held out for evaluation, within [0, 0.5]; default 0.2. 0 holds nothing out: every row selects and fits, no node gets an R² (R2_OMISSION_NOT_HELD_OUT), for models wanted only for queries."""
     seed: _builtins.int
     """The seed for the split and for DoWhy's randomness, within [0, 4294967295]; default 42."""
     min_samples: _builtins.int
@@ -498,6 +503,8 @@ class FitConfig(_message.Message):
     """The cross-validated R² of the linear model that ends model selection early, within (0, 1]; default 0.99."""
     selection_rows: _builtins.int
     """Model selection runs on a seeded subsample of at most this many training rows, 0 or within [100, 4294967295]; 0 means all; default 10000."""
+    refit_on_all_rows: _builtins.bool
+    """Whether each mechanism is refitted on every row (same model type, no new selection) after it is scored on the split, so queries use all the data; the reported R² stays the held-out one; default true."""
     def __init__(
         self,
         *,
@@ -510,10 +517,11 @@ class FitConfig(_message.Message):
         linear_screening: _builtins.bool | None = ...,
         screening_r2: _builtins.float | None = ...,
         selection_rows: _builtins.int | None = ...,
+        refit_on_all_rows: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "r2_threshold", b"r2_threshold", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "quality", b"quality", "r2_threshold", b"r2_threshold", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "quality", b"quality", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__linear_screening: _TypeAlias = _typing.Literal["linear_screening"]  # noqa: Y015
     _WhichOneofArgType__linear_screening: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening"]  # noqa: Y015
@@ -521,6 +529,8 @@ class FitConfig(_message.Message):
     _WhichOneofArgType__min_samples: _TypeAlias = _typing.Literal["_min_samples", b"_min_samples"]  # noqa: Y015
     _WhichOneofReturnType__r2_threshold: _TypeAlias = _typing.Literal["r2_threshold"]  # noqa: Y015
     _WhichOneofArgType__r2_threshold: _TypeAlias = _typing.Literal["_r2_threshold", b"_r2_threshold"]  # noqa: Y015
+    _WhichOneofReturnType__refit_on_all_rows: _TypeAlias = _typing.Literal["refit_on_all_rows"]  # noqa: Y015
+    _WhichOneofArgType__refit_on_all_rows: _TypeAlias = _typing.Literal["_refit_on_all_rows", b"_refit_on_all_rows"]  # noqa: Y015
     _WhichOneofReturnType__screening_r2: _TypeAlias = _typing.Literal["screening_r2"]  # noqa: Y015
     _WhichOneofArgType__screening_r2: _TypeAlias = _typing.Literal["_screening_r2", b"_screening_r2"]  # noqa: Y015
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
@@ -537,6 +547,8 @@ class FitConfig(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__min_samples) -> _WhichOneofReturnType__min_samples | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__r2_threshold) -> _WhichOneofReturnType__r2_threshold | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__refit_on_all_rows) -> _WhichOneofReturnType__refit_on_all_rows | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__screening_r2) -> _WhichOneofReturnType__screening_r2 | None: ...
     @_typing.overload
@@ -761,7 +773,7 @@ class NodeResult(_message.Message):
 
     @_builtins.property
     def mechanism(self) -> Global___Mechanism:
-        """The fitted mechanism."""
+        """The stored mechanism, which queries use: refitted on every row when config.refit_on_all_rows is on."""
 
     def __init__(
         self,
@@ -888,6 +900,8 @@ class FitMetadata(_message.Message):
     SELECTION_ROWS_FIELD_NUMBER: _builtins.int
     LINEAR_SCREENING_FIELD_NUMBER: _builtins.int
     SCREENING_R2_FIELD_NUMBER: _builtins.int
+    REFIT_ON_ALL_ROWS_FIELD_NUMBER: _builtins.int
+    NUM_MODEL_ROWS_FIELD_NUMBER: _builtins.int
     num_rows: _builtins.int
     """All rows received."""
     num_train: _builtins.int
@@ -910,6 +924,10 @@ class FitMetadata(_message.Message):
     """Whether the linear screen was on."""
     screening_r2: _builtins.float
     """The screening threshold that was applied."""
+    refit_on_all_rows: _builtins.bool
+    """Whether the stored mechanisms were refitted on every row after scoring."""
+    num_model_rows: _builtins.int
+    """The rows the stored mechanisms were fitted on: num_rows when refitted, else num_train."""
     @_builtins.property
     def stage_timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageTiming]:
         """Time spent per stage."""
@@ -934,10 +952,12 @@ class FitMetadata(_message.Message):
         selection_rows: _builtins.int = ...,
         linear_screening: _builtins.bool = ...,
         screening_r2: _builtins.float = ...,
+        refit_on_all_rows: _builtins.bool = ...,
+        num_model_rows: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["total_time", b"total_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dowhy_version", b"dowhy_version", "linear_screening", b"linear_screening", "num_rows", b"num_rows", "num_test", b"num_test", "num_train", b"num_train", "quality", b"quality", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "sklearn_version", b"sklearn_version", "stage_timings", b"stage_timings", "test_fraction", b"test_fraction", "total_time", b"total_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dowhy_version", b"dowhy_version", "linear_screening", b"linear_screening", "num_model_rows", b"num_model_rows", "num_rows", b"num_rows", "num_test", b"num_test", "num_train", b"num_train", "quality", b"quality", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "sklearn_version", b"sklearn_version", "stage_timings", b"stage_timings", "test_fraction", b"test_fraction", "total_time", b"total_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -29,14 +28,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from scmfit.client._async_client import AsyncClient
 from scmfit.client._cases import load_case
-from scmfit.client._errors import InvalidRequestError, ScmfitError, UnavailableError, from_rpc_error
-from scmfit.client._interventions import interventions_proto
+from scmfit.client._errors import InvalidRequestError, NotFoundError, ScmfitError, UnavailableError
 from scmfit.client._request import fit_request
-from scmfit.client._results import FitProgress, FitResult, SampleResult
+from scmfit.client._results import FitProgress, FitResult
 from scmfit.client._traces import parse_csv, parse_graph
 from scmfit.v1 import causal_model_service_pb2 as pb
-from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
 JOB_TTL_SECONDS = 300
 MAX_PENDING_JOBS = 64
@@ -86,18 +84,13 @@ class Bridge:
     credentials: grpc.ChannelCredentials | None = None
     token: str | None = None
     jobs: dict[str, tuple[float, pb.FitModelRequest]] = field(default_factory=dict)
-    channel: grpc.aio.Channel | None = None
+    _client: AsyncClient | None = None
 
     @property
-    def stub(self) -> Any:
-        """The generated stub over an aio channel: its calls are awaitable and async-iterable."""
-        assert self.channel is not None
-        return pb_grpc.CausalModelServiceStub(self.channel)
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        """The bearer token on every gRPC call, for servers started with --auth-token-file."""
-        return (("authorization", f"Bearer {self.token}"),) if self.token else ()
+    def client(self) -> AsyncClient:
+        """The asyncio client, made in the server's event loop (grpc.aio channels belong to one loop)."""
+        assert self._client is not None, "the app's lifespan has not started"
+        return self._client
 
     def add_job(self, request: pb.FitModelRequest) -> str:
         now = time.monotonic()
@@ -170,14 +163,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        options = [("grpc.max_send_message_length", MAX_UPLOAD_BYTES * 2)]
-        bridge.channel = (
-            grpc.aio.secure_channel(target, credentials, options=options)
-            if credentials is not None
-            else grpc.aio.insecure_channel(target, options=options)
-        )
-        yield
-        await bridge.channel.close()
+        async with AsyncClient(target, credentials=credentials, token=token) as client:
+            bridge._client = client
+            yield
 
     async def index(request: Request) -> Response:
         page = resources.files("scmfit.web").joinpath("static/index.html").read_text()
@@ -195,21 +183,23 @@ def create_app(
 
     def build_request(body: Mapping[str, Any]) -> pb.FitModelRequest:
         """Runs in a worker thread: parsing a large CSV must not stall every other connection."""
-        config: dict[str, Any] = {"quality": str(body.get("quality") or "GOOD")}
-        if body.get("threshold") not in (None, ""):
-            config["r2_threshold"] = float(body["threshold"])
+        threshold = body.get("threshold")
+        settings: dict[str, Any] = {
+            "quality": str(body.get("quality") or "") or None,
+            "r2_threshold": None if threshold in (None, "") else float(threshold),
+        }
         fixture = str(body.get("fixture") or "")
         if fixture:
             if bridge.fixtures is None or fixture not in {p.stem for p in bridge.fixtures.glob("*.json")}:
                 raise InvalidRequestError(f"unknown fixture {fixture!r}")
             case = load_case(bridge.fixtures / f"{fixture}.json")  # a name from the listing, never a path
-            return fit_request(case.nodes, case.edges, case.traces, **config)
+            return fit_request(case.nodes, case.edges, case.traces, case.config, **settings)
         graph_text, traces_text = body.get("graph"), body.get("traces")
         if not isinstance(graph_text, str) or not isinstance(traces_text, str):
             raise InvalidRequestError("choose a fixture, or upload a graph (JSON) and traces (CSV)")
         nodes, edges = parse_graph(graph_text, "graph")
         traces = parse_csv(traces_text, "traces")
-        return fit_request(nodes, edges, traces, **config)
+        return fit_request(nodes, edges, traces, **settings)
 
     async def create_job(request: Request) -> Response:
         body = await json_body(request)
@@ -237,18 +227,18 @@ def create_app(
         _, request_message = entry
 
         async def events() -> AsyncIterator[bytes]:
-            call = bridge.stub.FitModel(request_message, metadata=bridge.metadata)
+            stream = bridge.client.fit_events(request_message)
             try:
-                async for response in call:
-                    if response.HasField("result"):
-                        yield sse("result", result_body(FitResult.from_proto(response.result)))
+                async for event in stream:
+                    if isinstance(event, FitResult):
+                        yield sse("result", result_body(event))
                     else:
-                        yield sse("progress", progress_body(FitProgress.from_proto(response.progress)))
+                        yield sse("progress", progress_body(event))
                 yield sse("end", {})
-            except grpc.aio.AioRpcError as error:
-                yield sse("fail", error_body(from_rpc_error(error)))
+            except ScmfitError as error:
+                yield sse("fail", error_body(error))
             finally:
-                call.cancel()  # the browser left, or the stream ended: the server stops the fit's worker
+                await stream.aclose()  # the browser left, or the stream ended: the server stops the fit's worker
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
@@ -258,20 +248,14 @@ def create_app(
             return body
         try:
             interventions = {str(k): float(v) for k, v in dict(body.get("interventions", {})).items()}
-            message = pb.SampleModelRequest(
-                model_id=request.path_params["model_id"],
-                interventions=interventions_proto(interventions),
-                num_samples=int(body.get("num_samples", 2000)),
+            num_samples = int(body.get("num_samples", 2000))
+            result = await bridge.client.sample(
+                request.path_params["model_id"], interventions, num_samples=num_samples, timeout=60
             )
-            response = await bridge.stub.SampleModel(message, timeout=60, metadata=bridge.metadata)
         except (TypeError, ValueError) as error:
             return JSONResponse({"message": str(error), "violations": []}, status_code=400)
-        except grpc.aio.AioRpcError as error:
-            failure = from_rpc_error(error)
-            return JSONResponse(
-                error_body(failure), status_code=404 if failure.code == grpc.StatusCode.NOT_FOUND else 400
-            )
-        result = SampleResult.from_proto(response)
+        except ScmfitError as failure:
+            return JSONResponse(error_body(failure), status_code=404 if isinstance(failure, NotFoundError) else 400)
         return JSONResponse(
             {
                 "num_samples": result.num_samples,
@@ -284,14 +268,11 @@ def create_app(
         )
 
     async def health(request: Request) -> Response:
-        assert bridge.channel is not None
         try:
-            reply = await health_pb2_grpc.HealthStub(bridge.channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=5, metadata=bridge.metadata
-            )
-        except grpc.aio.AioRpcError as error:
-            return JSONResponse(error_body(from_rpc_error(error)), status_code=503)
-        return JSONResponse({"status": health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)})
+            status = await bridge.client.health("", timeout=5)  # the whole server's health
+        except ScmfitError as error:
+            return JSONResponse(error_body(error), status_code=503)
+        return JSONResponse({"status": status})
 
     static = resources.files("scmfit.web").joinpath("static")
     return Starlette(

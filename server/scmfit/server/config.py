@@ -148,7 +148,7 @@ UINT32_MAX = 2**32 - 1
 
 FIT_RANGES: dict[str, Range] = {
     "r2_threshold": Range(0.0, 1.0),
-    "test_fraction": Range(0.0, 0.5, low_open=True),
+    "test_fraction": Range(0.0, 0.5),
     "seed": Range(0, UINT32_MAX),
     "screening_r2": Range(0.0, 1.0, low_open=True),
     "selection_rows": Range(100, UINT32_MAX, zero_allowed=True),
@@ -169,3 +169,4 @@ class FitSettings:
     linear_screening: bool = True
     screening_r2: float = 0.99
     selection_rows: int = 10_000
+    refit_on_all_rows: bool = True

@@ -52,6 +52,7 @@ _OMISSIONS = {
     R2Omission.CONSTANT_TARGET: pb.R2_OMISSION_CONSTANT_TARGET,
     R2Omission.CATEGORICAL_TARGET: pb.R2_OMISSION_CATEGORICAL_TARGET,
     R2Omission.TOO_FEW_TEST_ROWS: pb.R2_OMISSION_TOO_FEW_TEST_ROWS,
+    R2Omission.NOT_HELD_OUT: pb.R2_OMISSION_NOT_HELD_OUT,
 }
 
 
@@ -152,6 +153,8 @@ def result_response(
                 selection_rows=outcome.selection_rows,
                 linear_screening=settings.linear_screening,
                 screening_r2=settings.screening_r2,
+                refit_on_all_rows=outcome.refitted,
+                num_model_rows=num_rows if outcome.refitted else outcome.num_train,
             ),
         )
     )

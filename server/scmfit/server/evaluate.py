@@ -18,6 +18,8 @@ def score_node(scm: gcm.StructuralCausalModel, node: str, parents: Sequence[str]
     family = family_of(mechanism)
     if not parents or family is MechanismFamily.EMPIRICAL_ROOT:
         return NodeScore(r2=None, omission=R2Omission.ROOT_NODE)
+    if len(test) == 0:
+        return NodeScore(r2=None, omission=R2Omission.NOT_HELD_OUT)
     features = test[list(parents)].to_numpy()
     actual = test[node].to_numpy()
     predictor = predictor_of(mechanism)

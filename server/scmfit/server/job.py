@@ -107,6 +107,7 @@ class R2Omission(Enum):
     CONSTANT_TARGET = "constant_target"
     CATEGORICAL_TARGET = "categorical_target"
     TOO_FEW_TEST_ROWS = "too_few_test_rows"
+    NOT_HELD_OUT = "not_held_out"
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ class FitOutcome:
     """The pickled ModelBundle, for the registry; built from our own workers' output."""
     selection_rows: int = 0
     """The training rows model selection ran on."""
+    refitted: bool = False
+    """Whether the stored mechanisms were refitted on every row after scoring."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """One node's whole fit, run in a worker: choose the mechanism (linear screen, else DoWhy's zoo on a
-seeded subsample), fit it on every training row, score it on the held-out rows, and describe it."""
+seeded subsample), fit it on every training row, score it on the held-out rows, refit it on all rows
+(unless turned off), and describe it."""
 
 from __future__ import annotations
 
@@ -97,6 +98,12 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         started = time.perf_counter()
         score = score_node(scm, task.node, task.parents, test)
         seconds[Stage.EVALUATING] = time.perf_counter() - started
+        if task.settings.refit_on_all_rows and len(test):
+            # Scored on the split, stored fitted on everything: queries then use all the data, as
+            # scikit-learn's search refits its best model. The model type chosen above is kept.
+            started = time.perf_counter()
+            fit_mechanism(scm, task.node, pd.concat([train, test], ignore_index=True))
+            seconds[Stage.FITTING] += time.perf_counter() - started
     except (ValueError, RuntimeError, ArithmeticError, TypeError, IndexError, KeyError) as error:
         raise FitFailedError(f"fitting node {task.node!r} failed: {type(error).__name__}: {error}"[:500]) from None
     mechanism = scm.causal_mechanism(task.node)

@@ -84,6 +84,7 @@ def assemble(job: FitJob, fits: Mapping[str, NodeFit]) -> FitOutcome:
         sklearn_version=library_version("scikit-learn"),
         model_blob=pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL),
         selection_rows=max((fit.selection_rows for fit in fits.values()), default=0),
+        refitted=job.settings.refit_on_all_rows and num_test > 0,
     )
 
 

@@ -1,0 +1,198 @@
+"""The asyncio client on grpc.aio: the same calls, arguments, results and errors as `Client`.
+
+Request building, conversion and error mapping come from `ClientBase`; only the waiting differs.
+Web servers and UIs use it to follow many fits at once from one event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from scmfit.client._channel import SERVICE_NAME, open_aio_channel
+from scmfit.client._client import (
+    DEFAULT_TARGET,
+    UPLOAD_THRESHOLD_BYTES,
+    ClientBase,
+    FitEvent,
+    ProgressCallback,
+)
+from scmfit.client._config import FitConfig
+from scmfit.client._errors import ScmfitError, from_rpc_error
+from scmfit.client._interventions import Interventions
+from scmfit.client._request import DataLike, GraphLike
+from scmfit.client._results import FitResult, ModelSummary, SampleResult, ServerInfo, columns_to_arrays
+from scmfit.client._retry import with_pushback_async
+from scmfit.client._upload import upload_messages
+from scmfit.v1 import causal_model_service_pb2 as pb
+from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+
+
+class AsyncClient(ClientBase):
+    """`async with AsyncClient(target) as client:`; the channel closes with the block."""
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: float | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: Sequence[tuple[str, Any]] | None = None,
+        token: str | None = None,
+        upload_threshold: int = UPLOAD_THRESHOLD_BYTES,
+    ) -> None:
+        """Create it inside the event loop that will use it: grpc.aio channels belong to one loop."""
+        super().__init__(target, timeout, token, upload_threshold)
+        self._channel = open_aio_channel(target, credentials, options)
+        self._stub = pb_grpc.CausalModelServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _unary(self, method: Callable[..., Awaitable[T]], request: Any, timeout: float | None) -> T:
+        try:
+            return await with_pushback_async(
+                lambda left: method(request, timeout=left, metadata=self._metadata), self._timeout(timeout)
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    async def fit(
+        self,
+        graph: GraphLike | pb.FitModelRequest,
+        data: DataLike | None = None,
+        config: FitConfig | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+        **settings: Any,
+    ) -> FitResult:
+        """As `Client.fit`; `on_progress` runs on the event loop, so it must not block."""
+        events = self.fit_events(graph, data, config, timeout=timeout, **settings)
+        try:
+            async for event in events:
+                if isinstance(event, FitResult):
+                    return event
+                if on_progress is not None:
+                    on_progress(event)
+        finally:
+            await events.aclose()
+        raise ScmfitError("the server closed the FitModel stream without a result")
+
+    async def fit_events(
+        self,
+        graph: GraphLike | pb.FitModelRequest,
+        data: DataLike | None = None,
+        config: FitConfig | None = None,
+        *,
+        timeout: float | None = None,
+        **settings: Any,
+    ) -> AsyncGenerator[FitEvent, None]:
+        """As `Client.fit_events`: closing the generator (or cancelling its task) cancels the fit."""
+        request = self._fit_request(graph, data, config, settings)
+        if self._needs_upload(request):
+            request = self._naming_dataset(request, await self.upload_dataset(request.dataset, timeout=timeout))
+        calls: list[Any] = []
+
+        async def first(left: float | None) -> Any:
+            call = self._stub.FitModel(request, timeout=left, metadata=self._metadata)
+            calls.append(call)
+            return await call.read()
+
+        try:
+            response = await with_pushback_async(first, self._timeout(timeout))
+            while response is not grpc.aio.EOF:
+                yield self._event(response)
+                response = await calls[-1].read()
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            for call in calls:
+                call.cancel()
+
+    async def upload_dataset(self, dataset: pb.Dataset, *, timeout: float | None = None) -> str:
+        """As `Client.upload_dataset`."""
+        try:
+            response = await with_pushback_async(
+                lambda left: self._stub.UploadDataset(upload_messages(dataset), timeout=left, metadata=self._metadata),
+                self._timeout(timeout),
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        return str(response.dataset_id)
+
+    async def get_model(self, model_id: str, *, timeout: float | None = None) -> tuple[FitResult, ModelSummary]:
+        response = await self._unary(self._stub.GetModel, pb.GetModelRequest(model_id=model_id), timeout)
+        return FitResult.from_proto(response.result), ModelSummary.from_proto(response.summary)
+
+    async def list_models(self, *, page_size: int = 0, timeout: float | None = None) -> AsyncIterator[ModelSummary]:
+        token = ""
+        while True:
+            request = pb.ListModelsRequest(page_size=page_size, page_token=token)
+            response = await self._unary(self._stub.ListModels, request, timeout)
+            for summary in response.models:
+                yield ModelSummary.from_proto(summary)
+            token = response.next_page_token
+            if not token:
+                return
+
+    async def delete_model(self, model_id: str, *, timeout: float | None = None) -> None:
+        await self._unary(self._stub.DeleteModel, pb.DeleteModelRequest(model_id=model_id), timeout)
+
+    async def sample(
+        self,
+        model_id: str,
+        interventions: Interventions = None,
+        *,
+        nodes: Sequence[str] = (),
+        num_samples: int = 1000,
+        seed: int | None = None,
+        include_samples: bool = False,
+        timeout: float | None = None,
+    ) -> SampleResult:
+        request = self._sample_request(model_id, interventions, nodes, num_samples, seed, include_samples)
+        return SampleResult.from_proto(await self._unary(self._stub.SampleModel, request, timeout))
+
+    async def effect(
+        self,
+        model_id: str,
+        *,
+        treatment: str,
+        target: str,
+        alternative: float,
+        reference: float,
+        num_samples: int = 10_000,
+        seed: int | None = None,
+        timeout: float | None = None,
+    ) -> float:
+        request = self._effect_request(model_id, treatment, target, alternative, reference, num_samples, seed)
+        return float((await self._unary(self._stub.EstimateEffect, request, timeout)).effect)
+
+    async def counterfactual(
+        self, model_id: str, observed: DataLike, interventions: Interventions, *, timeout: float | None = None
+    ) -> dict[str, np.ndarray]:
+        request = self._counterfactual_request(model_id, observed, interventions)
+        return columns_to_arrays((await self._unary(self._stub.Counterfactual, request, timeout)).counterfactual)
+
+    async def server_info(self, *, timeout: float | None = None) -> ServerInfo:
+        return ServerInfo.from_proto(await self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))
+
+    async def health(self, service: str = SERVICE_NAME, *, timeout: float | None = None) -> str:
+        response = await self._unary(self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout)
+        return self._health_status(response)
