@@ -5,6 +5,7 @@ Prints throughput, p50/p99 latency per call kind, errors by status code, and the
 
     .venv/bin/python bench/load.py --clients 8 --seconds 60
     .venv/bin/python bench/load.py --clients 16 --seconds 600 --max-queue 2   # soak with deliberate overload
+    .venv/bin/python bench/load.py --clients 8 --seconds 60 --compare-lanes  # queries: shared lane vs own lane
 """
 
 from __future__ import annotations
@@ -56,11 +57,43 @@ def main() -> None:
     parser.add_argument("--registry-bytes", type=int, default=64 * 1024 * 1024, help="the server's model memory bound")
     parser.add_argument("--query-share", type=float, default=0.7, help="share of calls that are queries")
     parser.add_argument("--fresh-fit-share", type=float, default=0.5, help="share of fits that are new models")
+    parser.add_argument(
+        "--compare-lanes",
+        action="store_true",
+        help="run twice, side by side: queries in the fits' lane (--max-concurrent-queries 0), then in their own",
+    )
     args = parser.parse_args()
+    if not args.compare_lanes:
+        run_load(args)
+        return
+    runs = {
+        "shared lane": run_load(args, "--max-concurrent-queries", "0"),
+        "own lane": run_load(args),
+    }
+    print("\nqueries under the same load, one run after the other:")
+    for name, latencies in runs.items():
+        values = latencies.get("query", [])
+        fits = latencies.get("fit (new)", [])
+        print(
+            f"  {name:<12} queries n={len(values):6d}  p50 {percentile(values, 0.5) * 1000:8.1f} ms  "
+            f"p99 {percentile(values, 0.99) * 1000:8.1f} ms   new fits n={len(fits):5d}  "
+            f"p50 {percentile(fits, 0.5) * 1000:8.1f} ms"
+        )
+    shared, own = (percentile(runs[name].get("query", []), 0.99) for name in runs)
+    print(f"  query p99, shared / own lane: {shared / own:.1f}x")
+
+
+def run_load(args: argparse.Namespace, *server_flags: str) -> dict[str, list[float]]:
+    """One load run against a fresh server; prints its report and returns the latencies by call kind."""
 
     cases = {name: load_case(REPO / "fixtures" / f"{name}.json") for name in CASES}
     server = start_server(
-        "--max-queue", str(args.max_queue), "--registry-bytes", str(args.registry_bytes), workers=args.workers
+        "--max-queue",
+        str(args.max_queue),
+        "--registry-bytes",
+        str(args.registry_bytes),
+        *server_flags,
+        workers=args.workers,
     )
     latencies: dict[str, list[float]] = collections.defaultdict(list)
     errors: collections.Counter[str] = collections.Counter()
@@ -115,7 +148,8 @@ def main() -> None:
     code = server.terminate()
 
     calls = sum(len(v) for v in latencies.values())
-    print(f"\n{args.clients} clients, {elapsed:.0f} s, {args.workers} workers, max queue {args.max_queue}")
+    flags = " ".join(server_flags) or "default lanes"
+    print(f"\n{args.clients} clients, {elapsed:.0f} s, {args.workers} workers, max queue {args.max_queue}, {flags}")
     print(f"throughput: {calls / elapsed:.1f} calls/s ({calls} ok, {sum(errors.values())} errors)")
     for kind, values in sorted(latencies.items()):
         print(
@@ -129,6 +163,7 @@ def main() -> None:
         f"growth after warm-up {100 * (rss[-1][1] - warm[0]) / warm[0]:+.1f}%, median {statistics.median(warm):.0f} MB"
     )
     print(f"server exit code after SIGTERM: {code}")
+    return latencies
 
 
 if __name__ == "__main__":

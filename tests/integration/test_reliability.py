@@ -73,6 +73,7 @@ def hold_slot(address: str, deadline: float) -> tuple[threading.Thread, threadin
 
 
 def test_a_full_server_refuses_at_once_with_retry_info(tight: ServerProcess) -> None:
+    restarts = tight.metric("scmfit_worker_restarts_total")
     holder, _, errors = hold_slot(tight.address, deadline=3.0)
     with grpc.insecure_channel(tight.address, options=[("grpc.enable_retries", 0)]) as channel:
         stub = pb_grpc.CausalModelServiceStub(channel)
@@ -92,10 +93,33 @@ def test_a_full_server_refuses_at_once_with_retry_info(tight: ServerProcess) -> 
     holder.join(30)
     assert errors and isinstance(errors[0], DeadlineExceededError)
     assert wait_for(lambda: tight.metric("scmfit_in_flight") == 0)
+    assert_one_respawn(tight, restarts)  # the next test starts from a settled server
+
+
+def test_queries_have_their_own_lane_and_are_answered_while_a_fit_holds_every_slot(tight: ServerProcess) -> None:
+    case = fixture_case("linear_chain")
+    restarts = tight.metric("scmfit_worker_restarts_total")
+    with Client(tight.address, timeout=60) as client:
+        model_id = client.fit(case.graph, case.traces, seed=fresh_seed()).model_id
+        limits = client.server_info().raw.limits
+        assert (limits.max_concurrent, limits.max_queue) == (1, 0)
+        assert (limits.max_concurrent_queries, limits.max_query_queue) == (2, 64)  # 2 per worker by default
+        holder, _, errors = hold_slot(tight.address, deadline=20.0)
+        with pytest.raises(ResourceExhaustedError):  # the fit lane is full, and has no queue
+            client.fit(case.graph, case.traces, seed=fresh_seed(), timeout=1)
+        # The one worker is busy with the fit's nodes; the query goes to it next, ahead of those nodes.
+        sampled = client.sample(model_id, {"X": 2.0}, num_samples=500, seed=3)
+        assert sampled.statistics["X"].mean == 2.0
+        assert holder.is_alive() and tight.metric("scmfit_in_flight") >= 1  # the fit was still running
+    holder.join(60)
+    assert errors and isinstance(errors[0], DeadlineExceededError)
+    assert wait_for(lambda: tight.metric("scmfit_in_flight") == 0)
+    assert_one_respawn(tight, restarts)
 
 
 def test_the_client_retry_policy_waits_out_a_full_server(tight: ServerProcess) -> None:
     refused_before = tight.metric("scmfit_fits_total", outcome="resource_exhausted")
+    restarts = tight.metric("scmfit_worker_restarts_total")
     holder, _, _ = hold_slot(tight.address, deadline=2.5)
     case = fixture_case("multi_parent")
     with Client(tight.address, timeout=60) as client:  # retries RESOURCE_EXHAUSTED after the server's pushback
@@ -103,6 +127,7 @@ def test_the_client_retry_policy_waits_out_a_full_server(tight: ServerProcess) -
     holder.join(30)
     assert result.status is FitStatus.SUCCESS
     assert tight.metric("scmfit_fits_total", outcome="resource_exhausted") > refused_before
+    assert_one_respawn(tight, restarts)
 
 
 def test_a_fit_without_a_deadline_gets_the_server_default(tight: ServerProcess) -> None:

@@ -57,7 +57,7 @@ def test_parallel_fit_equals_the_sequential_pipeline(client: Client) -> None:
     pytest.importorskip("dowhy")
     from scmfit.server.config import Limits
     from scmfit.server.decode import decode_fit_request
-    from scmfit.server.pipeline import run_fit
+    from scmfit.server.worker import run_fit
     from tests.conftest import fixture_case
 
     case = fixture_case("complex_dag")

@@ -61,3 +61,24 @@ def test_cancelling_a_sent_task_kills_only_its_worker_and_the_rest_go_on(pool: p
     with pytest.raises(concurrent.futures.CancelledError):
         running.result(timeout=60)
     assert after.result(timeout=120) > 0  # a replacement worker ran it
+
+
+def test_urgent_tasks_are_sent_before_every_waiting_ordinary_one(pool: pebble.ProcessPool) -> None:
+    """Queries are urgent: on a busy worker they go next, not behind a fit's queued nodes."""
+    dispatch = BoundedDispatch(pool, capacity=1)
+    sent: list[str] = []
+
+    def build(name: str) -> Callable[[], float]:
+        def make() -> float:
+            sent.append(name)
+            return 0.0 if name != "busy" else 1.0
+
+        return make
+
+    busy = dispatch.schedule(sleep_then_pid, build("busy"))
+    nodes = [dispatch.schedule(sleep_then_pid, build(f"node{i}")) for i in range(3)]
+    query = dispatch.schedule(sleep_then_pid, build("query"), urgent=True)
+    assert dispatch.waiting == 4
+    for task in (busy, query, *nodes):
+        task.result(timeout=60)
+    assert sent == ["busy", "query", "node0", "node1", "node2"]

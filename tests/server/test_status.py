@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
+import re
 
+import pytest
 from google.rpc import code_pb2, error_details_pb2
 
+from scmfit.server import errors
 from scmfit.server.errors import (
     FieldViolation,
     FitCancelledError,
     FitFailedError,
     InvalidRequestError,
     MissingDependencyError,
+    ScmfitServerError,
+    ServerBusyError,
     ShuttingDownError,
     WorkerLostError,
 )
-from scmfit.server.status import to_status
+from scmfit.server.status import code_name, to_status
 
 
 def test_invalid_request_carries_bad_request_field_violations() -> None:
@@ -59,3 +65,25 @@ def test_domain_errors_survive_the_trip_from_a_worker_process() -> None:
     ):
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and str(copy) == str(error)
+
+
+def test_every_error_class_declares_its_code_and_the_status_uses_it() -> None:
+    classes = [cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, ScmfitServerError)]
+    assert len(classes) >= 14
+    for cls in classes:
+        assert "code" in vars(cls), f"{cls.__name__} takes its code from a parent instead of declaring it"
+    busy = ServerBusyError(2, 16, 1.5)
+    assert to_status(busy).code == ServerBusyError.code == code_pb2.RESOURCE_EXHAUSTED
+    assert code_name(busy) == "resource_exhausted"
+
+
+def test_an_unexpected_error_is_logged_once_with_the_reference_the_caller_gets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    error = RuntimeError("boom")
+    with caplog.at_level(logging.ERROR, logger="scmfit.server.status"):
+        assert code_name(error) == "internal"  # counting it for metrics logs nothing
+        status = to_status(error)
+    reference = re.search(r"ref ([0-9a-f]{12})", status.message)
+    assert reference is not None
+    assert [record.getMessage() for record in caplog.records] == [f"unexpected error (ref {reference.group(1)})"]

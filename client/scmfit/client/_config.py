@@ -28,28 +28,29 @@ _invalid = InvalidRequestError.of_field
 
 @dataclass(frozen=True)
 class FitConfig:
-    """The server's documented defaults, written out so that a reader sees what a fit will use."""
+    """None leaves a setting to the server, whose default each docstring names; like the proto's
+    optional fields, only what is set travels, so a server's own defaults apply to the rest."""
 
     quality: str = "GOOD"
     """GOOD, BETTER or BEST (DoWhy's AssignmentQuality)."""
-    r2_threshold: float = 0.7
-    """The mean held-out R² a fit needs for SUCCESS."""
-    validate_r2: bool = True
-    """Whether the threshold decides the status."""
-    test_fraction: float = 0.2
-    """The share of rows held out for scoring; 0 holds nothing out (a model for queries only)."""
-    seed: int = 42
-    """Seeds the split and DoWhy's randomness."""
-    min_samples: int = 100
-    """Below this many rows the status is WARNING."""
-    linear_screening: bool = True
-    """Whether a node that a linear model explains skips DoWhy's model zoo."""
-    screening_r2: float = 0.99
-    """The cross-validated R² that counts as explained by a linear model."""
-    selection_rows: int = 10_000
-    """Model selection runs on a seeded subsample of this many training rows; 0 means all."""
-    refit_on_all_rows: bool = True
-    """Whether the stored model is refitted on every row after scoring, for queries."""
+    r2_threshold: float | None = None
+    """The mean held-out R² a fit needs for SUCCESS; server default 0.7."""
+    validate_r2: bool | None = None
+    """Whether the threshold decides the status; server default true."""
+    test_fraction: float | None = None
+    """The share of rows held out for scoring, 0 to hold nothing out (a model only for queries); 0.2."""
+    seed: int | None = None
+    """Seeds the split and DoWhy's randomness; server default 42."""
+    min_samples: int | None = None
+    """Below this many rows the status is WARNING; server default 100."""
+    linear_screening: bool | None = None
+    """Whether a node that a linear model explains skips DoWhy's model zoo; server default true."""
+    screening_r2: float | None = None
+    """The cross-validated R² that counts as explained by a linear model; server default 0.99."""
+    selection_rows: int | None = None
+    """Model selection runs on a seeded subsample of this many training rows, 0 for all; 10,000."""
+    refit_on_all_rows: bool | None = None
+    """Whether the stored model is refitted on every row after scoring, for queries; server default true."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.quality, str) or self.quality.upper() not in QUALITY_NAMES:
@@ -59,11 +60,14 @@ class FitConfig:
         object.__setattr__(self, "quality", self.quality.upper())
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.type == "bool" and not isinstance(value, bool):
+            kind = str(field.type).removesuffix(" | None")
+            if value is None or kind == "str":
+                continue
+            if kind == "bool" and not isinstance(value, bool):
                 raise _invalid(f"config.{field.name}", f"expected true or false, got {value!r}")
-            if field.type == "int" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            if kind == "int" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
                 raise _invalid(f"config.{field.name}", f"expected an integer, got {value!r}")
-            if field.type == "float" and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            if kind == "float" and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
                 raise _invalid(f"config.{field.name}", f"expected a number, got {value!r}")
 
     @classmethod
@@ -79,9 +83,10 @@ class FitConfig:
         return dataclasses.replace(base or cls(), **given)
 
     def to_proto(self) -> pb.FitConfig:
+        """Only the settings that are set: the server applies its defaults to the others."""
         values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         values["quality"] = QUALITY_NAMES[self.quality]
-        return pb.FitConfig(**values)
+        return pb.FitConfig(**{name: value for name, value in values.items() if value is not None})
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(FitConfig))

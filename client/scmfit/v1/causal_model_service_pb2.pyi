@@ -1054,6 +1054,8 @@ class ServerLimits(_message.Message):
     MAX_UPLOAD_BYTES_FIELD_NUMBER: _builtins.int
     MAX_UPLOADS_FIELD_NUMBER: _builtins.int
     UPLOAD_IDLE_TIMEOUT_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_QUERIES_FIELD_NUMBER: _builtins.int
+    MAX_QUERY_QUEUE_FIELD_NUMBER: _builtins.int
     max_request_bytes: _builtins.int
     """The largest request message accepted, in bytes."""
     max_rows: _builtins.int
@@ -1067,7 +1069,7 @@ class ServerLimits(_message.Message):
     max_columns: _builtins.int
     """The most columns a dataset may have."""
     max_concurrent: _builtins.int
-    """The most fits and queries that run at once."""
+    """The most fits that run at once (and queries too, when max_concurrent_queries is 0)."""
     max_queue: _builtins.int
     """The most calls that may wait for a slot; beyond it calls get RESOURCE_EXHAUSTED with RetryInfo."""
     max_edges: _builtins.int
@@ -1082,6 +1084,10 @@ class ServerLimits(_message.Message):
     """The most bytes one upload may send."""
     max_uploads: _builtins.int
     """The most uploads in progress at once; beyond it uploads get RESOURCE_EXHAUSTED with RetryInfo."""
+    max_concurrent_queries: _builtins.int
+    """The most queries that run at once, in a lane of their own so that no query waits behind fits; 0 means queries share the fits' slots."""
+    max_query_queue: _builtins.int
+    """The most queries that may wait for a query slot; beyond it queries get RESOURCE_EXHAUSTED with RetryInfo."""
     @_builtins.property
     def default_fit_deadline(self) -> _duration_pb2.Duration:
         """The deadline the server applies to fits whose client set none."""
@@ -1109,10 +1115,12 @@ class ServerLimits(_message.Message):
         max_upload_bytes: _builtins.int = ...,
         max_uploads: _builtins.int = ...,
         upload_idle_timeout: _duration_pb2.Duration | None = ...,
+        max_concurrent_queries: _builtins.int = ...,
+        max_query_queue: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline", "upload_idle_timeout", b"upload_idle_timeout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline", "max_columns", b"max_columns", "max_concurrent", b"max_concurrent", "max_edges", b"max_edges", "max_nodes", b"max_nodes", "max_parents", b"max_parents", "max_queue", b"max_queue", "max_registry_bytes", b"max_registry_bytes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows", "max_sample_cells", b"max_sample_cells", "max_samples", b"max_samples", "max_upload_bytes", b"max_upload_bytes", "max_upload_cells", b"max_upload_cells", "max_uploads", b"max_uploads", "upload_idle_timeout", b"upload_idle_timeout"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline", "max_columns", b"max_columns", "max_concurrent", b"max_concurrent", "max_concurrent_queries", b"max_concurrent_queries", "max_edges", b"max_edges", "max_nodes", b"max_nodes", "max_parents", b"max_parents", "max_query_queue", b"max_query_queue", "max_queue", b"max_queue", "max_registry_bytes", b"max_registry_bytes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows", "max_sample_cells", b"max_sample_cells", "max_samples", b"max_samples", "max_upload_bytes", b"max_upload_bytes", "max_upload_cells", b"max_upload_cells", "max_uploads", b"max_uploads", "upload_idle_timeout", b"upload_idle_timeout"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

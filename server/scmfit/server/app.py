@@ -104,10 +104,28 @@ def create_server(config: ServerConfig) -> RunningServer:
         disk_bytes=config.model_dir_bytes,
     )
     admission = Admission(config.max_concurrent or config.workers, config.max_queue)
+    query_admission = (
+        admission
+        if config.max_concurrent_queries == 0
+        else Admission(
+            config.max_concurrent_queries or 2 * config.workers,
+            config.max_query_queue,
+            what="queries",
+            limit_names="max_concurrent_queries and max_query_queue",
+        )
+    )
     metrics.watch(lambda: admission.active, lambda: admission.queued, registry.stats, executor.warm_workers)
     datasets = DatasetStore(config.dataset_bytes, config.dataset_ttl_seconds)
     servicer = CausalModelServicer(
-        executor, registry, datasets, admission, metrics, limits, config.workers, config.default_fit_deadline_seconds
+        executor,
+        registry,
+        datasets,
+        admission,
+        query_admission,
+        metrics,
+        limits,
+        config.workers,
+        config.default_fit_deadline_seconds,
     )
     pb_grpc.add_CausalModelServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

@@ -79,6 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-concurrent", type=int, default=None, help="fits and queries at once (default: workers)")
     parser.add_argument("--max-queue", type=int, default=defaults.max_queue, help="calls that may wait for a slot")
     parser.add_argument(
+        "--max-concurrent-queries",
+        type=int,
+        default=None,
+        help="queries at once, in their own lane (default: 2 per worker; 0: share the fits' lane)",
+    )
+    parser.add_argument(
+        "--max-query-queue", type=int, default=defaults.max_query_queue, help="queries that may wait for a slot"
+    )
+    parser.add_argument(
         "--default-fit-deadline",
         type=float,
         default=defaults.default_fit_deadline_seconds,
@@ -142,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         limits=Limits(**{f.name: getattr(args, f.name) for f in fields(Limits) if hasattr(args, f.name)}),
         max_concurrent=args.max_concurrent,
         max_queue=args.max_queue,
+        max_concurrent_queries=args.max_concurrent_queries,
+        max_query_queue=args.max_query_queue,
         default_fit_deadline_seconds=args.default_fit_deadline,
         security=Security(
             tls_cert=args.tls_cert,

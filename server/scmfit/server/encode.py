@@ -64,6 +64,8 @@ class AdmissionLimits:
     max_concurrent: int
     max_queue: int
     default_fit_deadline: float
+    max_concurrent_queries: int = 0
+    max_query_queue: int = 0
 
 
 _SELECTIONS = {
@@ -185,6 +187,8 @@ def server_info(
             max_upload_bytes=limits.max_upload_bytes,
             max_uploads=limits.max_uploads,
             upload_idle_timeout=duration(limits.upload_idle_seconds),
+            max_concurrent_queries=admission.max_concurrent_queries,
+            max_query_queue=admission.max_query_queue,
         ),
         available_qualities=[QUALITIES[q] for q in qualities],
         workers=workers,

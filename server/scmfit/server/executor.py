@@ -53,9 +53,10 @@ class TaskPool(Protocol):
     """The seam for other engines (Ray, Dask): run a function on a worker, and carry progress back."""
 
     def schedule(
-        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any
+        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any, urgent: bool = False
     ) -> concurrent.futures.Future[Any]:
-        """Runs `function(build(), *extra)` on a worker; `build` is called only when a worker is free."""
+        """Runs `function(build(), *extra)` on a worker; `build` is called only when a worker is free.
+        Urgent tasks go ahead of every waiting ordinary one."""
         ...
 
     def channel(self, run: str) -> queue.Queue[tuple[str, str]]:
@@ -80,8 +81,9 @@ class FitExecutor(Protocol):
 
     def submit(self, job: FitJob) -> FitRun: ...
 
-    def submit_query(self, query: Query, model_bytes: Callable[[], bytes]) -> QueryRun:
-        """`model_bytes` is called only when the worker that takes the query does not hold the model."""
+    def submit_query(self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True) -> QueryRun:
+        """`model_bytes` is called only when the worker that takes the query does not hold the model;
+        an urgent query goes to the next free worker ahead of every waiting fit task."""
         ...
 
     def close(self) -> None: ...
@@ -178,20 +180,24 @@ class BoundedDispatch:
         self._pool = pool
         self._capacity = capacity
         self._lock = threading.Lock()
+        self._urgent: collections.deque[_Task] = collections.deque()
         self._waiting: collections.deque[_Task] = collections.deque()
         self._sent: set[_Task] = set()
 
-    def schedule(self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any) -> _Task:
-        """`function(build(), *extra)` on a worker; `build` runs only when the task is sent."""
+    def schedule(
+        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any, urgent: bool = False
+    ) -> _Task:
+        """`function(build(), *extra)` on a worker; `build` runs only when the task is sent. Urgent tasks
+        (queries, milliseconds each) are sent before any waiting ordinary one (a fit's nodes)."""
         task = _Task(function, build, extra)
         with self._lock:
-            self._waiting.append(task)
+            (self._urgent if urgent else self._waiting).append(task)
         self._pump()
         return task
 
     @property
     def waiting(self) -> int:
-        return len(self._waiting)
+        return len(self._urgent) + len(self._waiting)
 
     @property
     def pool(self) -> pebble.ProcessPool:
@@ -210,9 +216,9 @@ class BoundedDispatch:
     def _pump(self) -> None:
         while True:
             with self._lock:
-                if len(self._sent) >= self._capacity or not self._waiting:
+                if len(self._sent) >= self._capacity or not (self._urgent or self._waiting):
                     return
-                task = self._waiting.popleft()
+                task = (self._urgent or self._waiting).popleft()
                 if not task.set_running_or_notify_cancel():
                     continue  # cancelled while it waited: it never reaches a worker
                 self._sent.add(task)
@@ -255,13 +261,16 @@ def _result_of(future: concurrent.futures.Future[Any]) -> Any:
 class _QueryRun:
     """Asks first without the model's bytes; resends them only to a worker that lacks the model."""
 
-    def __init__(self, pool: TaskPool, query: Query, model_bytes: Callable[[], bytes]) -> None:
+    def __init__(self, pool: TaskPool, query: Query, model_bytes: Callable[[], bytes], urgent: bool) -> None:
         self._pool = pool
         self._query = query
         self._model_bytes = model_bytes
+        self._urgent = urgent
         self._lock = threading.Lock()
         self._cancelled = False
-        self._future: concurrent.futures.Future[QueryOutcome] = pool.schedule(worker.run_query, lambda: query, None)
+        self._future: concurrent.futures.Future[QueryOutcome] = pool.schedule(
+            worker.run_query, lambda: query, None, urgent=urgent
+        )
 
     def outcome(self) -> QueryOutcome:
         try:
@@ -272,7 +281,9 @@ class _QueryRun:
         with self._lock:
             if self._cancelled:
                 raise FitCancelledError("the call was cancelled")
-            self._future = self._pool.schedule(worker.run_query, lambda: self._query, self._model_bytes())
+            self._future = self._pool.schedule(
+                worker.run_query, lambda: self._query, self._model_bytes(), urgent=self._urgent
+            )
         resent: QueryOutcome = _result_of(self._future)
         return resent
 
@@ -347,9 +358,9 @@ class ProcessFitExecutor:
         return self.link.warm_workers()
 
     def schedule(
-        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any
+        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any, urgent: bool = False
     ) -> concurrent.futures.Future[Any]:
-        return self._dispatch.schedule(function, build, *extra)
+        return self._dispatch.schedule(function, build, *extra, urgent=urgent)
 
     def channel(self, run: str) -> queue.Queue[tuple[str, str]]:
         return self.link.open_run(run)
@@ -362,10 +373,10 @@ class ProcessFitExecutor:
             raise ShuttingDownError("the server is shutting down")
         return _NodeParallelFitRun(self, job)
 
-    def submit_query(self, query: Query, model_bytes: Callable[[], bytes]) -> QueryRun:
+    def submit_query(self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True) -> QueryRun:
         if self._closed.is_set():
             raise ShuttingDownError("the server is shutting down")
-        return _QueryRun(self, query, model_bytes)
+        return _QueryRun(self, query, model_bytes, urgent)
 
     def close(self) -> None:
         """Stops the workers (killing any still running) and the link; idempotent."""

@@ -97,6 +97,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         registry: ModelRegistry,
         datasets: DatasetStore,
         admission: Admission,
+        query_admission: Admission,
         metrics: Metrics,
         limits: Limits,
         workers: int,
@@ -106,6 +107,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         self._registry = registry
         self._datasets = datasets
         self._admission = admission
+        self._query_admission = query_admission
         self._uploads = Admission(limits.max_uploads, 0, what="uploads", limit_names="max_uploads")
         self._metrics = metrics
         self._limits = limits
@@ -246,11 +248,14 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
     def GetServerInfo(  # noqa: N802
         self, request: pb.GetServerInfoRequest, context: grpc.ServicerContext
     ) -> pb.GetServerInfoResponse:
+        own_lane = self._query_admission is not self._admission
         bounds = encode.AdmissionLimits(
             registry_bytes=self._registry.max_bytes,
             max_concurrent=self._admission.max_active,
             max_queue=self._admission.max_queued,
             default_fit_deadline=self._default_fit_deadline,
+            max_concurrent_queries=self._query_admission.max_active if own_lane else 0,
+            max_query_queue=self._query_admission.max_queued if own_lane else 0,
         )
         return encode.server_info(self._limits, available_qualities(), self._workers, bounds)
 
@@ -323,7 +328,8 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         return self._sendable(response, "observed")
 
     def _answer(self, query: Query, model: StoredModel, context: grpc.ServicerContext) -> QueryOutcome:
-        with self._admission.slot(context.is_active):
-            run = self._executor.submit_query(query, lambda: model.blob)
+        with self._query_admission.slot(context.is_active):
+            urgent = self._query_admission is not self._admission
+            run = self._executor.submit_query(query, lambda: model.blob, urgent)
             context.add_callback(run.cancel)
             return run.outcome()

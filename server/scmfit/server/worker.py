@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from scmfit.server.config import FitSettings
 from scmfit.server.job import ColumnKind, FitJob, FitOutcome, NodeFit, NodeTask, Progress, Query, QueryOutcome
+from scmfit.server.plan import ProgressTracker, assemble, plan_fit
 from scmfit.server.workerlink import WorkerSide
 
 _log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ def initialize(warm_up: bool, link_address: str | None = None) -> None:
     threadpool_limits(1)
     warnings.filterwarnings("ignore")
     if warm_up:
-        run_job(_warm_up_job(), None)
+        run_fit(_warm_up_job(), lambda _: None)
     if _link is not None:
         _link.send("warm")
     _log.debug("worker %d ready", os.getpid())
@@ -47,15 +49,18 @@ def ping() -> int:
     return os.getpid()
 
 
-def run_job(job: FitJob, events: Any | None) -> FitOutcome:
-    """A whole fit in this worker, node after node (the warm-up uses it)."""
-    from scmfit.server.pipeline import run_fit
+def run_fit(job: FitJob, report: Callable[[Progress], None]) -> FitOutcome:
+    """A whole fit in this process, node after node: the warm-up, and the tests that compare it with
+    the server's fit spread over its workers (both share `plan.py`, so they give the same result)."""
+    from scmfit.server.nodefit import fit_node
 
-    def report(progress: Progress) -> None:
-        if events is not None:
-            events.put(progress)
-
-    return run_fit(job, report)
+    tasks = plan_fit(job)
+    tracker = ProgressTracker(len(tasks))
+    fits: dict[str, NodeFit] = {}
+    for task in tasks:
+        fits[task.node] = fit_node(task, lambda stage, node: report(tracker.enter(stage, node)))
+        tracker.finish(task.node)
+    return assemble(job, fits)
 
 
 def run_node(task: NodeTask, run: str) -> NodeFit:

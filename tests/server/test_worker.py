@@ -13,7 +13,7 @@ from scmfit.server.config import Limits
 from scmfit.server.decode import decode_fit_request, split_indices
 from scmfit.server.errors import InvalidRequestError
 from scmfit.server.job import Progress, Stage, Verdict
-from scmfit.server.pipeline import run_fit
+from scmfit.server.worker import run_fit
 from tests.conftest import fixture_case
 
 gcm.config.set_default_n_jobs(1)
