@@ -56,8 +56,8 @@ def test_deterministic_nodes_take_the_linear_screen(client: Client) -> None:
 def test_parallel_fit_equals_the_sequential_pipeline(client: Client) -> None:
     pytest.importorskip("dowhy")
     from scmfit.server.config import Limits
-    from scmfit.server.decode import decode_fit_request
-    from scmfit.server.worker import run_fit
+    from scmfit.server.engine.worker import run_fit
+    from scmfit.server.wire.decode import decode_fit_request
     from tests.conftest import fixture_case
 
     case = fixture_case("complex_dag")

@@ -9,19 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from scmfit.client._errors import InvalidRequestError
+from scmfit.client._wire import QUALITY_NAMES
 from scmfit.v1 import causal_model_service_pb2 as pb
-
-QUALITY_NAMES: Mapping[str, pb.Quality.ValueType] = {
-    "GOOD": pb.QUALITY_GOOD,
-    "BETTER": pb.QUALITY_BETTER,
-    "BEST": pb.QUALITY_BEST,
-}
-
 
 _invalid = InvalidRequestError.of_field
 

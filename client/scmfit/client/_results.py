@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from scmfit.client._wire import enum_name
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 
@@ -37,10 +38,6 @@ class MechanismKind(StrEnum):
     CLASSIFIER = "classifier"
     POST_NONLINEAR = "post_nonlinear"
     OTHER = "other"
-
-
-def _enum_name(enum: object, value: int, prefix: str) -> str:
-    return str(enum.Name(value)).removeprefix(prefix).lower()  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -82,12 +79,12 @@ class NodeResult:
     @classmethod
     def from_proto(cls, node: pb.NodeResult) -> NodeResult:
         mechanism = node.mechanism
-        omission = _enum_name(pb.R2Omission, node.r2_omission, "R2_OMISSION_")
+        omission = enum_name(pb.R2Omission, node.r2_omission, "R2_OMISSION_")
         return cls(
             name=node.name,
             parents=tuple(node.parents),
             mechanism=Mechanism(
-                kind=MechanismKind(_enum_name(pb.MechanismKind, mechanism.kind, "MECHANISM_KIND_")),
+                kind=MechanismKind(enum_name(pb.MechanismKind, mechanism.kind, "MECHANISM_KIND_")),
                 model_type=mechanism.model_type,
                 coefficients={c.feature: c.value for c in mechanism.coefficients},
                 intercept=mechanism.intercept if mechanism.HasField("intercept") else None,
@@ -96,7 +93,7 @@ class NodeResult:
             r2_omission=None if omission == "unspecified" else omission,
             mse=node.mse if node.HasField("mse") else None,
             accuracy=node.accuracy if node.HasField("accuracy") else None,
-            selection=_enum_name(pb.SelectionPath, node.selection, "SELECTION_PATH_"),
+            selection=enum_name(pb.SelectionPath, node.selection, "SELECTION_PATH_"),
             screening_r2=node.screening_r2 if node.HasField("screening_r2") else None,
         )
 
@@ -162,7 +159,7 @@ class FitResult:
     def from_proto(cls, result: pb.FitResult) -> FitResult:
         meta, validation = result.metadata, result.validation
         return cls(
-            status=FitStatus(_enum_name(pb.FitStatus, result.status, "FIT_STATUS_")),
+            status=FitStatus(enum_name(pb.FitStatus, result.status, "FIT_STATUS_")),
             message=result.message,
             model_id=result.model_id,
             nodes=tuple(NodeResult.from_proto(node) for node in result.nodes),
@@ -177,13 +174,13 @@ class FitResult:
                 num_rows=meta.num_rows,
                 num_train=meta.num_train,
                 num_test=meta.num_test,
-                quality=_enum_name(pb.Quality, meta.quality, "QUALITY_").upper(),
+                quality=enum_name(pb.Quality, meta.quality, "QUALITY_").upper(),
                 dowhy_version=meta.dowhy_version,
                 sklearn_version=meta.sklearn_version,
                 seed=meta.seed,
                 test_fraction=meta.test_fraction,
                 stage_seconds={
-                    Stage(_enum_name(pb.Stage, t.stage, "STAGE_")): t.duration.ToNanoseconds() / 1e9
+                    Stage(enum_name(pb.Stage, t.stage, "STAGE_")): t.duration.ToNanoseconds() / 1e9
                     for t in meta.stage_timings
                 },
                 total_seconds=meta.total_time.ToNanoseconds() / 1e9,
@@ -210,7 +207,7 @@ class FitProgress:
     @classmethod
     def from_proto(cls, progress: pb.FitProgress) -> FitProgress:
         return cls(
-            stage=Stage(_enum_name(pb.Stage, progress.stage, "STAGE_")),
+            stage=Stage(enum_name(pb.Stage, progress.stage, "STAGE_")),
             node=progress.node,
             done=progress.done,
             total=progress.total,
@@ -244,7 +241,7 @@ class ServerInfo:
             max_request_bytes=info.limits.max_request_bytes,
             max_rows=info.limits.max_rows,
             max_nodes=info.limits.max_nodes,
-            qualities=tuple(_enum_name(pb.Quality, q, "QUALITY_").upper() for q in info.available_qualities),
+            qualities=tuple(enum_name(pb.Quality, q, "QUALITY_").upper() for q in info.available_qualities),
             workers=info.workers,
             raw=info,
         )
@@ -271,10 +268,10 @@ class ModelSummary:
     def from_proto(cls, summary: pb.ModelSummary) -> ModelSummary:
         return cls(
             model_id=summary.model_id,
-            status=FitStatus(_enum_name(pb.FitStatus, summary.status, "FIT_STATUS_")),
+            status=FitStatus(enum_name(pb.FitStatus, summary.status, "FIT_STATUS_")),
             nodes=tuple(summary.nodes),
             num_rows=summary.num_rows,
-            quality=_enum_name(pb.Quality, summary.quality, "QUALITY_").upper(),
+            quality=enum_name(pb.Quality, summary.quality, "QUALITY_").upper(),
             mean_r2=summary.mean_r2 if summary.HasField("mean_r2") else None,
             create_time=summary.create_time.ToNanoseconds() / 1e9,
             last_use_time=summary.last_use_time.ToNanoseconds() / 1e9,

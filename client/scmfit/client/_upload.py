@@ -8,16 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from scmfit.client._wire import column_type
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 CHUNK_VALUES = {"doubles": 131_072, "int64s": 131_072, "bools": 1_048_576, "strings": 32_768}
-_TYPES = {
-    "doubles": pb.COLUMN_TYPE_DOUBLE,
-    "int64s": pb.COLUMN_TYPE_INT64,
-    "bools": pb.COLUMN_TYPE_BOOL,
-    "strings": pb.COLUMN_TYPE_STRING,
-}
-_VALUES = {"doubles": pb.DoubleValues, "int64s": pb.Int64Values, "bools": pb.BoolValues, "strings": pb.StringValues}
 
 
 def dataset_rows(dataset: pb.Dataset) -> int:
@@ -30,7 +24,7 @@ def upload_messages(dataset: pb.Dataset) -> Iterator[pb.UploadDatasetRequest]:
     kinds = [str(column.WhichOneof("values")) for column in dataset.columns]
     rows = dataset_rows(dataset)
     header = pb.DatasetHeader(
-        columns=[pb.ColumnSpec(name=c.name, type=_TYPES[k]) for c, k in zip(dataset.columns, kinds, strict=True)],
+        columns=[pb.ColumnSpec(name=c.name, type=column_type(k)) for c, k in zip(dataset.columns, kinds, strict=True)],
         num_rows=rows,
     )
     yield pb.UploadDatasetRequest(header=header)
@@ -39,7 +33,7 @@ def upload_messages(dataset: pb.Dataset) -> Iterator[pb.UploadDatasetRequest]:
         step = CHUNK_VALUES[kind]
         for start in range(0, rows, step):
             chunk = pb.ColumnChunk(
-                column=index, offset=start, **{kind: _VALUES[kind](values=values[start : start + step])}
+                column=index, offset=start, **{kind: type(getattr(column, kind))(values=values[start : start + step])}
             )
             yield pb.UploadDatasetRequest(chunk=chunk)
 

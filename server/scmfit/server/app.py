@@ -14,15 +14,15 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from scmfit.server.admission import Admission
 from scmfit.server.config import ServerConfig
-from scmfit.server.datasets import DatasetStore
-from scmfit.server.executor import ProcessFitExecutor
-from scmfit.server.interceptors import RequestIdInterceptor, TokenAuthInterceptor
+from scmfit.server.engine.admission import Admission
+from scmfit.server.engine.executor import ProcessFitExecutor
 from scmfit.server.metrics import Metrics
-from scmfit.server.registry import ModelRegistry
-from scmfit.server.servicer import CausalModelServicer
-from scmfit.server.signing import load_keys
+from scmfit.server.stores.datasets import DatasetStore
+from scmfit.server.stores.registry import ModelRegistry
+from scmfit.server.stores.signing import load_keys
+from scmfit.server.wire.interceptors import RequestIdInterceptor, TokenAuthInterceptor
+from scmfit.server.wire.servicer import CausalModelServicer
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 

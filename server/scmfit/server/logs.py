@@ -6,7 +6,7 @@ import json
 import logging
 import time
 
-from scmfit.server.interceptors import RequestIdFilter
+from scmfit.server.wire.interceptors import RequestIdFilter
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,0 +1,209 @@
+"""The domain of one fit: the checked job that goes to workers and the outcome that comes back.
+
+These are plain frozen dataclasses so that they pickle between our own processes without stubs,
+and so that fitting code never sees a protobuf message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from scmfit.server.config import FitSettings
+
+
+class ColumnType(Enum):
+    """The wire type of a column, which decides how DoWhy models it."""
+
+    DOUBLE = "double"
+    INT64 = "int64"
+    BOOL = "bool"
+    STRING = "string"
+
+    @property
+    def categorical(self) -> bool:
+        """DoWhy treats bool and str columns as categories and fits classifiers for them."""
+        return self in (ColumnType.BOOL, ColumnType.STRING)
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """A request that passed validation."""
+
+    nodes: tuple[str, ...]
+    edges: tuple[tuple[str, str], ...]
+    columns: Mapping[str, np.ndarray]
+    kinds: Mapping[str, ColumnType]
+    column_index: Mapping[str, int]
+    """Where each node's column sat in the request, so that later errors can name the field."""
+    settings: FitSettings
+    model_id: str
+
+    @property
+    def num_rows(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def parents(self, node: str) -> tuple[str, ...]:
+        """Parents sorted by name, because DoWhy feeds them to models in `sorted()` order."""
+        return tuple(sorted(source for source, target in self.edges if target == node))
+
+
+class Stage(Enum):
+    """A phase of a fit."""
+
+    VALIDATING = "validating"
+    ASSIGNING = "assigning"
+    FITTING = "fitting"
+    EVALUATING = "evaluating"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A node has entered a stage; `done` nodes had completed it before."""
+
+    stage: Stage
+    node: str
+    done: int
+    total: int
+
+
+class MechanismKind(Enum):
+    """The DoWhy causal mechanism class assigned to a node."""
+
+    EMPIRICAL_ROOT = "empirical_root"
+    ADDITIVE_NOISE = "additive_noise"
+    DISCRETE_ADDITIVE_NOISE = "discrete_additive_noise"
+    CLASSIFIER = "classifier"
+    POST_NONLINEAR = "post_nonlinear"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class MechanismSummary:
+    """What was really fitted: the unwrapped model and its named coefficients."""
+
+    kind: MechanismKind
+    model_type: str
+    coefficients: tuple[tuple[str, float], ...] = ()
+    intercept: float | None = None
+
+
+class SelectionPath(Enum):
+    """How a node's mechanism was chosen."""
+
+    ROOT = "root"
+    LINEAR_SCREEN = "linear_screen"
+    MODEL_ZOO = "model_zoo"
+
+
+class R2Omission(Enum):
+    """Why a node has no held-out R²."""
+
+    NONE = "none"
+    ROOT_NODE = "root_node"
+    CONSTANT_TARGET = "constant_target"
+    CATEGORICAL_TARGET = "categorical_target"
+    TOO_FEW_TEST_ROWS = "too_few_test_rows"
+    NOT_HELD_OUT = "not_held_out"
+
+
+@dataclass(frozen=True)
+class NodeScore:
+    """Held-out scores of one node's mechanism."""
+
+    r2: float | None
+    omission: R2Omission
+    mse: float | None = None
+    accuracy: float | None = None
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's fitted mechanism and its scores."""
+
+    name: str
+    parents: tuple[str, ...]
+    mechanism: MechanismSummary
+    score: NodeScore
+    selection: SelectionPath = SelectionPath.MODEL_ZOO
+    screening_r2: float | None = None
+
+
+class FitStatus(Enum):
+    """The status of a fit that ran."""
+
+    SUCCESS = "success"
+    VALIDATION_FAILED = "validation_failed"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class ValidationSummary:
+    """The R² rule applied to the held-out split."""
+
+    mean_r2: float | None
+    threshold: float
+    passed: bool
+    failed_nodes: tuple[str, ...]
+    enforced: bool
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """Everything a worker reports about a finished fit."""
+
+    status: FitStatus
+    message: str
+    nodes: tuple[NodeResult, ...]
+    validation: ValidationSummary
+    num_train: int
+    num_test: int
+    stage_seconds: Mapping[Stage, float]
+    dowhy_version: str
+    sklearn_version: str
+    model_blob: bytes = b""
+    """The pickled ModelBundle, for the registry; built from our own workers' output."""
+    selection_rows: int = 0
+    """The training rows model selection ran on."""
+    refitted: bool = False
+    """Whether the stored mechanisms were refitted on every row after scoring."""
+
+
+@dataclass(frozen=True)
+class NodeTask:
+    """Everything one node's assignment, fit and evaluation need: its own and its parents' columns only."""
+
+    node: str
+    parents: tuple[str, ...]
+    kinds: Mapping[str, ColumnType]
+    train: Mapping[str, np.ndarray]
+    test: Mapping[str, np.ndarray]
+    settings: FitSettings
+    seed: int
+    """Derived from the fit's seed and the node's position, so results do not depend on scheduling."""
+
+
+@dataclass(frozen=True)
+class NodeFit:
+    """What a node task returns: the summary, the pickled mechanism and where the time went."""
+
+    outcome: NodeResult
+    mechanism: bytes
+    seconds: Mapping[Stage, float]
+    selection_rows: int
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A fitted model as the registry stores it: the graph and one pickled mechanism per node.
+
+    It needs no DoWhy to build, so the main process can assemble it from node tasks run anywhere.
+    """
+
+    nodes: tuple[str, ...]
+    edges: tuple[tuple[str, str], ...]
+    kinds: Mapping[str, ColumnType]
+    mechanisms: Mapping[str, bytes]

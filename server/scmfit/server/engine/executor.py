@@ -1,0 +1,402 @@
+"""Runs fits off the RPC threads, in a pool of spawned worker processes that can be killed.
+
+`FitExecutor` is the small interface the servicer depends on. A fit runs as one task per node
+(`plan.py`), spread over whatever `TaskPool` runs tasks: here a pebble pool of spawned processes;
+a Ray or Dask engine would implement `schedule` and `channel` without touching the fitting code.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import functools
+import logging
+import multiprocessing
+import queue
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import pebble
+
+from scmfit.server.domain.errors import FitCancelledError, ModelNotLoadedError, ShuttingDownError, WorkerLostError
+from scmfit.server.domain.fit import FitJob, FitOutcome, NodeFit, Progress, Stage
+from scmfit.server.domain.query import Query, QueryOutcome
+from scmfit.server.engine import worker
+from scmfit.server.engine.plan import ProgressTracker, assemble, lazy_plan
+from scmfit.server.engine.workerlink import DEFAULT_STALL_SECONDS, WorkerLink
+
+_log = logging.getLogger(__name__)
+
+SUPERVISE_SECONDS = 0.5
+POLL_SECONDS = 0.05
+"""How often a waiting RPC thread looks for progress or completion; bounds cancel latency too."""
+
+
+class FitRun(Protocol):
+    """A fit in flight."""
+
+    def events(self) -> Iterator[Progress]:
+        """Progress events as they arrive; ends when the fit has finished, failed or been cancelled."""
+        ...
+
+    def outcome(self) -> FitOutcome:
+        """The result, or the domain error the fit raised."""
+        ...
+
+    def cancel(self) -> bool:
+        """Stops the work; True when that killed a running worker (which the pool then replaces)."""
+        ...
+
+
+class TaskPool(Protocol):
+    """The seam for other engines (Ray, Dask): run a function on a worker, and carry progress back."""
+
+    def schedule(
+        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any, urgent: bool = False
+    ) -> concurrent.futures.Future[Any]:
+        """Runs `function(build(), *extra)` on a worker; `build` is called only when a worker is free.
+        Urgent tasks go ahead of every waiting ordinary one."""
+        ...
+
+    def channel(self, run: str) -> queue.Queue[tuple[str, str]]:
+        """Where the (stage, node) progress of tasks given the `run` token arrives."""
+        ...
+
+    def close_channel(self, run: str) -> None: ...
+
+
+class QueryRun(Protocol):
+    """A query in flight."""
+
+    def outcome(self) -> QueryOutcome:
+        """The answer, or the domain error the query raised."""
+        ...
+
+    def cancel(self) -> None: ...
+
+
+class FitExecutor(Protocol):
+    """Where fits and queries run."""
+
+    def submit(self, job: FitJob) -> FitRun: ...
+
+    def submit_query(self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True) -> QueryRun:
+        """`model_bytes` is called only when the worker that takes the query does not hold the model;
+        an urgent query goes to the next free worker ahead of every waiting fit task."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _NodeParallelFitRun:
+    """A fit spread over the pool node by node; progress from every worker arrives on one queue."""
+
+    def __init__(self, pool: TaskPool, job: FitJob) -> None:
+        self._job = job
+        plan = lazy_plan(job)
+        self._tracker = ProgressTracker(len(plan))
+        self._run = secrets.token_hex(8)
+        self._pool = pool
+        self._events = pool.channel(self._run)
+        # Queued in fit order, so with fewer workers than nodes the parents start first.
+        self._futures = {node: pool.schedule(worker.run_node, build, self._run) for node, build in plan}
+        self._finished: set[str] = set()
+
+    def events(self) -> Iterator[Progress]:
+        while True:
+            pending = [future for future in self._futures.values() if not future.done()]
+            failed = any(f.done() and not f.cancelled() and f.exception() is not None for f in self._futures.values())
+            try:
+                while True:
+                    stage, node = self._events.get_nowait()
+                    yield self._tracker.enter(Stage(stage), node)
+            except queue.Empty:
+                pass
+            for node, future in self._futures.items():
+                if future.done() and node not in self._finished:
+                    self._finished.add(node)
+                    self._tracker.finish(node)
+            if not pending or failed:
+                return
+            concurrent.futures.wait(pending, timeout=POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED)
+
+    def outcome(self) -> FitOutcome:
+        fits: dict[str, NodeFit] = {}
+        try:
+            for node, future in self._futures.items():
+                fits[node] = _result_of(future)
+        except BaseException:
+            self.cancel()
+            raise
+        finally:
+            self._pool.close_channel(self._run)
+        return assemble(self._job, fits)
+
+    def cancel(self) -> bool:
+        stopped = False
+        # Queued tasks first: cancelling a running one frees a worker, and the dispatch would hand it
+        # the next queued task of this very fit, whose cancel would then kill a fresh worker too.
+        for future in sorted(self._futures.values(), key=lambda future: future.running()):
+            was_running = future.running()
+            if future.cancel() and was_running:
+                stopped = True
+        self._pool.close_channel(self._run)
+        if stopped:
+            _log.info("fit cancelled; its queued tasks dropped, its busy workers being replaced")
+        return stopped
+
+
+class _Task(concurrent.futures.Future[Any]):
+    """A task that waits in our queue until a worker is free; only then is it built and sent to pebble.
+
+    Cancelling a waiting task just drops it. A task already handed to pebble is cancelled there,
+    which kills the one worker that runs (or is about to run) it.
+    """
+
+    def __init__(self, function: Callable[..., Any], build: Callable[[], Any], extra: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.function = function
+        self.build = build
+        self.extra = extra
+        self.inner: concurrent.futures.Future[Any] | None = None
+
+    def cancel(self) -> bool:
+        inner = self.inner
+        if inner is not None:
+            return inner.cancel()
+        return super().cancel()
+
+
+class BoundedDispatch:
+    """Hands pebble at most `capacity` tasks at a time.
+
+    pebble cannot take back a task once it is in the pipe to its workers: a cancelled one kills each
+    fresh worker that picks it up. Holding tasks here until a worker is free bounds that to the
+    tasks really started, and keeps unsent tasks (and their column copies) out of memory.
+    """
+
+    def __init__(self, pool: pebble.ProcessPool, capacity: int) -> None:
+        self._pool = pool
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._urgent: collections.deque[_Task] = collections.deque()
+        self._waiting: collections.deque[_Task] = collections.deque()
+        self._sent: set[_Task] = set()
+
+    def schedule(
+        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any, urgent: bool = False
+    ) -> _Task:
+        """`function(build(), *extra)` on a worker; `build` runs only when the task is sent. Urgent tasks
+        (queries, milliseconds each) are sent before any waiting ordinary one (a fit's nodes)."""
+        task = _Task(function, build, extra)
+        with self._lock:
+            (self._urgent if urgent else self._waiting).append(task)
+        self._pump()
+        return task
+
+    @property
+    def waiting(self) -> int:
+        return len(self._urgent) + len(self._waiting)
+
+    @property
+    def pool(self) -> pebble.ProcessPool:
+        return self._pool
+
+    def replace_pool(self, pool: pebble.ProcessPool, error: BaseException) -> None:
+        """The old pool is gone: the tasks it held fail with `error`, the waiting ones go to `pool`."""
+        with self._lock:
+            self._pool = pool
+            lost, self._sent = self._sent, set()
+        for task in lost:
+            if not task.done():
+                task.set_exception(error)
+        self._pump()
+
+    def _pump(self) -> None:
+        while True:
+            with self._lock:
+                if len(self._sent) >= self._capacity or not (self._urgent or self._waiting):
+                    return
+                task = (self._urgent or self._waiting).popleft()
+                if not task.set_running_or_notify_cancel():
+                    continue  # cancelled while it waited: it never reaches a worker
+                self._sent.add(task)
+                pool = self._pool
+            try:
+                inner = pool.schedule(task.function, args=(task.build(), *task.extra))
+            except BaseException as error:  # a closed pool, or a task that cannot be built
+                self._finish(task, None, error)
+                continue
+            task.inner = inner
+            inner.add_done_callback(functools.partial(self._finish, task))
+
+    def _finish(
+        self, task: _Task, done: concurrent.futures.Future[Any] | None, error: BaseException | None = None
+    ) -> None:
+        with self._lock:
+            if task not in self._sent:
+                return  # its pool was replaced and the task already failed
+            self._sent.discard(task)
+        if done is None:
+            task.set_exception(error or RuntimeError("the task was not sent"))
+        elif done.cancelled():
+            task.set_exception(concurrent.futures.CancelledError())
+        elif done.exception() is not None:
+            task.set_exception(done.exception())
+        else:
+            task.set_result(done.result())
+        self._pump()
+
+
+def _result_of(future: concurrent.futures.Future[Any]) -> Any:
+    try:
+        return future.result()
+    except pebble.ProcessExpired as error:
+        raise WorkerLostError(f"the worker process running this call died (exit code {error.exitcode})") from None
+    except concurrent.futures.CancelledError:
+        raise FitCancelledError("the call was cancelled") from None
+
+
+INLINE_MODEL_BYTES = 16 * 1024 * 1024
+"""Models up to this size travel with every query (see _QueryRun)."""
+
+
+class _QueryRun:
+    """Sends a model of up to INLINE_MODEL_BYTES with the query, which a worker that holds it ignores;
+    a larger one is asked for first without its bytes, and resent only to a worker that lacks it.
+
+    Asking first costs a second trip through the dispatch when the worker lacks the model, and on a
+    busy server that trip waits for a fit's node to finish: a measured 20 s on one worker. Piping a
+    few MB costs milliseconds.
+    """
+
+    def __init__(self, pool: TaskPool, query: Query, model_bytes: Callable[[], bytes], urgent: bool) -> None:
+        self._pool = pool
+        self._query = query
+        self._model_bytes = model_bytes
+        self._urgent = urgent
+        self._lock = threading.Lock()
+        self._cancelled = False
+        blob = model_bytes()
+        inline = blob if len(blob) <= INLINE_MODEL_BYTES else None
+        self._future: concurrent.futures.Future[QueryOutcome] = pool.schedule(
+            worker.run_query, lambda: query, inline, urgent=urgent
+        )
+
+    def outcome(self) -> QueryOutcome:
+        try:
+            result: QueryOutcome = _result_of(self._future)
+            return result
+        except ModelNotLoadedError:
+            pass
+        with self._lock:
+            if self._cancelled:
+                raise FitCancelledError("the call was cancelled")
+            self._future = self._pool.schedule(
+                worker.run_query, lambda: self._query, self._model_bytes(), urgent=self._urgent
+            )
+        resent: QueryOutcome = _result_of(self._future)
+        return resent
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            self._future.cancel()
+
+
+class ProcessFitExecutor:
+    """A pebble ProcessPool of spawned workers, a bounded dispatch in front of it, and the worker link.
+
+    All are created before the gRPC server, so no worker ever inherits gRPC's threads. A supervisor
+    replaces the whole pool when a worker stalls or pebble declares the pool broken: a stopped or
+    killed worker may hold the lock on pebble's task pipe, and then no other worker can take a task.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        warm_up: bool = True,
+        stall_seconds: float = DEFAULT_STALL_SECONDS,
+        on_spawn: Callable[[int], None] | None = None,
+        on_stall: Callable[[], None] | None = None,
+    ) -> None:
+        self.workers = workers
+        self._warm_up = warm_up
+        self._on_stall = on_stall
+        self._stalled = threading.Event()
+        self.link = WorkerLink(stall_seconds, on_spawn=on_spawn, on_stall=self._stalled.set)
+        self._dispatch = BoundedDispatch(self._new_pool(), workers)
+        self._closed = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="scmfit-pool-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def _new_pool(self) -> pebble.ProcessPool:
+        return pebble.ProcessPool(
+            max_workers=self.workers,
+            initializer=worker.initialize,
+            initargs=(self._warm_up, self.link.address),
+            context=multiprocessing.get_context("spawn"),
+        )
+
+    def _supervise(self) -> None:
+        while not self._closed.wait(SUPERVISE_SECONDS):
+            if self._stalled.is_set():
+                self._stalled.clear()
+                if self._on_stall is not None:
+                    self._on_stall()
+                self._replace_pool("a worker stopped responding and was killed")
+            elif not self._dispatch.pool.active:
+                self._replace_pool("the worker pool broke (a worker died outside a task)")
+
+    def _replace_pool(self, reason: str) -> None:
+        if self._closed.is_set():
+            return
+        _log.error("%s; replacing the worker pool", reason)
+        old = self._dispatch.pool
+        self._dispatch.replace_pool(self._new_pool(), WorkerLostError(f"{reason}; the call's work was lost"))
+        old.stop()
+        old.join(timeout=10)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Blocks until every worker has imported DoWhy and run its warm-up fit."""
+        pings = [self._dispatch.pool.schedule(worker.ping) for _ in range(self.workers)]
+        done, _ = concurrent.futures.wait(pings, timeout=timeout)
+        return len(done) == len(pings) and all(future.exception() is None for future in done)
+
+    def warm_workers(self) -> int:
+        """Warm, live, responsive workers: readiness is false when there are none."""
+        return self.link.warm_workers()
+
+    def schedule(
+        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any, urgent: bool = False
+    ) -> concurrent.futures.Future[Any]:
+        return self._dispatch.schedule(function, build, *extra, urgent=urgent)
+
+    def channel(self, run: str) -> queue.Queue[tuple[str, str]]:
+        return self.link.open_run(run)
+
+    def close_channel(self, run: str) -> None:
+        self.link.close_run(run)
+
+    def submit(self, job: FitJob) -> FitRun:
+        if self._closed.is_set():
+            raise ShuttingDownError("the server is shutting down")
+        return _NodeParallelFitRun(self, job)
+
+    def submit_query(self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True) -> QueryRun:
+        if self._closed.is_set():
+            raise ShuttingDownError("the server is shutting down")
+        return _QueryRun(self, query, model_bytes, urgent)
+
+    def close(self) -> None:
+        """Stops the workers (killing any still running) and the link; idempotent."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._supervisor.join(timeout=10)
+        self._dispatch.pool.stop()
+        self._dispatch.pool.join(timeout=10)
+        self.link.close()

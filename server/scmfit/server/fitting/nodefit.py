@@ -1,0 +1,136 @@
+"""One node's whole fit, run in a worker: choose the mechanism (linear screen, else DoWhy's zoo on a
+seeded subsample), fit it on every training row, score it on the held-out rows, refit it on all rows
+(unless turned off), and describe it."""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Callable
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from dowhy import gcm
+from dowhy.gcm import auto, fitting_sampling
+from dowhy.gcm.causal_mechanisms import AdditiveNoiseModel
+from dowhy.gcm.util.general import is_discrete, set_random_seed
+from sklearn.metrics import r2_score
+from sklearn.model_selection import KFold
+from threadpoolctl import threadpool_limits
+
+from scmfit.server.domain.errors import FitFailedError
+from scmfit.server.domain.fit import NodeFit, NodeResult, NodeTask, SelectionPath, Stage
+from scmfit.server.fitting.evaluate import score_node
+from scmfit.server.fitting.models import AnchoredLinearRegressor, Int64DiscreteAdditiveNoiseModel, int64_safe
+from scmfit.server.fitting.summary import describe_mechanism
+
+Report = Callable[[Stage, str], None]
+SCREEN_FOLDS = 5
+
+
+def pin_to_one_thread() -> None:
+    """Each worker fits one node at a time on one core; the pool of workers is the parallelism.
+
+    n_jobs=-1 (DoWhy's default) starts loky pools inside the worker that outlive it by minutes and
+    are orphaned when the worker is killed; BLAS threads would oversubscribe the cores.
+    """
+    gcm.config.set_default_n_jobs(1)
+    gcm.config.disable_progress_bars()
+    threadpool_limits(1)
+
+
+def linear_screen(features: np.ndarray, target: np.ndarray, seed: int) -> float | None:
+    """The cross-validated R² of DoWhy's own linear regressor, or None where R² is undefined."""
+    if len(target) < SCREEN_FOLDS or np.ptp(target.astype(float)) == 0:
+        return None
+    scores = []
+    for train, test in KFold(SCREEN_FOLDS, shuffle=True, random_state=seed).split(features):
+        held_out = target[test].astype(float)
+        if np.ptp(held_out) == 0:
+            continue
+        model = AnchoredLinearRegressor()
+        model.fit(features[train], target[train].astype(float))
+        scores.append(r2_score(held_out, model.predict(features[test]).reshape(-1)))
+    return float(np.mean(scores)) if scores else None
+
+
+def choose_mechanism(
+    scm: gcm.InvertibleStructuralCausalModel, task: NodeTask, train: pd.DataFrame
+) -> tuple[str, float | None, int]:
+    """Returns the path taken, the screen's R² when it ran, and the rows selection used."""
+    node = task.node
+    settings = task.settings
+    if not task.parents:
+        scm.set_causal_mechanism(node, gcm.EmpiricalDistribution())
+        return "root", None, 0
+    rows = len(train)
+    selection = train
+    if settings.selection_rows and rows > settings.selection_rows:
+        chosen = np.random.default_rng(task.seed).choice(rows, size=settings.selection_rows, replace=False)
+        selection = train.iloc[np.sort(chosen)]
+    screen_r2 = None
+    numeric_parents = not any(task.kinds[parent].categorical for parent in task.parents)
+    if settings.linear_screening and not task.kinds[node].categorical and numeric_parents:
+        features = selection[list(task.parents)].to_numpy()
+        target = selection[node].to_numpy()
+        screen_r2 = linear_screen(features, target, task.seed)
+        if screen_r2 is not None and screen_r2 >= settings.screening_r2:
+            regressor = AnchoredLinearRegressor()
+            mechanism = (
+                Int64DiscreteAdditiveNoiseModel(regressor) if is_discrete(target) else AdditiveNoiseModel(regressor)
+            )
+            scm.set_causal_mechanism(node, mechanism)
+            return "linear_screen", screen_r2, len(selection)
+    # Selection sees training rows only, so the held-out R² is not inflated by selection on test data.
+    quality = auto.AssignmentQuality[settings.quality.name]  # DoWhy's names are ours
+    auto.assign_causal_mechanism_node(scm, node, selection, quality)
+    scm.set_causal_mechanism(node, int64_safe(scm.causal_mechanism(node)))
+    return "model_zoo", screen_r2, len(selection)
+
+
+def fit_node(task: NodeTask, report: Report) -> NodeFit:
+    set_random_seed(task.seed)
+    names = [*task.parents, task.node]
+    train = pd.DataFrame({name: task.train[name] for name in names})
+    test = pd.DataFrame({name: task.test[name] for name in names})
+    graph = nx.DiGraph([(parent, task.node) for parent in task.parents])
+    graph.add_node(task.node)
+    scm = gcm.InvertibleStructuralCausalModel(graph)
+    seconds: dict[Stage, float] = {}
+    try:
+        report(Stage.ASSIGNING, task.node)
+        started = time.perf_counter()
+        path, screen_r2, selection_rows = choose_mechanism(scm, task, train)
+        seconds[Stage.ASSIGNING] = time.perf_counter() - started
+        report(Stage.FITTING, task.node)
+        started = time.perf_counter()
+        fitting_sampling.fit_causal_model_of_target(scm, task.node, train)
+        seconds[Stage.FITTING] = time.perf_counter() - started
+        report(Stage.EVALUATING, task.node)
+        started = time.perf_counter()
+        score = score_node(scm, task.node, task.parents, test)
+        seconds[Stage.EVALUATING] = time.perf_counter() - started
+        if task.settings.refit_on_all_rows and len(test):
+            # Scored on the split, stored fitted on everything: queries then use all the data, as
+            # scikit-learn's search refits its best model. The model type chosen above is kept.
+            started = time.perf_counter()
+            fitting_sampling.fit_causal_model_of_target(scm, task.node, pd.concat([train, test], ignore_index=True))
+            seconds[Stage.FITTING] += time.perf_counter() - started
+    except (ValueError, RuntimeError, ArithmeticError, TypeError, IndexError, KeyError) as error:
+        raise FitFailedError(f"fitting node {task.node!r} failed: {type(error).__name__}: {error}"[:500]) from None
+    mechanism = scm.causal_mechanism(task.node)
+    outcome = NodeResult(
+        name=task.node,
+        parents=task.parents,
+        mechanism=describe_mechanism(mechanism, task.parents),
+        score=score,
+        selection=SelectionPath(path),
+        screening_r2=screen_r2,
+    )
+    return NodeFit(
+        outcome=outcome,
+        mechanism=pickle.dumps(mechanism, protocol=pickle.HIGHEST_PROTOCOL),
+        seconds=seconds,
+        selection_rows=selection_rows,
+    )

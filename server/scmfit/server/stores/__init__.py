@@ -1,0 +1,1 @@
+"""What the server keeps: fitted models (signed, on disk) and uploaded datasets."""

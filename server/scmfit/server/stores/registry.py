@@ -1,0 +1,389 @@
+"""Fitted models as resources: an LRU, byte-bounded, optionally TTL'd store with an optional directory.
+
+The main process keeps only bytes here: each entry's FitResult message and the pickled model that
+our own worker produced. Unpickling happens in workers, and only of bytes that came from a worker
+or from a file signed with this server's key (checked by name pattern and HMAC before any use).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import struct
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import NamedTuple
+
+from scmfit.server.domain.errors import FieldViolation, InvalidRequestError, ModelNotFoundError
+from scmfit.server.domain.fit import ColumnType
+from scmfit.server.domain.identity import MIN_PREFIX, MODEL_ID_PATTERN, MODEL_REF_PATTERN
+from scmfit.server.stores.signing import TAG_BYTES, ModelKeys
+
+_log = logging.getLogger(__name__)
+
+_MAGIC = b"SCMFIT-MODEL-2\n"
+_OLD_MAGIC = b"SCMFIT-MODEL-1\n"
+"""Files of scmfit before signing: a bare SHA-256 that anyone could recompute; refused."""
+_SUFFIX = ".scmfit"
+_TEMPORARY = ".tmp"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """One registry entry."""
+
+    model_id: str
+    result: bytes
+    """The serialized scmfit.v1.FitResult, exactly as the fit streamed it."""
+    blob: bytes
+    """The pickled fitted model, produced by one of our workers."""
+    kinds: Mapping[str, ColumnType]
+    """Each node's column type, in node order; queries are validated against it."""
+    create_time: float
+    last_use_time: float = field(default=0.0)
+    persisted: bool = False
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.result) + len(self.blob)
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(self.kinds)
+
+
+def check_model_id(model_id: str, field_name: str = "model_id") -> str:
+    """Ids are validated before any lookup, so a client string never reaches the file system."""
+    if not MODEL_ID_PATTERN.fullmatch(model_id):
+        raise InvalidRequestError(
+            [FieldViolation(field_name, f"not a model id (64 lowercase hex characters): {model_id[:80]!r}")]
+        )
+    return model_id
+
+
+def check_model_ref(reference: str, field_name: str = "model_id") -> str:
+    """A full id, or a prefix of at least MIN_PREFIX hex characters (as git takes commit ids)."""
+    if not MODEL_REF_PATTERN.fullmatch(reference):
+        raise InvalidRequestError(
+            [
+                FieldViolation(
+                    field_name,
+                    f"not a model id: expected {MIN_PREFIX} to 64 lowercase hex characters, got {reference[:80]!r}",
+                )
+            ]
+        )
+    return reference
+
+
+class _ModelFile(NamedTuple):
+    create_time: float
+    size: int
+
+
+class ModelRegistry:
+    """Thread-safe; RPC threads read and write it concurrently."""
+
+    def __init__(
+        self,
+        max_bytes: int,
+        *,
+        ttl_seconds: float | None = None,
+        directory: Path | None = None,
+        keys: ModelKeys | None = None,
+        disk_bytes: int | None = None,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.ttl_seconds = ttl_seconds
+        self.directory = directory
+        self.disk_bytes = disk_bytes
+        self._memory: OrderedDict[str, StoredModel] = OrderedDict()
+        self._memory_bytes = 0
+        self._on_disk: dict[str, _ModelFile] = {}  # persisted models
+        self._lock = threading.Lock()
+        if directory is not None:
+            if keys is None:
+                raise ValueError("a model directory needs a signing key")
+            self._keys = keys
+            directory.mkdir(parents=True, exist_ok=True)
+            self._scan_directory()
+
+    # -- public API -------------------------------------------------------------------------
+
+    def put(self, model: StoredModel) -> StoredModel:
+        """Stores (or refreshes) a model; it is on disk, when a directory is set, before this returns."""
+        now = time.time()
+        model = replace(model, last_use_time=now)
+        if self.directory is not None:
+            size = self._write_file(model)
+            model = replace(model, persisted=True)
+        with self._lock:
+            self._insert(model)
+            if model.persisted:
+                self._on_disk[model.model_id] = _ModelFile(model.create_time, size)
+        if model.persisted:
+            self._enforce_disk_budget(keep=model.model_id)
+        return model
+
+    def resolve(self, reference: str, field_name: str = "model_id") -> str:
+        """The full id for a full id or a unique prefix; an ambiguous prefix lists its candidates."""
+        check_model_ref(reference, field_name)
+        if len(reference) == 64:
+            return reference
+        with self._lock:
+            self._expire(time.time())
+            known = set(self._memory) | set(self._on_disk)
+        matches = sorted(model_id for model_id in known if model_id.startswith(reference))
+        if not matches:
+            raise ModelNotFoundError(reference)
+        if len(matches) > 1:
+            shown = ", ".join(matches[:10]) + (f" and {len(matches) - 10} more" if len(matches) > 10 else "")
+            raise InvalidRequestError(
+                [
+                    FieldViolation(
+                        field_name,
+                        f"the prefix {reference!r} is ambiguous: it matches {len(matches)} models ({shown}); "
+                        "give more characters",
+                    )
+                ]
+            )
+        return matches[0]
+
+    def get(self, reference: str) -> StoredModel:
+        """A use of the model (fit, get, query): it refreshes the model's TTL and LRU position.
+
+        Raises ModelNotFoundError naming the id when it is unknown, evicted or expired.
+        """
+        model_id = self.resolve(reference)
+        now = time.time()
+        with self._lock:
+            self._expire(now)
+            model = self._memory.get(model_id)
+            if model is not None:
+                self._memory.move_to_end(model_id)
+                model = replace(model, last_use_time=now)
+                self._memory[model_id] = model
+                return model
+            on_disk = model_id in self._on_disk
+        if not on_disk:
+            raise ModelNotFoundError(model_id)
+        loaded = self._read_file(self._path(model_id))
+        if loaded is None:
+            with self._lock:
+                self._on_disk.pop(model_id, None)
+            raise ModelNotFoundError(model_id)
+        loaded = replace(loaded, last_use_time=now)
+        with self._lock:
+            self._insert(loaded)
+        return loaded
+
+    def peek(self, model_id: str) -> StoredModel | None:
+        """A pure read for listing: no TTL refresh, no LRU move, and a model on disk stays on disk."""
+        with self._lock:
+            model = self._memory.get(model_id)
+            on_disk = model_id in self._on_disk
+        if model is not None:
+            return model
+        return self._read_file(self._path(model_id)) if on_disk else None
+
+    def find(self, model_id: str) -> StoredModel | None:
+        try:
+            return self.get(model_id)
+        except ModelNotFoundError:
+            return None
+
+    def delete(self, reference: str) -> str:
+        """Returns the full id that was deleted."""
+        model_id = self.resolve(reference)
+        with self._lock:
+            in_memory = self._remove_from_memory(model_id)
+            on_disk = self._on_disk.pop(model_id, None) is not None
+        if on_disk:
+            self._path(model_id).unlink(missing_ok=True)
+        if not (in_memory or on_disk):
+            raise ModelNotFoundError(model_id)
+        return model_id
+
+    def page(self, page_size: int, page_token: str) -> tuple[list[StoredModel], str, int]:
+        """Newest first, keyed on (create time, id) so that inserts never shift a page already served."""
+        size = DEFAULT_PAGE_SIZE if page_size == 0 else min(page_size, MAX_PAGE_SIZE)
+        after = _decode_token(page_token) if page_token else None
+        with self._lock:
+            self._expire(time.time())
+            keys = {mid: m.create_time for mid, m in self._memory.items()}
+            keys.update({mid: f.create_time for mid, f in self._on_disk.items() if mid not in keys})
+        ordered = sorted(keys.items(), key=lambda item: (-item[1], item[0]))
+        if after is not None:
+            ordered = [item for item in ordered if (-item[1], item[0]) > (-after[1], after[0])]
+        chosen = ordered[:size]
+        models = [m for m in (self.peek(mid) for mid, _ in chosen) if m is not None]
+        token = _encode_token(chosen[-1]) if len(ordered) > size else ""
+        return models, token, len(keys)
+
+    def stats(self) -> tuple[int, int]:
+        with self._lock:
+            return len(set(self._memory) | set(self._on_disk)), self._memory_bytes
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def _insert(self, model: StoredModel) -> None:
+        self._remove_from_memory(model.model_id)
+        self._memory[model.model_id] = model
+        self._memory_bytes += model.size_bytes
+        while self._memory_bytes > self.max_bytes and len(self._memory) > 1:
+            evicted_id, evicted = self._memory.popitem(last=False)
+            self._memory_bytes -= evicted.size_bytes
+            _log.info(
+                "evicted model %s (%d bytes) from memory%s",
+                evicted_id[:12],
+                evicted.size_bytes,
+                "; it stays on disk" if evicted_id in self._on_disk else "",
+            )
+
+    def _remove_from_memory(self, model_id: str) -> bool:
+        old = self._memory.pop(model_id, None)
+        if old is not None:
+            self._memory_bytes -= old.size_bytes
+        return old is not None
+
+    def _expire(self, now: float) -> None:
+        if self.ttl_seconds is None:
+            return
+        expired = [mid for mid, m in self._memory.items() if now - m.last_use_time > self.ttl_seconds]
+        if self.directory is not None:
+            expired += [
+                mid
+                for mid, f in self._on_disk.items()
+                if mid not in self._memory and now - f.create_time > self.ttl_seconds
+            ]
+        for model_id in expired:
+            self._remove_from_memory(model_id)
+            if self._on_disk.pop(model_id, None) is not None:
+                self._path(model_id).unlink(missing_ok=True)
+            _log.info("model %s expired (ttl %ss)", model_id[:12], self.ttl_seconds)
+
+    # -- files ------------------------------------------------------------------------------
+
+    def _path(self, model_id: str) -> Path:
+        assert self.directory is not None
+        return self.directory / f"{check_model_id(model_id)}{_SUFFIX}"
+
+    def _enforce_disk_budget(self, keep: str) -> None:
+        """Deletes the oldest model files until the directory fits its byte budget (the newest stays)."""
+        if self.disk_bytes is None:
+            return
+        with self._lock:
+            total = sum(f.size for f in self._on_disk.values())
+            oldest = sorted((f.create_time, mid) for mid, f in self._on_disk.items() if mid != keep)
+            doomed = []
+            for _, model_id in oldest:
+                if total <= self.disk_bytes:
+                    break
+                total -= self._on_disk.pop(model_id).size
+                doomed.append(model_id)
+        for model_id in doomed:
+            self._path(model_id).unlink(missing_ok=True)
+            _log.info(
+                "deleted model file %s: the model directory is over its %d-byte budget", model_id[:12], self.disk_bytes
+            )
+
+    def _write_file(self, model: StoredModel) -> int:
+        meta = json.dumps(
+            {
+                "model_id": model.model_id,
+                "create_time": model.create_time,
+                "kinds": {n: k.value for n, k in model.kinds.items()},
+            }
+        ).encode()
+        body = _MAGIC + b"".join(struct.pack("<Q", len(part)) + part for part in (meta, model.result, model.blob))
+        self._write_atomically(self._path(model.model_id), body + self._keys.sign(body))
+        return len(body) + TAG_BYTES
+
+    @staticmethod
+    def _write_atomically(path: Path, data: bytes) -> None:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{_TEMPORARY}")
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+
+    def _read_file(self, path: Path) -> StoredModel | None:
+        """Returns None, with a log line, for anything that is not an intact file signed with our key.
+
+        The signature is checked first, over the whole file, so nothing of a forged file is parsed.
+        """
+        try:
+            data = path.read_bytes()
+            body, tag = data[:-TAG_BYTES], data[-TAG_BYTES:]
+            if body.startswith(_OLD_MAGIC):
+                raise ValueError("an unsigned file from an older scmfit (refit the model to store it signed)")
+            verified = self._keys.verify(body, tag)
+            if not body.startswith(_MAGIC) or verified is None:
+                raise ValueError("bad header or signature (truncated, corrupt, or not signed with this server's key)")
+            if verified is False:
+                self._write_atomically(path, body + self._keys.sign(body))
+                _log.info("re-signed model file %s with the current key", path.name)
+            parts, offset = [], len(_MAGIC)
+            for _ in range(3):
+                (length,) = struct.unpack_from("<Q", body, offset)
+                offset += 8
+                parts.append(body[offset : offset + length])
+                offset += length
+            meta = json.loads(parts[0])
+            if not isinstance(meta, dict) or not isinstance(meta.get("kinds"), dict):
+                raise ValueError("the metadata is not an object with kinds")
+            if f"{meta['model_id']}{_SUFFIX}" != path.name:
+                raise ValueError("the file name does not match the model id inside")
+            return StoredModel(
+                model_id=meta["model_id"],
+                result=parts[1],
+                blob=parts[2],
+                kinds={name: ColumnType(kind) for name, kind in meta["kinds"].items()},
+                create_time=float(meta["create_time"]),
+                persisted=True,
+            )
+        except (OSError, ValueError, KeyError, TypeError, struct.error, RecursionError) as error:
+            _log.warning("skipping model file %s: %s", path.name, error)
+            return None
+
+    def _scan_directory(self) -> None:
+        assert self.directory is not None
+        swept = 0
+        for path in self.directory.glob(f".*{_TEMPORARY}"):  # left by a crash between write and rename
+            path.unlink(missing_ok=True)
+            swept += 1
+        if swept:
+            _log.info("removed %d unfinished temporary file(s) from %s", swept, self.directory)
+        for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
+            if not MODEL_ID_PATTERN.fullmatch(path.name.removesuffix(_SUFFIX)):
+                _log.warning("skipping %s: not a model file name", path.name)
+                continue
+            model = self._read_file(path)
+            if model is not None:
+                self._on_disk[model.model_id] = _ModelFile(model.create_time, path.stat().st_size)
+        _log.info("found %d stored model(s) in %s", len(self._on_disk), self.directory)
+        if self._on_disk:
+            self._enforce_disk_budget(keep=max(self._on_disk, key=lambda mid: self._on_disk[mid].create_time))
+
+
+def _encode_token(key: tuple[str, float]) -> str:
+    return base64.urlsafe_b64encode(json.dumps([key[0], key[1]]).encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[str, float]:
+    try:
+        model_id, create_time = json.loads(base64.urlsafe_b64decode(token.encode()))
+        check_model_id(str(model_id))
+        return str(model_id), float(create_time)
+    except (ValueError, TypeError, RecursionError, InvalidRequestError):
+        raise InvalidRequestError(
+            [FieldViolation("page_token", "not a token from a previous ListModels page")]
+        ) from None

@@ -1,0 +1,373 @@
+"""Turns a FitModelRequest into a validated FitJob, collecting every field violation it finds.
+
+Everything DoWhy would reject with a bare ValueError (or worse, accept silently) is caught here,
+so that a bad request gets INVALID_ARGUMENT naming the field instead of a crash inside a worker.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import importlib.util
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from scmfit.server.config import FIT_RANGES, FitSettings, Limits, Quality
+from scmfit.server.domain.errors import FieldViolation, InvalidRequestError, MissingDependencyError
+from scmfit.server.domain.fit import ColumnType, FitJob
+from scmfit.server.domain.identity import model_id_for
+from scmfit.server.domain.split import MIN_TRAIN_ROWS, held_out_rows, split_indices
+from scmfit.server.wire.enums import COLUMN_OF_FIELD, DTYPE, from_wire
+from scmfit.v1 import causal_model_service_pb2 as pb
+
+MAX_EXACT_INT = 2**53
+"""The largest integer magnitude float64 holds exactly; every scikit-learn model computes in float64."""
+
+
+def autogluon_available() -> bool:
+    """QUALITY_BEST runs AutoGluon inside DoWhy; only servers that have it can offer it."""
+    try:
+        return importlib.util.find_spec("autogluon.tabular") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def available_qualities() -> tuple[Quality, ...]:
+    base = (Quality.GOOD, Quality.BETTER)
+    return (*base, Quality.BEST) if autogluon_available() else base
+
+
+def decode_fit_request(
+    request: pb.FitModelRequest, limits: Limits, uploaded: Callable[[str], Sequence[Entry]] | None = None
+) -> FitJob:
+    """Validates the whole request and raises InvalidRequestError listing every problem found.
+
+    `uploaded` looks up a `dataset_id` (raising DatasetNotFoundError) when the request names one.
+    """
+    violations: list[FieldViolation] = []
+    settings = _decode_settings(request.config, violations)
+    nodes, edges = _decode_graph(request.graph, limits, violations)
+    if request.dataset_id:
+        if request.dataset.columns:
+            violations.append(FieldViolation("dataset_id", "set dataset or dataset_id, not both"))
+        if uploaded is None:
+            violations.append(FieldViolation("dataset_id", "this server does not accept uploaded datasets"))
+            raise InvalidRequestError(violations)
+        columns, kinds, index = decode_dataset(uploaded(request.dataset_id), nodes, limits, violations, "dataset_id")
+    else:
+        columns, kinds, index = decode_dataset(request.dataset, nodes, limits, violations)
+    if not violations:
+        _check_rows(columns, settings, violations)
+    if not violations:
+        _check_classifier_targets(edges, columns, kinds, index, settings, violations)
+    if violations:
+        raise InvalidRequestError(violations)
+    if settings.quality is Quality.BEST and not autogluon_available():
+        raise MissingDependencyError("autogluon.tabular", "QUALITY_BEST")
+    ordered = {name: columns[name] for name in nodes}
+    ordered_kinds = {name: kinds[name] for name in nodes}
+    return FitJob(
+        nodes=nodes,
+        edges=edges,
+        columns=ordered,
+        kinds=ordered_kinds,
+        column_index={name: index[name] for name in nodes},
+        settings=settings,
+        model_id=model_id_for(nodes, edges, ordered, ordered_kinds, settings),
+    )
+
+
+def _decode_settings(config: pb.FitConfig, violations: list[FieldViolation]) -> FitSettings:
+    defaults = FitSettings()
+    quality = Quality.GOOD if config.quality == pb.QUALITY_UNSPECIFIED else from_wire(Quality, config.quality)
+    if quality is None:
+        violations.append(FieldViolation("config.quality", f"unknown quality value {config.quality}"))
+        quality = defaults.quality
+    values: dict[str, Any] = {}
+    for name in (field.name for field in dataclasses.fields(FitSettings) if field.name != "quality"):
+        value = getattr(config, name) if config.HasField(name) else getattr(defaults, name)  # type: ignore[arg-type]
+        allowed = FIT_RANGES.get(name)
+        if allowed is not None and not allowed.contains(value):
+            violations.append(FieldViolation(f"config.{name}", f"must be {allowed.describe()}, got {value}"))
+        values[name] = value
+    return FitSettings(quality=quality, **values)
+
+
+def _decode_graph(
+    graph: pb.Graph, limits: Limits, violations: list[FieldViolation]
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    nodes = tuple(graph.nodes)
+    found = len(violations)
+    if not nodes:
+        violations.append(FieldViolation("graph.nodes", "the graph has no nodes; at least one is needed"))
+    if len(nodes) > limits.max_nodes:
+        violations.append(
+            FieldViolation("graph.nodes", f"{len(nodes)} nodes exceed the server limit max_nodes={limits.max_nodes}")
+        )
+    first_index: dict[str, int] = {}
+    for i, name in enumerate(nodes):
+        if not name:
+            violations.append(FieldViolation(f"graph.nodes[{i}]", "node names must not be empty"))
+        elif name in first_index:
+            violations.append(
+                FieldViolation(
+                    f"graph.nodes[{i}]",
+                    f"duplicate node {name!r}, already listed at graph.nodes[{first_index[name]}]",
+                )
+            )
+        else:
+            first_index[name] = i
+    if len(graph.edges) > limits.max_edges:
+        violations.append(
+            FieldViolation(
+                "graph.edges", f"{len(graph.edges)} edges exceed the server limit max_edges={limits.max_edges}"
+            )
+        )
+        return nodes, ()
+    edges: list[tuple[str, str]] = []
+    seen_edges: dict[tuple[str, str], int] = {}
+    for k, edge in enumerate(graph.edges):
+        pair = (edge.source, edge.target)
+        for end, name in (("source", edge.source), ("target", edge.target)):
+            if name not in first_index:
+                violations.append(FieldViolation(f"graph.edges[{k}].{end}", f"unknown node {name!r}"))
+        if edge.source == edge.target:
+            violations.append(FieldViolation(f"graph.edges[{k}]", f"self-loop on node {edge.source!r}"))
+        elif pair in seen_edges:
+            violations.append(FieldViolation(f"graph.edges[{k}]", f"duplicate of graph.edges[{seen_edges[pair]}]"))
+        seen_edges.setdefault(pair, k)
+        edges.append(pair)
+    parents = collections.Counter(target for _, target in seen_edges)
+    for node, count in parents.items():
+        if count > limits.max_parents:
+            violations.append(
+                FieldViolation(
+                    "graph.edges",
+                    f"node {node!r} has {count} parents, over the server limit max_parents={limits.max_parents}",
+                )
+            )
+    if len(violations) == found:
+        _check_acyclic(nodes, edges, violations)
+    return nodes, tuple(edges)
+
+
+def _check_acyclic(nodes: Sequence[str], edges: Sequence[tuple[str, str]], violations: list[FieldViolation]) -> None:
+    digraph = nx.DiGraph()
+    digraph.add_nodes_from(nodes)
+    digraph.add_edges_from(edges)
+    try:
+        cycle = nx.find_cycle(digraph)
+    except nx.NetworkXNoCycle:
+        return
+    path = [source for source, _ in cycle] + [cycle[0][0]]
+    violations.append(
+        FieldViolation("graph.edges", "the graph must be acyclic; cycle: " + " -> ".join(repr(n) for n in path))
+    )
+
+
+Entry = tuple[str, "ColumnType | None", "np.ndarray | None"]
+
+
+def proto_entries(dataset: pb.Dataset) -> list[Entry]:
+    entries: list[Entry] = []
+    for column in dataset.columns:
+        which = column.WhichOneof("values")
+        if which is None:
+            entries.append((column.name, None, None))
+        else:
+            kind = COLUMN_OF_FIELD[which]
+            entries.append((column.name, kind, np.asarray(getattr(column, which).values, dtype=DTYPE[kind])))
+    return entries
+
+
+def decode_dataset(
+    dataset: pb.Dataset | Sequence[Entry],
+    nodes: Sequence[str],
+    limits: Limits,
+    violations: list[FieldViolation],
+    prefix: str = "dataset",
+) -> tuple[dict[str, np.ndarray], dict[str, ColumnType], dict[str, int]]:
+    """Typed columns matched one to one with `nodes`, all of one length and finite.
+
+    The columns come inline (a Dataset message) or as entries of an uploaded dataset; the checks are the same.
+    """
+    entries = proto_entries(dataset) if isinstance(dataset, pb.Dataset) else list(dataset)
+    columns: dict[str, np.ndarray] = {}
+    kinds: dict[str, ColumnType] = {}
+    index: dict[str, int] = {}
+    node_set = set(nodes)
+    if not entries:
+        violations.append(FieldViolation(f"{prefix}.columns", "the dataset has no columns"))
+    if len(entries) > limits.max_columns:
+        violations.append(
+            FieldViolation(
+                f"{prefix}.columns",
+                f"{len(entries)} columns exceed the server limit max_columns={limits.max_columns}",
+            )
+        )
+        return {}, {}, {}
+    for i, (name, kind, values) in enumerate(entries):
+        where = f"{prefix}.columns[{i}]"
+        if not name:
+            violations.append(FieldViolation(f"{where}.name", "column names must not be empty"))
+            continue
+        if name in index:
+            violations.append(
+                FieldViolation(
+                    f"{where}.name", f"duplicate column {name!r}, already at {prefix}.columns[{index[name]}]"
+                )
+            )
+            continue
+        if name not in node_set:
+            violations.append(FieldViolation(f"{where}.name", f"column {name!r} matches no graph node"))
+        if kind is None or values is None:
+            violations.append(FieldViolation(f"{where}.values", f"column {name!r} has no values set"))
+            continue
+        if len(values) > limits.max_rows:
+            violations.append(
+                FieldViolation(where, f"{len(values)} rows exceed the server limit max_rows={limits.max_rows}")
+            )
+        if kind is ColumnType.DOUBLE:
+            problem = _double_problem(name, values, limits)
+            if problem is not None:
+                row, description = problem
+                violations.append(FieldViolation(f"{where}.doubles.values[{row}]", description))
+        elif kind is ColumnType.INT64:
+            beyond = np.flatnonzero((values > MAX_EXACT_INT) | (values < -MAX_EXACT_INT))
+            if beyond.size:
+                row = int(beyond[0])
+                violations.append(
+                    FieldViolation(
+                        f"{where}.int64s.values[{row}]",
+                        f"column {name!r} has {int(values[row])} at row {row}, beyond ±2^53 = {MAX_EXACT_INT}: "
+                        "scikit-learn's models compute in float64, which cannot hold such integers exactly; send "
+                        "identifiers and hashes as strings, or measurements as doubles",
+                    )
+                )
+        elif kind is ColumnType.STRING:
+            with_nul = np.flatnonzero(np.fromiter(("\x00" in value for value in values), bool, len(values)))
+            if with_nul.size:
+                row = int(with_nul[0])
+                violations.append(
+                    FieldViolation(
+                        f"{where}.strings.values[{row}]",
+                        f"column {name!r} has a NUL character in the label at row {row}; numpy's string arrays "
+                        "drop trailing NULs, so such labels would silently merge with others",
+                    )
+                )
+        index[name] = i
+        columns[name] = values
+        kinds[name] = kind
+    for i, name in enumerate(nodes):
+        if name and name not in index:
+            field = f"graph.nodes[{i}]" if prefix == "dataset" else f"{prefix}.columns"
+            violations.append(FieldViolation(field, f"node {name!r} has no column in {prefix}.columns"))
+    lengths = {name: len(values) for name, values in columns.items()}
+    if lengths:
+        first = next(iter(lengths))
+        for name, length in lengths.items():
+            if length != lengths[first]:
+                violations.append(
+                    FieldViolation(
+                        f"{prefix}.columns[{index[name]}]",
+                        f"column {name!r} has {length} rows but {first!r} ({prefix}.columns[{index[first]}]) "
+                        f"has {lengths[first]}",
+                    )
+                )
+    return columns, kinds, index
+
+
+def _double_problem(name: str, values: np.ndarray, limits: Limits) -> tuple[int, str] | None:
+    """The first value that no model here can compute with faithfully, and why."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        return row, (
+            f"column {name!r} has a non-finite value ({values[row]}) at row {row}; "
+            f"{bad.size} non-finite value(s) in all"
+        )
+    huge = np.flatnonzero(np.abs(values) > limits.max_abs_value)
+    if huge.size:
+        row = int(huge[0])
+        return row, (
+            f"column {name!r} has {values[row]:g} at row {row}, beyond the server limit "
+            f"max_abs_value={limits.max_abs_value:g} (tree models compute in float32)"
+        )
+    tiny = np.flatnonzero((values != 0) & (np.abs(values) < np.finfo(np.float64).tiny))
+    if tiny.size:
+        row = int(tiny[0])
+        return row, (
+            f"column {name!r} has the subnormal value {values[row]:g} at row {row}; scikit-learn's scaling "
+            "divides by such values and overflows, so rescale the column (or send 0)"
+        )
+    return None
+
+
+def _check_rows(columns: Mapping[str, np.ndarray], settings: FitSettings, violations: list[FieldViolation]) -> None:
+    num_rows = len(next(iter(columns.values())))
+    if num_rows == 0:
+        violations.append(FieldViolation("dataset.columns", "the dataset has no rows"))
+        return
+    num_train = num_rows - held_out_rows(num_rows, settings.test_fraction)
+    needed = MIN_TRAIN_ROWS[settings.quality]
+    if num_train < needed:
+        violations.append(
+            FieldViolation(
+                "dataset.columns",
+                f"{num_rows} rows leave {num_train} training rows after holding out "
+                f"config.test_fraction={settings.test_fraction}; DoWhy's model selection at quality "
+                f"{settings.quality.value} needs at least {needed}",
+            )
+        )
+
+
+def _check_classifier_targets(
+    edges: Sequence[tuple[str, str]],
+    columns: Mapping[str, np.ndarray],
+    kinds: Mapping[str, ColumnType],
+    index: Mapping[str, int],
+    settings: FitSettings,
+    violations: list[FieldViolation],
+) -> None:
+    """Every classifier target needs its classes in the dataset and then in the training split; the split
+    depends only on the request, so a starved classifier is refused here, before admission."""
+    targets = {target for _, target in edges}
+    categorical = [name for name in sorted(targets, key=index.__getitem__) if kinds[name].categorical]
+    found = [classifier_target_violation(name, index[name], columns[name], "the dataset") for name in categorical]
+    if categorical and not any(found):
+        train_rows, _ = split_indices(len(columns[categorical[0]]), settings.test_fraction, settings.seed)
+        found = [
+            classifier_target_violation(name, index[name], columns[name][train_rows], "the training split")
+            for name in categorical
+        ]
+    violations.extend(problem for problem in found if problem is not None)
+
+
+MIN_CLASS_ROWS = 5
+"""DoWhy selects classifiers with 5-fold stratified cross-validation; a rarer class breaks its log loss."""
+
+
+def classifier_target_violation(name: str, index: int, values: np.ndarray, where: str) -> FieldViolation | None:
+    """Applied to the whole dataset and to the training split."""
+    classes, counts = np.unique(values, return_counts=True)
+    field = f"dataset.columns[{index}]"
+    intro = f"node {name!r} has parents and categorical values, so DoWhy fits a classifier for it"
+    if len(classes) < 2:
+        only = repr(_plain(classes[0])) if len(classes) else "none"
+        return FieldViolation(field, f"{intro}, but {where} has a single class ({only}); a classifier needs two")
+    rarest = int(np.argmin(counts))
+    if counts[rarest] < MIN_CLASS_ROWS:
+        label = _plain(classes[rarest])
+        return FieldViolation(
+            field,
+            f"{intro}, but class {str(label)[:80]!r} has {counts[rarest]} row(s) in {where}; DoWhy's 5-fold "
+            f"stratified model selection needs at least {MIN_CLASS_ROWS} rows of every class",
+        )
+    return None
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value

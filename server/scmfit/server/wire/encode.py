@@ -1,0 +1,214 @@
+"""Turns domain outcomes into v1 protobuf messages; the only place that builds responses."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from scmfit.server.config import FitSettings, Limits, Quality
+from scmfit.server.domain.fit import (
+    ColumnType,
+    FitOutcome,
+    NodeResult,
+    Progress,
+    Stage,
+)
+from scmfit.server.domain.identity import library_version, scmfit_version
+from scmfit.server.domain.query import SampleOutcome
+from scmfit.server.stores.registry import StoredModel
+from scmfit.server.wire.enums import to_wire
+from scmfit.v1 import causal_model_service_pb2 as pb
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    """The server-wide bounds that GetServerInfo reports beside the per-request limits."""
+
+    registry_bytes: int
+    max_concurrent: int
+    max_queue: int
+    default_fit_deadline: float
+    max_concurrent_queries: int = 0
+    max_query_queue: int = 0
+
+
+def duration(seconds: float) -> Duration:
+    message = Duration()
+    message.FromNanoseconds(round(seconds * 1e9))
+    return message
+
+
+def progress_response(progress: Progress, elapsed_seconds: float) -> pb.FitModelResponse:
+    return pb.FitModelResponse(
+        progress=pb.FitProgress(
+            stage=to_wire(progress.stage),
+            node=progress.node,
+            done=progress.done,
+            total=progress.total,
+            elapsed=duration(elapsed_seconds),
+        )
+    )
+
+
+def node_result(node: NodeResult) -> pb.NodeResult:
+    mechanism = node.mechanism
+    return pb.NodeResult(
+        name=node.name,
+        parents=node.parents,
+        mechanism=pb.Mechanism(
+            kind=to_wire(mechanism.kind),
+            model_type=mechanism.model_type,
+            coefficients=[pb.Coefficient(feature=f, value=v) for f, v in mechanism.coefficients],
+            intercept=mechanism.intercept,
+        ),
+        r2=node.score.r2,
+        r2_omission=to_wire(node.score.omission),
+        selection=to_wire(node.selection),
+        screening_r2=node.screening_r2,
+        mse=node.score.mse,
+        accuracy=node.score.accuracy,
+    )
+
+
+def result_response(
+    outcome: FitOutcome,
+    *,
+    model_id: str,
+    num_rows: int,
+    settings: FitSettings,
+    validating_seconds: float,
+    total_seconds: float,
+) -> pb.FitModelResponse:
+    timings: Iterable[tuple[Stage, float]] = [
+        (Stage.VALIDATING, validating_seconds),
+        *outcome.stage_seconds.items(),
+    ]
+    validation = outcome.validation
+    return pb.FitModelResponse(
+        result=pb.FitResult(
+            status=to_wire(outcome.status),
+            message=outcome.message,
+            model_id=model_id,
+            nodes=[node_result(node) for node in outcome.nodes],
+            validation=pb.Validation(
+                mean_r2=validation.mean_r2,
+                threshold=validation.threshold,
+                passed=validation.passed,
+                failed_nodes=validation.failed_nodes,
+                enforced=validation.enforced,
+            ),
+            metadata=pb.FitMetadata(
+                num_rows=num_rows,
+                num_train=outcome.num_train,
+                num_test=outcome.num_test,
+                quality=to_wire(settings.quality),
+                dowhy_version=outcome.dowhy_version,
+                sklearn_version=outcome.sklearn_version,
+                stage_timings=[pb.StageTiming(stage=to_wire(s), duration=duration(t)) for s, t in timings],
+                total_time=duration(total_seconds),
+                seed=settings.seed,
+                test_fraction=settings.test_fraction,
+                selection_rows=outcome.selection_rows,
+                linear_screening=settings.linear_screening,
+                screening_r2=settings.screening_r2,
+                refit_on_all_rows=outcome.refitted,
+                num_model_rows=num_rows if outcome.refitted else outcome.num_train,
+            ),
+        )
+    )
+
+
+def server_info(
+    limits: Limits, qualities: Iterable[Quality], workers: int, admission: AdmissionLimits
+) -> pb.GetServerInfoResponse:
+    return pb.GetServerInfoResponse(
+        scmfit_version=scmfit_version(),
+        dowhy_version=library_version("dowhy"),
+        sklearn_version=library_version("scikit-learn"),
+        python_version=platform.python_version(),
+        limits=pb.ServerLimits(
+            max_request_bytes=limits.max_request_bytes,
+            max_rows=limits.max_rows,
+            max_nodes=limits.max_nodes,
+            max_samples=limits.max_samples,
+            max_registry_bytes=admission.registry_bytes,
+            max_columns=limits.max_columns,
+            max_concurrent=admission.max_concurrent,
+            max_queue=admission.max_queue,
+            default_fit_deadline=duration(admission.default_fit_deadline),
+            max_edges=limits.max_edges,
+            max_parents=limits.max_parents,
+            max_sample_cells=limits.max_sample_cells,
+            max_upload_cells=limits.max_upload_cells,
+            max_upload_bytes=limits.max_upload_bytes,
+            max_uploads=limits.max_uploads,
+            upload_idle_timeout=duration(limits.upload_idle_seconds),
+            max_concurrent_queries=admission.max_concurrent_queries,
+            max_query_queue=admission.max_query_queue,
+        ),
+        available_qualities=[to_wire(q) for q in qualities],
+        workers=workers,
+    )
+
+
+def timestamp(seconds: float) -> Timestamp:
+    message = Timestamp()
+    message.FromNanoseconds(round(seconds * 1e9))
+    return message
+
+
+def model_summary(model: StoredModel) -> pb.ModelSummary:
+    result = pb.FitResult.FromString(model.result)
+    return pb.ModelSummary(
+        model_id=model.model_id,
+        status=result.status,
+        nodes=list(model.nodes),
+        num_rows=result.metadata.num_rows,
+        quality=result.metadata.quality,
+        mean_r2=result.validation.mean_r2 if result.validation.HasField("mean_r2") else None,
+        create_time=timestamp(model.create_time),
+        last_use_time=timestamp(model.last_use_time),
+        size_bytes=model.size_bytes,
+        persisted=model.persisted,
+    )
+
+
+def column(name: str, values: np.ndarray, kind: ColumnType) -> pb.Column:
+    if kind is ColumnType.DOUBLE:
+        return pb.Column(name=name, doubles=pb.DoubleValues(values=values.tolist()))
+    if kind is ColumnType.INT64:
+        return pb.Column(name=name, int64s=pb.Int64Values(values=values.tolist()))
+    if kind is ColumnType.BOOL:
+        return pb.Column(name=name, bools=pb.BoolValues(values=values.tolist()))
+    return pb.Column(name=name, strings=pb.StringValues(values=[str(v) for v in values.tolist()]))
+
+
+def dataset(columns: Mapping[str, np.ndarray], kinds: Mapping[str, ColumnType]) -> pb.Dataset:
+    return pb.Dataset(columns=[column(name, values, kinds[name]) for name, values in columns.items()])
+
+
+def sample_response(outcome: SampleOutcome, kinds: Mapping[str, ColumnType], seconds: float) -> pb.SampleModelResponse:
+    return pb.SampleModelResponse(
+        statistics=[
+            pb.NodeStatistics(
+                node=s.node,
+                mean=s.mean,
+                std=s.std,
+                q05=s.q05,
+                q50=s.q50,
+                q95=s.q95,
+                min=s.min,
+                max=s.max,
+                categories=[pb.CategoryShare(value=v, share=share) for v, share in s.categories],
+            )
+            for s in outcome.statistics
+        ],
+        samples=dataset(outcome.samples, kinds) if outcome.samples else None,
+        num_samples=outcome.num_samples,
+        duration=duration(seconds),
+    )

@@ -1,0 +1,328 @@
+"""CausalModelService: orchestrates decode, registry, executor and encode; it computes nothing itself."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+
+from scmfit.server.config import Limits
+from scmfit.server.domain.errors import DeadlineError, FieldViolation, InvalidRequestError, ScmfitServerError
+from scmfit.server.domain.fit import FitJob, Progress, Stage
+from scmfit.server.domain.query import CounterfactualOutcome, EffectOutcome, Query, QueryOutcome, SampleOutcome
+from scmfit.server.engine.admission import Admission
+from scmfit.server.engine.executor import FitExecutor
+from scmfit.server.metrics import Metrics
+from scmfit.server.stores.datasets import DatasetStore, UploadLimits, assemble_upload
+from scmfit.server.stores.registry import ModelRegistry, StoredModel
+from scmfit.server.wire import encode
+from scmfit.server.wire import grpc_errors as status
+from scmfit.server.wire.decode import Entry, available_qualities, decode_fit_request
+from scmfit.server.wire.decode_query import decode_counterfactual, decode_effect, decode_sample
+from scmfit.v1 import causal_model_service_pb2 as pb
+from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
+
+_log = logging.getLogger(__name__)
+
+Response = TypeVar("Response")
+Message = TypeVar("Message")
+
+NO_DEADLINE_SECONDS = 1e12
+"""gRPC reports a call without a deadline as ~2**63 ns remaining."""
+
+
+def _unary(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """Every failure of a unary handler goes through status.abort, the one mapping to gRPC codes."""
+
+    @functools.wraps(handler)
+    def wrapper(self: CausalModelServicer, request: Any, context: grpc.ServicerContext) -> Response:
+        try:
+            response = handler(self, request, context)
+        except Exception as error:
+            self._metrics.queries.labels(handler.__name__, status.code_name(error)).inc()
+            status.abort(context, error)
+        self._metrics.queries.labels(handler.__name__, "ok").inc()
+        return response
+
+    return wrapper
+
+
+def _idle_limited(messages: Iterator[Message], idle_seconds: float) -> Iterator[Message]:
+    """The messages of a client stream, ended with DeadlineError when none arrives for `idle_seconds`.
+
+    gRPC's request iterator blocks with no timeout of its own, so a reader thread feeds a small queue
+    (two messages: the client waits for us rather than memory growing).
+    """
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
+
+    def read() -> None:
+        try:
+            for message in messages:
+                handoff.put(("message", message))
+            handoff.put(("end", None))
+        except Exception as error:  # the call was cancelled or broke: the consumer re-raises it
+            handoff.put(("error", error))
+
+    threading.Thread(target=read, name="scmfit-upload-reader", daemon=True).start()
+    while True:
+        try:
+            kind, item = handoff.get(timeout=idle_seconds)
+        except queue.Empty:
+            raise DeadlineError(f"no upload message arrived for {idle_seconds:g}s; the upload was ended") from None
+        if kind == "end":
+            return
+        if kind == "error":
+            raise item
+        yield item
+
+
+class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
+    def __init__(
+        self,
+        executor: FitExecutor,
+        registry: ModelRegistry,
+        datasets: DatasetStore,
+        admission: Admission,
+        query_admission: Admission,
+        metrics: Metrics,
+        limits: Limits,
+        workers: int,
+        default_fit_deadline: float,
+    ) -> None:
+        self._executor = executor
+        self._registry = registry
+        self._datasets = datasets
+        self._admission = admission
+        self._query_admission = query_admission
+        self._uploads = Admission(limits.max_uploads, 0, what="uploads", limit_names="max_uploads")
+        self._metrics = metrics
+        self._limits = limits
+        self._workers = workers
+        self._default_fit_deadline = default_fit_deadline
+
+    def FitModel(  # noqa: N802 - the name is the RPC's
+        self, request: pb.FitModelRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.FitModelResponse]:
+        started = time.monotonic()
+        try:
+            job = decode_fit_request(request, self._limits, self._uploaded)
+            stored = self._registry.find(job.model_id)
+        except ScmfitServerError as error:
+            self._count_fit_error(error)
+            status.abort(context, error)
+        if stored is not None:
+            result = pb.FitResult.FromString(stored.result)
+            result.reused = True
+            self._metrics.fits.labels("reused").inc()
+            _log.info("fit %s: reused the stored model", job.model_id[:12])
+            yield pb.FitModelResponse(result=result)
+            return
+        with contextlib.ExitStack() as stack:
+            try:
+                # Nothing has been streamed yet, so a refusal here can be retried by the client's policy.
+                stack.enter_context(self._admission.slot(context.is_active))
+            except ScmfitServerError as error:
+                self._count_fit_error(error)
+                status.abort(context, error)
+            yield encode.progress_response(Progress(Stage.VALIDATING, "", 0, 1), time.monotonic() - started)
+            yield from self._fit(job, context, started)
+
+    def _uploaded(self, dataset_id: str) -> list[Entry]:
+        stored = self._datasets.get(dataset_id)
+        return [(name, stored.kinds[name], values) for name, values in stored.columns.items()]
+
+    @_unary
+    def UploadDataset(  # noqa: N802
+        self, request_iterator: Iterator[pb.UploadDatasetRequest], context: grpc.ServicerContext
+    ) -> pb.UploadDatasetResponse:
+        limits = self._limits
+        upload_limits = UploadLimits(
+            limits.max_rows, limits.max_columns, limits.max_upload_cells, limits.max_upload_bytes
+        )
+        with self._uploads.slot(lambda: False):  # no queue: a full server refuses with a retry delay
+            messages = _idle_limited(request_iterator, limits.upload_idle_seconds)
+            columns, kinds = assemble_upload(messages, upload_limits)
+        stored = self._datasets.put(columns, kinds)
+        _log.info(
+            "dataset %s: %d columns x %d rows", stored.dataset_id[:15], len(columns), len(next(iter(columns.values())))
+        )
+        return pb.UploadDatasetResponse(
+            dataset_id=stored.dataset_id,
+            num_rows=len(next(iter(columns.values()))),
+            size_bytes=stored.size_bytes,
+            expire_time=encode.timestamp(stored.last_use_time + self._datasets.ttl_seconds),
+        )
+
+    def _count_fit_error(self, error: BaseException) -> None:
+        self._metrics.fits.labels(status.code_name(error)).inc()
+
+    def _deadline_timer(self, context: grpc.ServicerContext, cancel: Callable[[], None]) -> threading.Timer | None:
+        """The server's default deadline, for fits whose client set none."""
+        remaining = context.time_remaining()
+        if remaining is not None and remaining < NO_DEADLINE_SECONDS:
+            return None  # the client chose a deadline; gRPC enforces it
+        timer = threading.Timer(self._default_fit_deadline, cancel)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _fit(self, job: FitJob, context: grpc.ServicerContext, started: float) -> Iterator[pb.FitModelResponse]:
+        validating_seconds = time.monotonic() - started
+        try:
+            run = self._executor.submit(job)
+        except ScmfitServerError as error:
+            self._count_fit_error(error)
+            status.abort(context, error)
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            run.cancel()
+
+        def cancelled() -> None:
+            run.cancel()  # the replacement workers count themselves (scmfit_worker_spawns_total)
+
+        # gRPC does not stop a handler whose call was cancelled or expired; this callback kills the worker.
+        context.add_callback(cancelled)
+        timer = self._deadline_timer(context, expire)
+        try:
+            for progress in run.events():
+                if not context.is_active():
+                    cancelled()
+                    return
+                yield encode.progress_response(progress, time.monotonic() - started)
+            if not context.is_active():
+                cancelled()
+                return
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if expired.is_set():
+            late = DeadlineError(f"the server's default fit deadline of {self._default_fit_deadline:g}s passed")
+            self._count_fit_error(late)
+            status.abort(context, late)
+        try:
+            outcome = run.outcome()
+            response = encode.result_response(
+                outcome,
+                model_id=job.model_id,
+                num_rows=job.num_rows,
+                settings=job.settings,
+                validating_seconds=validating_seconds,
+                total_seconds=time.monotonic() - started,
+            )
+            # Stored (and on disk, with --model-dir) before the client sees the id.
+            self._registry.put(
+                StoredModel(
+                    model_id=job.model_id,
+                    result=response.result.SerializeToString(),
+                    blob=outcome.model_blob,
+                    kinds=dict(job.kinds),
+                    create_time=time.time(),
+                )
+            )
+        except Exception as error:  # every failure, expected or not, goes through status.abort
+            self._count_fit_error(error)
+            status.abort(context, error)
+        seconds = time.monotonic() - started
+        self._metrics.fits.labels(outcome.status.value).inc()
+        self._metrics.fit_seconds.labels(job.settings.quality.value.lower()).observe(seconds)
+        _log.info("fit %s: %s in %.2fs", job.model_id[:12], outcome.status.value, seconds)
+        yield response
+
+    @_unary
+    def GetServerInfo(  # noqa: N802
+        self, request: pb.GetServerInfoRequest, context: grpc.ServicerContext
+    ) -> pb.GetServerInfoResponse:
+        own_lane = self._query_admission is not self._admission
+        bounds = encode.AdmissionLimits(
+            registry_bytes=self._registry.max_bytes,
+            max_concurrent=self._admission.max_active,
+            max_queue=self._admission.max_queued,
+            default_fit_deadline=self._default_fit_deadline,
+            max_concurrent_queries=self._query_admission.max_active if own_lane else 0,
+            max_query_queue=self._query_admission.max_queued if own_lane else 0,
+        )
+        return encode.server_info(self._limits, available_qualities(), self._workers, bounds)
+
+    def _sendable(self, response: Response, field: str) -> Response:
+        """An answer over the send limit is refused here, with a fix, instead of by gRPC with a bare
+        RESOURCE_EXHAUSTED that clients would take for pushback and retry."""
+        size = response.ByteSize()  # type: ignore[attr-defined]
+        if size > self._limits.max_request_bytes:
+            raise InvalidRequestError(
+                [
+                    FieldViolation(
+                        field,
+                        f"the answer takes {size} bytes, over the server's message limit of "
+                        f"{self._limits.max_request_bytes}; ask for fewer samples or rows, or name fewer nodes",
+                    )
+                ]
+            )
+        return response
+
+    @_unary
+    def GetModel(self, request: pb.GetModelRequest, context: grpc.ServicerContext) -> pb.GetModelResponse:  # noqa: N802
+        model = self._registry.get(request.model_id)
+        return pb.GetModelResponse(result=pb.FitResult.FromString(model.result), summary=encode.model_summary(model))
+
+    @_unary
+    def ListModels(  # noqa: N802
+        self, request: pb.ListModelsRequest, context: grpc.ServicerContext
+    ) -> pb.ListModelsResponse:
+        models, token, total = self._registry.page(request.page_size, request.page_token)
+        return pb.ListModelsResponse(
+            models=[encode.model_summary(m) for m in models], next_page_token=token, total_size=total
+        )
+
+    @_unary
+    def DeleteModel(  # noqa: N802
+        self, request: pb.DeleteModelRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteModelResponse:
+        self._registry.delete(request.model_id)
+        return pb.DeleteModelResponse()
+
+    @_unary
+    def SampleModel(  # noqa: N802
+        self, request: pb.SampleModelRequest, context: grpc.ServicerContext
+    ) -> pb.SampleModelResponse:
+        started = time.monotonic()
+        model = self._registry.get(request.model_id)
+        outcome = self._answer(decode_sample(request, model, self._limits), model, context)
+        assert isinstance(outcome, SampleOutcome)
+        return self._sendable(
+            encode.sample_response(outcome, model.kinds, time.monotonic() - started), "include_samples"
+        )
+
+    @_unary
+    def EstimateEffect(  # noqa: N802
+        self, request: pb.EstimateEffectRequest, context: grpc.ServicerContext
+    ) -> pb.EstimateEffectResponse:
+        model = self._registry.get(request.model_id)
+        outcome = self._answer(decode_effect(request, model, self._limits), model, context)
+        assert isinstance(outcome, EffectOutcome)
+        return pb.EstimateEffectResponse(effect=outcome.effect, num_samples=outcome.num_samples)
+
+    @_unary
+    def Counterfactual(  # noqa: N802
+        self, request: pb.CounterfactualRequest, context: grpc.ServicerContext
+    ) -> pb.CounterfactualResponse:
+        model = self._registry.get(request.model_id)
+        outcome = self._answer(decode_counterfactual(request, model, self._limits), model, context)
+        assert isinstance(outcome, CounterfactualOutcome)
+        response = pb.CounterfactualResponse(counterfactual=encode.dataset(outcome.rows, model.kinds))
+        return self._sendable(response, "observed")
+
+    def _answer(self, query: Query, model: StoredModel, context: grpc.ServicerContext) -> QueryOutcome:
+        with self._query_admission.slot(context.is_active):
+            urgent = self._query_admission is not self._admission
+            run = self._executor.submit_query(query, lambda: model.blob, urgent)
+            context.add_callback(run.cancel)
+            return run.outcome()

@@ -1,0 +1,84 @@
+"""The bounded dispatch in front of pebble, with a real spawned pool: at most `capacity` tasks reach
+pebble, tasks are built only when sent, and a cancel drops queued tasks without a worker kill."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import pebble
+import pytest
+
+from scmfit.server.engine.executor import BoundedDispatch
+from tests.integration.test_lifecycle import wait_for
+
+
+def sleep_then_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+@pytest.fixture
+def pool() -> Iterator[pebble.ProcessPool]:
+    pool = pebble.ProcessPool(max_workers=1, context=multiprocessing.get_context("spawn"))
+    yield pool
+    pool.stop()
+    pool.join(10)
+
+
+def test_tasks_are_built_only_when_sent_and_cancelled_ones_never_run(pool: pebble.ProcessPool) -> None:
+    dispatch = BoundedDispatch(pool, capacity=1)
+    built: list[int] = []
+
+    def build(index: int, seconds: float) -> Callable[[], float]:
+        def make() -> float:
+            built.append(index)
+            return seconds
+
+        return make
+
+    first = dispatch.schedule(sleep_then_pid, build(0, 3.0))
+    queued = [dispatch.schedule(sleep_then_pid, build(i, 0.0)) for i in range(1, 6)]
+    assert built == [0] and dispatch.waiting == 5  # one task in pebble; the rest not even built
+    assert wait_for(first.running)
+    for task in queued[:4]:
+        assert task.cancel()
+    worker = first.result(timeout=60)
+    assert queued[4].result(timeout=60) == worker  # the same worker: nothing was killed
+    assert built == [0, 5]
+    assert all(task.cancelled() for task in queued[:4])
+
+
+def test_cancelling_a_sent_task_kills_only_its_worker_and_the_rest_go_on(pool: pebble.ProcessPool) -> None:
+    dispatch = BoundedDispatch(pool, capacity=1)
+    running = dispatch.schedule(sleep_then_pid, lambda: 30.0)
+    after = dispatch.schedule(sleep_then_pid, lambda: 0.0)
+    time.sleep(2)  # the worker has started the long task
+    assert running.cancel()
+    with pytest.raises(concurrent.futures.CancelledError):
+        running.result(timeout=60)
+    assert after.result(timeout=120) > 0  # a replacement worker ran it
+
+
+def test_urgent_tasks_are_sent_before_every_waiting_ordinary_one(pool: pebble.ProcessPool) -> None:
+    """Queries are urgent: on a busy worker they go next, not behind a fit's queued nodes."""
+    dispatch = BoundedDispatch(pool, capacity=1)
+    sent: list[str] = []
+
+    def build(name: str) -> Callable[[], float]:
+        def make() -> float:
+            sent.append(name)
+            return 0.0 if name != "busy" else 1.0
+
+        return make
+
+    busy = dispatch.schedule(sleep_then_pid, build("busy"))
+    nodes = [dispatch.schedule(sleep_then_pid, build(f"node{i}")) for i in range(3)]
+    query = dispatch.schedule(sleep_then_pid, build("query"), urgent=True)
+    assert dispatch.waiting == 4
+    for task in (busy, query, *nodes):
+        task.result(timeout=60)
+    assert sent == ["busy", "query", "node0", "node1", "node2"]
