@@ -105,6 +105,11 @@ def test_fewer_than_100_rows_is_the_originals_warning_without_a_fit(adapter: DoW
     }
 
 
+def test_an_empty_graph_and_frame_is_the_same_warning(adapter: DoWhyClient) -> None:
+    out = adapter.fit_scm(nx.DiGraph(), pd.DataFrame())
+    assert (out["status"], out["message"], out["scm"]) == ("warning", "Only 0 samples (recommended: ≥100)", None)
+
+
 def test_failed_nodes_are_emptied_when_validation_passes_or_is_off(adapter: DoWhyClient) -> None:
     rng = np.random.default_rng(4)
     x = rng.normal(size=300)

@@ -15,7 +15,10 @@ CHUNK_VALUES = {"doubles": 131_072, "int64s": 131_072, "bools": 1_048_576, "stri
 
 
 def dataset_rows(dataset: pb.Dataset) -> int:
-    """The rows of a dataset built by `fit_request` (typed, equal-length columns): its first column's."""
+    """The rows of a dataset built by `fit_request` (typed, equal-length columns): its first column's,
+    and 0 for a dataset without columns (an empty graph)."""
+    if not dataset.columns:
+        return 0
     first = dataset.columns[0]
     return len(getattr(first, str(first.WhichOneof("values"))).values)
 
