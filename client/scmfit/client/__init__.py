@@ -29,6 +29,7 @@ from scmfit.client._errors import (
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import column, fit_request
 from scmfit.client._results import (
+    Candidate,
     FitMetadata,
     FitProgress,
     FitResult,
@@ -51,6 +52,7 @@ __all__ = [
     "AlreadyExistsError",
     "AsyncClient",
     "CancelledError",
+    "Candidate",
     "Client",
     "DeadlineExceededError",
     "FailedPreconditionError",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scmfit.client._errors import InvalidRequestError
-from scmfit.client._wire import QUALITY_NAMES
+from scmfit.client._wire import QUALITY_NAMES, SELECTION_NAMES
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 _invalid = InvalidRequestError.of_field
@@ -44,6 +44,10 @@ class FitConfig:
     """Model selection runs on a seeded subsample of this many training rows, 0 for all; 10,000."""
     refit_on_all_rows: bool | None = None
     """Whether the stored model is refitted on every row after scoring, for queries; server default true."""
+    selection: str | None = None
+    """"racing" (the server's default) or "exhaustive" (DoWhy's procedure exactly)."""
+    selection_confidence: float | None = None
+    """How sure racing must be before it drops a candidate, in (0.5, 1); server default 0.999."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.quality, str) or self.quality.upper() not in QUALITY_NAMES:
@@ -51,6 +55,13 @@ class FitConfig:
                 "config.quality", f"unknown quality {self.quality!r}; expected one of {', '.join(QUALITY_NAMES)}"
             )
         object.__setattr__(self, "quality", self.quality.upper())
+        if self.selection is not None and (
+            not isinstance(self.selection, str) or self.selection.upper() not in SELECTION_NAMES
+        ):
+            raise _invalid(
+                "config.selection",
+                f"unknown selection {self.selection!r}; expected one of {', '.join(SELECTION_NAMES).lower()}",
+            )
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             kind = str(field.type).removesuffix(" | None")
@@ -79,6 +90,8 @@ class FitConfig:
         """Only the settings that are set: the server applies its defaults to the others."""
         values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         values["quality"] = QUALITY_NAMES[self.quality]
+        if self.selection is not None:
+            values["selection"] = SELECTION_NAMES[self.selection.upper()]
         return pb.FitConfig(**{name: value for name, value in values.items() if value is not None})
 
 

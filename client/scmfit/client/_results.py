@@ -57,6 +57,18 @@ class Mechanism:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One model selection evaluated for a node."""
+
+    model_type: str
+    folds: int
+    """Folds it was evaluated on before it was chosen, dropped or ranked."""
+    mean_loss: float
+    outcome: str
+    """"chosen", "eliminated" (dropped by the race) or "ranked" (every fold, not the lowest)."""
+
+
+@dataclass(frozen=True)
 class NodeResult:
     """One node's mechanism and held-out scores."""
 
@@ -75,6 +87,10 @@ class NodeResult:
     """How the mechanism was chosen: "root", "linear_screen" or "model_zoo"."""
     screening_r2: float | None = None
     """The cross-validated R² of the linear screen, when it ran."""
+    candidates: tuple[Candidate, ...] = ()
+    """The models selection tried, in DoWhy's order, and what it decided about each."""
+    selection_metric: str = ""
+    """The loss the candidates were compared on."""
 
     @classmethod
     def from_proto(cls, node: pb.NodeResult) -> NodeResult:
@@ -95,6 +111,16 @@ class NodeResult:
             accuracy=node.accuracy if node.HasField("accuracy") else None,
             selection=enum_name(pb.SelectionPath, node.selection, "SELECTION_PATH_"),
             screening_r2=node.screening_r2 if node.HasField("screening_r2") else None,
+            candidates=tuple(
+                Candidate(
+                    model_type=c.model_type,
+                    folds=c.folds,
+                    mean_loss=c.mean_loss,
+                    outcome=enum_name(pb.CandidateOutcome, c.outcome, "CANDIDATE_OUTCOME_"),
+                )
+                for c in node.candidates
+            ),
+            selection_metric=node.selection_metric,
         )
 
 
@@ -129,6 +155,9 @@ class FitMetadata:
     """Whether the stored model was refitted on every row after scoring (what queries use)."""
     num_model_rows: int = 0
     """The rows the stored model was fitted on."""
+    selection: str = "racing"
+    """How models were selected: "racing" or "exhaustive"."""
+    selection_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -187,6 +216,8 @@ class FitResult:
                 selection_rows=meta.selection_rows,
                 refit_on_all_rows=meta.refit_on_all_rows,
                 num_model_rows=meta.num_model_rows,
+                selection=enum_name(pb.Selection, meta.selection, "SELECTION_"),
+                selection_confidence=meta.selection_confidence,
             ),
             reused=result.reused,
             raw=result,

@@ -21,6 +21,10 @@ QUALITY_NAMES: Mapping[str, pb.Quality.ValueType] = {
     name.removeprefix("QUALITY_"): value for name, value in pb.Quality.items() if value != pb.QUALITY_UNSPECIFIED
 }
 """GOOD, BETTER, BEST (and any quality a newer proto adds) to their wire values."""
+SELECTION_NAMES: Mapping[str, pb.Selection.ValueType] = {
+    name.removeprefix("SELECTION_"): value for name, value in pb.Selection.items() if value != pb.SELECTION_UNSPECIFIED
+}
+"""RACING and EXHAUSTIVE to their wire values."""
 
 
 def column_type(values_field: str) -> pb.ColumnType.ValueType:

@@ -78,6 +78,27 @@ def render_plain(result: FitResult) -> str:
     return "\n".join(lines)
 
 
+def render_explanation(result: FitResult) -> str:
+    """Why each node got its model: the candidates selection tried, as DoWhy's
+    AutoAssignmentSummary lists them, with what racing decided and after how many folds."""
+    lines = []
+    for node in result.nodes:
+        if node.selection == "root":
+            lines.append(f"{node.name}: a root; its empirical distribution")
+        elif node.selection == "linear_screen":
+            lines.append(f"{node.name}: linear screen, cross-validated R² {node.screening_r2:.4f}; zoo skipped")
+        elif not node.candidates:
+            lines.append(f"{node.name}: {node.mechanism.model_type} (no candidates reported)")
+        else:
+            lines.append(f"{node.name}: {result.metadata.selection} selection on {node.selection_metric}")
+            for candidate in node.candidates:
+                lines.append(
+                    f"  {candidate.outcome:<11} {candidate.model_type:<46} {candidate.mean_loss:>12.6g} "
+                    f"over {candidate.folds} fold{'s' if candidate.folds != 1 else ''}"
+                )
+    return "\n".join(lines)
+
+
 def _render_rich(result: FitResult) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -141,7 +162,7 @@ def _fit(args: argparse.Namespace) -> int:
         traces = read_traces(args.traces, string_columns)
     else:
         raise UsageError("scmfit fit: give --case FILE, or --graph GRAPH and --traces TRACES")
-    config = FitConfig.of(config, quality=args.quality or None, r2_threshold=args.threshold)
+    config = FitConfig.of(config, quality=args.quality or None, r2_threshold=args.threshold, selection=args.selection)
     request = fit_request(nodes, edges, traces, config)
     with _client(args) as client:
         result = _run_fit(client, request, show_progress=not args.json and sys.stderr.isatty())
@@ -151,6 +172,8 @@ def _fit(args: argparse.Namespace) -> int:
         _render_rich(result)
     else:
         print(render_plain(result))
+    if args.explain and not args.json:
+        print("\nmodel selection:\n" + render_explanation(result))
     return EXIT_SUCCESS if result.status is FitStatus.SUCCESS else EXIT_NOT_SUCCESS
 
 
@@ -257,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--traces", type=Path, help="CSV, JSON columns, or Parquet (with pyarrow)")
     fit.add_argument("--quality", choices=["GOOD", "BETTER", "BEST"], type=str.upper)
     fit.add_argument("--threshold", type=float, help="R² threshold (default 0.7)")
+    fit.add_argument(
+        "--selection", choices=["racing", "exhaustive"], type=str.lower, help="how models are chosen (default racing)"
+    )
+    fit.add_argument("--explain", action="store_true", help="list the candidates selection tried for each node")
     fit.add_argument("--json", action="store_true", help="print the result as JSON, without progress")
     fit.add_argument(
         "--string-columns",

@@ -49,6 +49,30 @@ QUALITY_BEST: Quality.ValueType  # 3
 """AutoGluon; only available where the server has autogluon.tabular installed."""
 Global___Quality: _TypeAlias = Quality  # noqa: Y015
 
+class _Selection:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SelectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Selection.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SELECTION_UNSPECIFIED: _Selection.ValueType  # 0
+    """Unset: SELECTION_RACING."""
+    SELECTION_RACING: _Selection.ValueType  # 1
+    """Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses); with all folds used, the choice is the exhaustive one."""
+    SELECTION_EXHAUSTIVE: _Selection.ValueType  # 2
+    """DoWhy's procedure exactly: every candidate on every fold, the lowest mean loss wins."""
+
+class Selection(_Selection, metaclass=_SelectionEnumTypeWrapper):
+    """Selection is how a node's model is chosen from DoWhy's candidates, on DoWhy's own folds."""
+
+SELECTION_UNSPECIFIED: Selection.ValueType  # 0
+"""Unset: SELECTION_RACING."""
+SELECTION_RACING: Selection.ValueType  # 1
+"""Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses); with all folds used, the choice is the exhaustive one."""
+SELECTION_EXHAUSTIVE: Selection.ValueType  # 2
+"""DoWhy's procedure exactly: every candidate on every fold, the lowest mean loss wins."""
+Global___Selection: _TypeAlias = Selection  # noqa: Y015
+
 class _Stage:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -184,6 +208,34 @@ R2_OMISSION_TOO_FEW_TEST_ROWS: R2Omission.ValueType  # 4
 R2_OMISSION_NOT_HELD_OUT: R2Omission.ValueType  # 5
 """No rows were held out (test_fraction 0), so nothing was scored."""
 Global___R2Omission: _TypeAlias = R2Omission  # noqa: Y015
+
+class _CandidateOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CandidateOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CandidateOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CANDIDATE_OUTCOME_UNSPECIFIED: _CandidateOutcome.ValueType  # 0
+    """Unset; never sent."""
+    CANDIDATE_OUTCOME_CHOSEN: _CandidateOutcome.ValueType  # 1
+    """The chosen model."""
+    CANDIDATE_OUTCOME_ELIMINATED: _CandidateOutcome.ValueType  # 2
+    """Dropped by the race: confidently worse than the leader after `folds` folds."""
+    CANDIDATE_OUTCOME_RANKED: _CandidateOutcome.ValueType  # 3
+    """Evaluated on every fold, and not the lowest loss."""
+
+class CandidateOutcome(_CandidateOutcome, metaclass=_CandidateOutcomeEnumTypeWrapper):
+    """CandidateOutcome is what model selection decided about one candidate."""
+
+CANDIDATE_OUTCOME_UNSPECIFIED: CandidateOutcome.ValueType  # 0
+"""Unset; never sent."""
+CANDIDATE_OUTCOME_CHOSEN: CandidateOutcome.ValueType  # 1
+"""The chosen model."""
+CANDIDATE_OUTCOME_ELIMINATED: CandidateOutcome.ValueType  # 2
+"""Dropped by the race: confidently worse than the leader after `folds` folds."""
+CANDIDATE_OUTCOME_RANKED: CandidateOutcome.ValueType  # 3
+"""Evaluated on every fold, and not the lowest loss."""
+Global___CandidateOutcome: _TypeAlias = CandidateOutcome  # noqa: Y015
 
 class _SelectionPath:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -485,6 +537,8 @@ class FitConfig(_message.Message):
     SCREENING_R2_FIELD_NUMBER: _builtins.int
     SELECTION_ROWS_FIELD_NUMBER: _builtins.int
     REFIT_ON_ALL_ROWS_FIELD_NUMBER: _builtins.int
+    SELECTION_FIELD_NUMBER: _builtins.int
+    SELECTION_CONFIDENCE_FIELD_NUMBER: _builtins.int
     quality: Global___Quality.ValueType
     """The model-selection quality; unset means QUALITY_GOOD."""
     r2_threshold: _builtins.float
@@ -505,6 +559,10 @@ class FitConfig(_message.Message):
     """Model selection runs on a seeded subsample of at most this many training rows, 0 or within [100, 4294967295]; 0 means all; default 10000."""
     refit_on_all_rows: _builtins.bool
     """Whether each mechanism is refitted on every row (same model type, no new selection) after it is scored on the split, so queries use all the data; the reported R² stays the held-out one; default true."""
+    selection: Global___Selection.ValueType
+    """How DoWhy's model zoo is searched; unset means SELECTION_RACING."""
+    selection_confidence: _builtins.float
+    """The confidence with which racing drops a candidate as worse than the leader, within (0.5, 1); default 0.999."""
     def __init__(
         self,
         *,
@@ -518,10 +576,12 @@ class FitConfig(_message.Message):
         screening_r2: _builtins.float | None = ...,
         selection_rows: _builtins.int | None = ...,
         refit_on_all_rows: _builtins.bool | None = ...,
+        selection: Global___Selection.ValueType = ...,
+        selection_confidence: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_confidence", b"_selection_confidence", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection_confidence", b"selection_confidence", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "quality", b"quality", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_confidence", b"_selection_confidence", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "quality", b"quality", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection", b"selection", "selection_confidence", b"selection_confidence", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__linear_screening: _TypeAlias = _typing.Literal["linear_screening"]  # noqa: Y015
     _WhichOneofArgType__linear_screening: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening"]  # noqa: Y015
@@ -535,6 +595,8 @@ class FitConfig(_message.Message):
     _WhichOneofArgType__screening_r2: _TypeAlias = _typing.Literal["_screening_r2", b"_screening_r2"]  # noqa: Y015
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    _WhichOneofReturnType__selection_confidence: _TypeAlias = _typing.Literal["selection_confidence"]  # noqa: Y015
+    _WhichOneofArgType__selection_confidence: _TypeAlias = _typing.Literal["_selection_confidence", b"_selection_confidence"]  # noqa: Y015
     _WhichOneofReturnType__selection_rows: _TypeAlias = _typing.Literal["selection_rows"]  # noqa: Y015
     _WhichOneofArgType__selection_rows: _TypeAlias = _typing.Literal["_selection_rows", b"_selection_rows"]  # noqa: Y015
     _WhichOneofReturnType__test_fraction: _TypeAlias = _typing.Literal["test_fraction"]  # noqa: Y015
@@ -553,6 +615,8 @@ class FitConfig(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__screening_r2) -> _WhichOneofReturnType__screening_r2 | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__selection_confidence) -> _WhichOneofReturnType__selection_confidence | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__selection_rows) -> _WhichOneofReturnType__selection_rows | None: ...
     @_typing.overload
@@ -753,6 +817,8 @@ class NodeResult(_message.Message):
     ACCURACY_FIELD_NUMBER: _builtins.int
     SELECTION_FIELD_NUMBER: _builtins.int
     SCREENING_R2_FIELD_NUMBER: _builtins.int
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    SELECTION_METRIC_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The node name."""
     r2: _builtins.float
@@ -767,6 +833,8 @@ class NodeResult(_message.Message):
     """How the mechanism was chosen."""
     screening_r2: _builtins.float
     """The cross-validated R² of the linear screen, when it ran."""
+    selection_metric: _builtins.str
+    """The loss candidates were compared on, such as "mean squared error" or "log loss"."""
     @_builtins.property
     def parents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The node's parents in the order DoWhy feeds them to the model (sorted by name)."""
@@ -774,6 +842,10 @@ class NodeResult(_message.Message):
     @_builtins.property
     def mechanism(self) -> Global___Mechanism:
         """The stored mechanism, which queries use: refitted on every row when config.refit_on_all_rows is on."""
+
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___Candidate]:
+        """The candidates model selection tried, in DoWhy's order; empty for roots, the linear screen and QUALITY_BEST."""
 
     def __init__(
         self,
@@ -787,10 +859,12 @@ class NodeResult(_message.Message):
         accuracy: _builtins.float | None = ...,
         selection: Global___SelectionPath.ValueType = ...,
         screening_r2: _builtins.float | None = ...,
+        candidates: _abc.Iterable[Global___Candidate] | None = ...,
+        selection_metric: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "r2", b"r2", "screening_r2", b"screening_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "parents", b"parents", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "candidates", b"candidates", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "parents", b"parents", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection", "selection_metric", b"selection_metric"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -810,6 +884,40 @@ class NodeResult(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__screening_r2) -> _WhichOneofReturnType__screening_r2 | None: ...
 
 Global___NodeResult: _TypeAlias = NodeResult  # noqa: Y015
+
+@_typing.final
+class Candidate(_message.Message):
+    """Candidate is one model that selection evaluated for a node, and what became of it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_TYPE_FIELD_NUMBER: _builtins.int
+    FOLDS_FIELD_NUMBER: _builtins.int
+    MEAN_LOSS_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    model_type: _builtins.str
+    """The unwrapped scikit-learn model, as in Mechanism.model_type."""
+    folds: _builtins.int
+    """The folds it was evaluated on before it was chosen, dropped, or ranked."""
+    mean_loss: _builtins.float
+    """Its mean held-out loss over those folds."""
+    outcome: Global___CandidateOutcome.ValueType
+    """What selection decided about it."""
+    def __init__(
+        self,
+        *,
+        model_type: _builtins.str = ...,
+        folds: _builtins.int = ...,
+        mean_loss: _builtins.float = ...,
+        outcome: Global___CandidateOutcome.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["folds", b"folds", "mean_loss", b"mean_loss", "model_type", b"model_type", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Candidate: _TypeAlias = Candidate  # noqa: Y015
 
 @_typing.final
 class Validation(_message.Message):
@@ -902,6 +1010,8 @@ class FitMetadata(_message.Message):
     SCREENING_R2_FIELD_NUMBER: _builtins.int
     REFIT_ON_ALL_ROWS_FIELD_NUMBER: _builtins.int
     NUM_MODEL_ROWS_FIELD_NUMBER: _builtins.int
+    SELECTION_FIELD_NUMBER: _builtins.int
+    SELECTION_CONFIDENCE_FIELD_NUMBER: _builtins.int
     num_rows: _builtins.int
     """All rows received."""
     num_train: _builtins.int
@@ -928,6 +1038,10 @@ class FitMetadata(_message.Message):
     """Whether the stored mechanisms were refitted on every row after scoring."""
     num_model_rows: _builtins.int
     """The rows the stored mechanisms were fitted on: num_rows when refitted, else num_train."""
+    selection: Global___Selection.ValueType
+    """The selection mode that was used, never SELECTION_UNSPECIFIED."""
+    selection_confidence: _builtins.float
+    """The racing confidence that was applied."""
     @_builtins.property
     def stage_timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageTiming]:
         """Time spent per stage."""
@@ -954,10 +1068,12 @@ class FitMetadata(_message.Message):
         screening_r2: _builtins.float = ...,
         refit_on_all_rows: _builtins.bool = ...,
         num_model_rows: _builtins.int = ...,
+        selection: Global___Selection.ValueType = ...,
+        selection_confidence: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["total_time", b"total_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dowhy_version", b"dowhy_version", "linear_screening", b"linear_screening", "num_model_rows", b"num_model_rows", "num_rows", b"num_rows", "num_test", b"num_test", "num_train", b"num_train", "quality", b"quality", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection_rows", b"selection_rows", "sklearn_version", b"sklearn_version", "stage_timings", b"stage_timings", "test_fraction", b"test_fraction", "total_time", b"total_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dowhy_version", b"dowhy_version", "linear_screening", b"linear_screening", "num_model_rows", b"num_model_rows", "num_rows", b"num_rows", "num_test", b"num_test", "num_train", b"num_train", "quality", b"quality", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection", b"selection", "selection_confidence", b"selection_confidence", "selection_rows", b"selection_rows", "sklearn_version", b"sklearn_version", "stage_timings", b"stage_timings", "test_fraction", b"test_fraction", "total_time", b"total_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

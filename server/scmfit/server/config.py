@@ -11,6 +11,13 @@ from pathlib import Path
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 
 
+class Selection(Enum):
+    """How a node's model is chosen from DoWhy's candidates (see fitting/selection.py)."""
+
+    RACING = "racing"
+    EXHAUSTIVE = "exhaustive"
+
+
 class Quality(Enum):
     """DoWhy's assignment quality, independent of the proto enum so that workers need no stubs."""
 
@@ -158,6 +165,7 @@ FIT_RANGES: dict[str, Range] = {
     "seed": Range(0, UINT32_MAX),
     "screening_r2": Range(0.0, 1.0, low_open=True),
     "selection_rows": Range(100, UINT32_MAX, zero_allowed=True),
+    "selection_confidence": Range(0.5, 1.0, low_open=True, high_open=True),
 }
 """The one source of every FitConfig range; decode enforces these and the proto documents them."""
 
@@ -176,3 +184,5 @@ class FitSettings:
     screening_r2: float = 0.99
     selection_rows: int = 10_000
     refit_on_all_rows: bool = True
+    selection: Selection = Selection.RACING
+    selection_confidence: float = 0.999

@@ -120,6 +120,24 @@ class NodeScore:
     accuracy: float | None = None
 
 
+class CandidateOutcome(Enum):
+    """What model selection decided about one candidate."""
+
+    CHOSEN = "chosen"
+    ELIMINATED = "eliminated"
+    RANKED = "ranked"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model selection evaluated: on how many folds, its mean held-out loss, and the decision."""
+
+    model_type: str
+    folds: int
+    mean_loss: float
+    outcome: CandidateOutcome
+
+
 @dataclass(frozen=True)
 class NodeResult:
     """One node's fitted mechanism and its scores."""
@@ -130,6 +148,9 @@ class NodeResult:
     score: NodeScore
     selection: SelectionPath = SelectionPath.MODEL_ZOO
     screening_r2: float | None = None
+    candidates: tuple[Candidate, ...] = ()
+    """What model selection tried, in DoWhy's order, and what it decided about each."""
+    selection_metric: str = ""
 
 
 class FitStatus(Enum):

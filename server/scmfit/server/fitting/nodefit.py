@@ -7,22 +7,27 @@ from __future__ import annotations
 import pickle
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 from dowhy import gcm
 from dowhy.gcm import auto, fitting_sampling
-from dowhy.gcm.causal_mechanisms import AdditiveNoiseModel
+from dowhy.gcm.causal_mechanisms import AdditiveNoiseModel, ClassifierFCM, DiscreteAdditiveNoiseModel
+from dowhy.gcm.ml.classification import ClassificationModel
 from dowhy.gcm.util.general import is_discrete, set_random_seed
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
+from scmfit.server.config import Quality
 from scmfit.server.domain.errors import FitFailedError
-from scmfit.server.domain.fit import NodeFit, NodeResult, NodeTask, SelectionPath, Stage
+from scmfit.server.domain.fit import Candidate, NodeFit, NodeResult, NodeTask, SelectionPath, Stage
 from scmfit.server.fitting.evaluate import score_node
 from scmfit.server.fitting.models import AnchoredLinearRegressor, Int64DiscreteAdditiveNoiseModel, int64_safe
+from scmfit.server.fitting.selection import choose_model
 from scmfit.server.fitting.summary import describe_mechanism
 
 Report = Callable[[Stage, str], None]
@@ -55,20 +60,29 @@ def linear_screen(features: np.ndarray, target: np.ndarray, seed: int) -> float 
     return float(np.mean(scores)) if scores else None
 
 
-def choose_mechanism(
-    scm: gcm.InvertibleStructuralCausalModel, task: NodeTask, train: pd.DataFrame
-) -> tuple[str, float | None, int]:
-    """Returns the path taken, the screen's R² when it ran, and the rows selection used."""
+@dataclass(frozen=True)
+class Chosen:
+    """How a node's mechanism was chosen: the path, the screen's R² when it ran, the rows selection
+    used, and the candidates it weighed."""
+
+    path: SelectionPath
+    screening_r2: float | None = None
+    rows: int = 0
+    candidates: tuple[Candidate, ...] = ()
+    metric: str = ""
+
+
+def choose_mechanism(scm: gcm.InvertibleStructuralCausalModel, task: NodeTask, train: pd.DataFrame) -> Chosen:
     node = task.node
     settings = task.settings
     if not task.parents:
         scm.set_causal_mechanism(node, gcm.EmpiricalDistribution())
-        return "root", None, 0
+        return Chosen(SelectionPath.ROOT)
     rows = len(train)
     selection = train
     if settings.selection_rows and rows > settings.selection_rows:
-        chosen = np.random.default_rng(task.seed).choice(rows, size=settings.selection_rows, replace=False)
-        selection = train.iloc[np.sort(chosen)]
+        picked = np.random.default_rng(task.seed).choice(rows, size=settings.selection_rows, replace=False)
+        selection = train.iloc[np.sort(picked)]
     screen_r2 = None
     numeric_parents = not any(task.kinds[parent].categorical for parent in task.parents)
     if settings.linear_screening and not task.kinds[node].categorical and numeric_parents:
@@ -81,12 +95,28 @@ def choose_mechanism(
                 Int64DiscreteAdditiveNoiseModel(regressor) if is_discrete(target) else AdditiveNoiseModel(regressor)
             )
             scm.set_causal_mechanism(node, mechanism)
-            return "linear_screen", screen_r2, len(selection)
+            return Chosen(SelectionPath.LINEAR_SCREEN, screen_r2, len(selection))
     # Selection sees training rows only, so the held-out R² is not inflated by selection on test data.
-    quality = auto.AssignmentQuality[settings.quality.name]  # DoWhy's names are ours
-    auto.assign_causal_mechanism_node(scm, node, selection, quality)
-    scm.set_causal_mechanism(node, int64_safe(scm.causal_mechanism(node)))
-    return "model_zoo", screen_r2, len(selection)
+    if settings.quality is Quality.BEST:  # AutoGluon: DoWhy's own assignment, no candidates to show
+        auto.assign_causal_mechanism_node(scm, node, selection, auto.AssignmentQuality.BEST)
+        scm.set_causal_mechanism(node, int64_safe(scm.causal_mechanism(node)))
+        return Chosen(SelectionPath.MODEL_ZOO, screen_r2, len(selection))
+    target = selection[node].to_numpy()
+    choice = choose_model(
+        selection[list(task.parents)].to_numpy(),
+        target,
+        settings.quality,
+        settings.selection,
+        settings.selection_confidence,
+    )
+    if isinstance(choice.model, ClassificationModel):  # as DoWhy's assign_causal_mechanism_node
+        chosen: Any = ClassifierFCM(choice.model)
+    elif is_discrete(target):
+        chosen = DiscreteAdditiveNoiseModel(choice.model)
+    else:
+        chosen = AdditiveNoiseModel(choice.model)
+    scm.set_causal_mechanism(node, int64_safe(chosen))
+    return Chosen(SelectionPath.MODEL_ZOO, screen_r2, len(selection), choice.candidates, choice.metric)
 
 
 def fit_node(task: NodeTask, report: Report) -> NodeFit:
@@ -101,7 +131,7 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
     try:
         report(Stage.ASSIGNING, task.node)
         started = time.perf_counter()
-        path, screen_r2, selection_rows = choose_mechanism(scm, task, train)
+        chosen = choose_mechanism(scm, task, train)
         seconds[Stage.ASSIGNING] = time.perf_counter() - started
         report(Stage.FITTING, task.node)
         started = time.perf_counter()
@@ -125,12 +155,14 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         parents=task.parents,
         mechanism=describe_mechanism(mechanism, task.parents),
         score=score,
-        selection=SelectionPath(path),
-        screening_r2=screen_r2,
+        selection=chosen.path,
+        screening_r2=chosen.screening_r2,
+        candidates=chosen.candidates,
+        selection_metric=chosen.metric,
     )
     return NodeFit(
         outcome=outcome,
         mechanism=pickle.dumps(mechanism, protocol=pickle.HIGHEST_PROTOCOL),
         seconds=seconds,
-        selection_rows=selection_rows,
+        selection_rows=chosen.rows,
     )

@@ -82,18 +82,21 @@ def decode_fit_request(
 
 def _decode_settings(config: pb.FitConfig, violations: list[FieldViolation]) -> FitSettings:
     defaults = FitSettings()
-    quality = Quality.GOOD if config.quality == pb.QUALITY_UNSPECIFIED else from_wire(Quality, config.quality)
-    if quality is None:
-        violations.append(FieldViolation("config.quality", f"unknown quality value {config.quality}"))
-        quality = defaults.quality
     values: dict[str, Any] = {}
-    for name in (field.name for field in dataclasses.fields(FitSettings) if field.name != "quality"):
+    for name in ("quality", "selection"):  # enums: unset (0) is the default, unknown values are named
+        wire = getattr(config, name)
+        default = getattr(defaults, name)
+        values[name] = default if wire == 0 else from_wire(type(default), wire)
+        if values[name] is None:
+            violations.append(FieldViolation(f"config.{name}", f"unknown {name} value {wire}"))
+            values[name] = default
+    for name in (field.name for field in dataclasses.fields(FitSettings) if field.name not in values):
         value = getattr(config, name) if config.HasField(name) else getattr(defaults, name)  # type: ignore[arg-type]
         allowed = FIT_RANGES.get(name)
         if allowed is not None and not allowed.contains(value):
             violations.append(FieldViolation(f"config.{name}", f"must be {allowed.describe()}, got {value}"))
         values[name] = value
-    return FitSettings(quality=quality, **values)
+    return FitSettings(**values)
 
 
 def _decode_graph(

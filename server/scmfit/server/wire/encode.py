@@ -72,6 +72,16 @@ def node_result(node: NodeResult) -> pb.NodeResult:
         screening_r2=node.screening_r2,
         mse=node.score.mse,
         accuracy=node.score.accuracy,
+        candidates=[
+            pb.Candidate(
+                model_type=candidate.model_type,
+                folds=candidate.folds,
+                mean_loss=candidate.mean_loss,
+                outcome=to_wire(candidate.outcome),
+            )
+            for candidate in node.candidates
+        ],
+        selection_metric=node.selection_metric,
     )
 
 
@@ -118,6 +128,8 @@ def result_response(
                 screening_r2=settings.screening_r2,
                 refit_on_all_rows=outcome.refitted,
                 num_model_rows=num_rows if outcome.refitted else outcome.num_train,
+                selection=to_wire(settings.selection),
+                selection_confidence=settings.selection_confidence,
             ),
         )
     )

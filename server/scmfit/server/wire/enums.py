@@ -14,13 +14,23 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from scmfit.server.config import Quality
-from scmfit.server.domain.fit import ColumnType, FitStatus, MechanismKind, R2Omission, SelectionPath, Stage
+from scmfit.server.config import Quality, Selection
+from scmfit.server.domain.fit import (
+    CandidateOutcome,
+    ColumnType,
+    FitStatus,
+    MechanismKind,
+    R2Omission,
+    SelectionPath,
+    Stage,
+)
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 E = TypeVar("E", bound=Enum)
 
 WIRE: dict[type[Enum], tuple[Any, str]] = {
+    CandidateOutcome: (pb.CandidateOutcome, "CANDIDATE_OUTCOME_"),
+    Selection: (pb.Selection, "SELECTION_"),
     ColumnType: (pb.ColumnType, "COLUMN_TYPE_"),
     FitStatus: (pb.FitStatus, "FIT_STATUS_"),
     MechanismKind: (pb.MechanismKind, "MECHANISM_KIND_"),

@@ -1,0 +1,195 @@
+"""Model selection for one node: DoWhy's candidates on DoWhy's folds, raced fold by fold.
+
+Exhaustive selection is DoWhy's `select_model` step for step: the same candidate list (quality,
+and the polynomial model when there are at most 5 encoded features), the same five shuffled folds
+drawn from the global random state, the same per-candidate seeds, and the mean of the per-fold
+losses; the lowest wins, ties in DoWhy's order. A test checks that it reproduces DoWhy's ranking.
+
+Racing evaluates the same folds, one at a time for every candidate still in the race. After each
+fold but the last, a candidate is dropped when its per-row held-out losses are worse than the
+leader's (the lowest mean so far) by a one-sided paired t-test at `confidence`. It stops when one
+candidate is left, or after the last fold, where its choice is the exhaustive one. Each candidate
+keeps its own random state between its folds, so every number racing reports is the number
+exhaustive selection computes for that candidate and fold: racing can only stop earlier.
+
+Classification targets (DoWhy's log loss on stratified folds) use DoWhy's own exhaustive search.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from dowhy.gcm import auto
+from dowhy.gcm.ml import PredictionModel
+from dowhy.gcm.ml.classification import ClassificationModel
+from dowhy.gcm.ml.regression import create_polynom_regressor
+from dowhy.gcm.util.general import auto_apply_encoders, auto_fit_encoders, is_categorical, shape_into_2d
+from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import KFold
+
+from scmfit.server.config import Quality, Selection
+from scmfit.server.domain.fit import Candidate, CandidateOutcome
+from scmfit.server.fitting.summary import model_type_name
+
+Factory = Callable[[], PredictionModel]
+SPLITS = 5
+MAX_ROWS_PER_SPLIT = 20_000
+"""DoWhy's `max_samples_per_split`: each fold trains and tests on at most this many rows."""
+MIN_TEST_ROWS = 20
+"""Fewer paired rows than this never drop a candidate: the t-test would rest on too little."""
+REGRESSION_METRIC = "mean squared error"
+
+_REGRESSORS = {
+    Quality.GOOD: auto._LIST_OF_POTENTIAL_REGRESSORS_GOOD,
+    Quality.BETTER: auto._LIST_OF_POTENTIAL_REGRESSORS_BETTER,
+}
+"""DoWhy's own lists (the data has no NaNs: decode refuses them), read, never copied."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen model, unfitted, and the evidence for it."""
+
+    model: PredictionModel | ClassificationModel
+    candidates: tuple[Candidate, ...]
+    metric: str
+
+
+@dataclass
+class _Entrant:
+    factory: Factory
+    seed: int
+    state: tuple[Any, Any] | None = None
+    fold_losses: list[float] = field(default_factory=list)
+    row_losses: list[np.ndarray] = field(default_factory=list)
+    eliminated: bool = False
+
+    @property
+    def mean_loss(self) -> float:
+        return float(np.mean(self.fold_losses)) if self.fold_losses else float("inf")
+
+
+def choose_model(
+    features: np.ndarray, target: np.ndarray, quality: Quality, mode: Selection, confidence: float
+) -> Choice:
+    """The model DoWhy's `select_model` would choose (racing: with high probability, and the same
+    when the race runs to the last fold), with one Candidate per model it tried."""
+    dowhy_quality = auto.AssignmentQuality[quality.name]
+    if is_categorical(target) or quality not in _REGRESSORS:
+        model, performances = auto.select_model(features, target, dowhy_quality)
+        ranked = tuple(
+            Candidate(
+                model_type=_name(factory),
+                folds=SPLITS,
+                mean_loss=float(score),
+                outcome=CandidateOutcome.CHOSEN if rank == 0 else CandidateOutcome.RANKED,
+            )
+            for rank, (factory, score, _) in enumerate(performances)
+        )
+        metric = str(performances[0][2]) if performances else ""
+        return Choice(model=model, candidates=ranked, metric=metric)
+    factories: list[Factory] = list(_REGRESSORS[quality])
+    if auto_apply_encoders(features, auto_fit_encoders(features)).shape[1] <= 5:
+        factories.append(create_polynom_regressor)  # as DoWhy: only with few features
+    entrants = race(factories, features, target, racing=mode is Selection.RACING, confidence=confidence)
+    return _decided(entrants)
+
+
+def race(
+    factories: Sequence[Factory], features: np.ndarray, target: np.ndarray, *, racing: bool, confidence: float
+) -> list[_Entrant]:
+    """Evaluates the candidates fold by fold; the global random state is consumed as DoWhy does."""
+    features, target = shape_into_2d(features, target)
+    folds = list(KFold(n_splits=SPLITS, shuffle=True).split(range(features.shape[0])))
+    seeds = np.random.randint(np.iinfo(np.int32).max, size=len(factories))
+    entrants = [_Entrant(factory, int(seed)) for factory, seed in zip(factories, seeds, strict=True)]
+    for number, (train_rows, test_rows) in enumerate(folds, start=1):
+        train, test = train_rows[:MAX_ROWS_PER_SPLIT], test_rows[:MAX_ROWS_PER_SPLIT]
+        for entrant in entrants:
+            if not entrant.eliminated:
+                _evaluate(entrant, features, target, train, test)
+        if racing and number < len(folds):
+            _eliminate(entrants, confidence)
+            if sum(not entrant.eliminated for entrant in entrants) == 1:
+                break
+    last = entrants[-1].state
+    if last is not None:  # leave the global state where DoWhy's sequential search leaves it
+        np.random.set_state(last[0])
+        random.setstate(last[1])
+    return entrants
+
+
+def _evaluate(entrant: _Entrant, features: np.ndarray, target: np.ndarray, train: Any, test: Any) -> None:
+    """One fold of one candidate, in that candidate's own random state (DoWhy seeds it once, then
+    runs its folds in a row; saving and restoring the state between folds reproduces that)."""
+    if entrant.state is None:
+        np.random.seed(entrant.seed)
+        random.seed(entrant.seed)
+    else:
+        np.random.set_state(entrant.state[0])
+        random.setstate(entrant.state[1])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        model = entrant.factory()
+        model.fit(features[train], target[train])
+        predicted = np.asarray(model.predict(features[test]), dtype=float).reshape(-1)
+    entrant.state = (np.random.get_state(), random.getstate())
+    actual = target[test].astype(float).reshape(-1)
+    losses = (actual - predicted) ** 2
+    entrant.fold_losses.append(float(np.mean(losses)))
+    entrant.row_losses.append(losses)
+
+
+def _eliminate(entrants: list[_Entrant], confidence: float) -> None:
+    alive = [entrant for entrant in entrants if not entrant.eliminated]
+    leader = min(alive, key=lambda entrant: entrant.mean_loss)
+    base = np.concatenate(leader.row_losses)
+    for entrant in alive:
+        if entrant is not leader and confidently_worse(np.concatenate(entrant.row_losses) - base, confidence):
+            entrant.eliminated = True
+
+
+def confidently_worse(differences: np.ndarray, confidence: float) -> bool:
+    """A one-sided paired t-test of "the mean difference is above 0" at `confidence`."""
+    count = len(differences)
+    if count < MIN_TEST_ROWS:
+        return False
+    mean = float(np.mean(differences))
+    spread = float(np.std(differences, ddof=1))
+    if mean <= 0:
+        return False
+    if spread == 0:
+        return True  # worse by the same amount on every row
+    statistic = mean / (spread / np.sqrt(count))
+    return bool(stats.t.sf(statistic, count - 1) < 1 - confidence)
+
+
+def _decided(entrants: list[_Entrant]) -> Choice:
+    alive = [entrant for entrant in entrants if not entrant.eliminated]
+    winner = min(alive, key=lambda entrant: entrant.mean_loss)  # min keeps DoWhy's order on ties
+    candidates = tuple(
+        Candidate(
+            model_type=_name(entrant.factory),
+            folds=len(entrant.fold_losses),
+            mean_loss=entrant.mean_loss,
+            outcome=CandidateOutcome.CHOSEN
+            if entrant is winner
+            else CandidateOutcome.ELIMINATED
+            if entrant.eliminated
+            else CandidateOutcome.RANKED,
+        )
+        for entrant in entrants
+    )
+    return Choice(model=winner.factory(), candidates=candidates, metric=REGRESSION_METRIC)
+
+
+def _name(factory: Factory) -> str:
+    model = factory()
+    return model_type_name(getattr(model, "sklearn_model", model))

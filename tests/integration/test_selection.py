@@ -1,0 +1,56 @@
+"""Model selection through the real server: the evidence is on the wire, racing agrees with DoWhy's
+exhaustive procedure on every fixture, and `scmfit fit --explain` shows it."""
+
+from __future__ import annotations
+
+import pytest
+
+from scmfit.client import Client, FitConfig, InvalidRequestError
+from tests.conftest import FIXTURE_NAMES, fixture_case, fresh_seed
+from tests.integration.test_cli import scmfit
+from tests.serverproc import ServerProcess
+
+
+def test_each_zoo_node_carries_its_candidates_and_the_chosen_one_is_the_mechanism(client: Client) -> None:
+    case = fixture_case("nonlinear")
+    result = client.fit(case.graph, case.traces, seed=fresh_seed())
+    assert (result.metadata.selection, result.metadata.selection_confidence) == ("racing", 0.999)
+    zoo = [node for node in result.nodes if node.selection == "model_zoo"]
+    assert zoo
+    for node in zoo:
+        outcomes = [c.outcome for c in node.candidates]
+        assert outcomes.count("chosen") == 1 and set(outcomes) <= {"chosen", "eliminated", "ranked"}
+        [winner] = [c for c in node.candidates if c.outcome == "chosen"]
+        assert winner.model_type == node.mechanism.model_type
+        assert node.selection_metric == "mean squared error"
+        assert all(1 <= c.folds <= 5 and c.mean_loss >= 0 for c in node.candidates)
+    for node in result.nodes:
+        if node.selection != "model_zoo":
+            assert node.candidates == ()
+
+
+def test_racing_chooses_what_exhaustive_selection_chooses_on_every_fixture(client: Client) -> None:
+    for name in FIXTURE_NAMES:
+        case = fixture_case(name)
+        seed = fresh_seed()
+        racing = client.fit(case.graph, case.traces, case.config, seed=seed, selection="racing")
+        exhaustive = client.fit(case.graph, case.traces, case.config, seed=seed, selection="exhaustive")
+        assert exhaustive.metadata.selection == "exhaustive"
+        assert [n.mechanism.model_type for n in racing.nodes] == [n.mechanism.model_type for n in exhaustive.nodes]
+        for node in exhaustive.nodes:
+            assert all(c.folds == 5 and c.outcome != "eliminated" for c in node.candidates), (name, node.name)
+        assert racing.status == exhaustive.status, name
+
+
+def test_fit_explain_lists_the_candidates(server: ServerProcess) -> None:
+    done = scmfit("fit", "--case", "fixtures/nonlinear.json", "--address", server.address, "--explain")
+    assert done.returncode in (0, 1), done.stderr
+    assert "model selection:" in done.stdout
+    assert "racing selection on mean squared error" in done.stdout
+    assert "chosen" in done.stdout
+
+
+def test_an_unknown_selection_is_refused_locally() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        FitConfig(selection="greedy")
+    assert caught.value.fields() == ["config.selection"]

@@ -1,0 +1,108 @@
+"""Model selection: exhaustive is DoWhy's own ranking, racing reaches the same choice with fewer
+folds when one candidate is clearly better, and the t-test only drops what the data shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from dowhy import gcm
+from dowhy.gcm import auto
+from dowhy.gcm.util.general import set_random_seed
+
+from scmfit.server.config import Quality, Selection
+from scmfit.server.domain.fit import CandidateOutcome
+from scmfit.server.fitting.selection import choose_model, confidently_worse
+from scmfit.server.fitting.summary import model_type_name
+
+gcm.config.set_default_n_jobs(1)
+gcm.config.disable_progress_bars()
+RNG = np.random.default_rng(3)
+X2 = RNG.normal(size=(600, 2))
+X6 = RNG.normal(size=(600, 6))
+TARGETS = {
+    "linear": 2 * X2[:, 0] - X2[:, 1] + RNG.normal(size=600),
+    "quadratic": X2[:, 0] ** 2 + RNG.normal(scale=0.3, size=600),
+    "sine": np.sin(2 * X2[:, 0]) + X2[:, 1] + RNG.normal(scale=0.3, size=600),
+}
+
+
+def chosen(choice: object) -> str:
+    [winner] = [c for c in choice.candidates if c.outcome is CandidateOutcome.CHOSEN]  # type: ignore[attr-defined]
+    return str(winner.model_type)
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_exhaustive_selection_reproduces_dowhys_own_ranking(name: str) -> None:
+    target = TARGETS[name]
+    set_random_seed(11)
+    best, ranking = auto.select_model(X2, target, auto.AssignmentQuality.GOOD)
+    set_random_seed(11)
+    ours = choose_model(X2, target, Quality.GOOD, Selection.EXHAUSTIVE, 0.999)
+    dowhy_scores = sorted((model_type_name(factory().sklearn_model), score) for factory, score, _ in ranking)
+    our_scores = sorted((c.model_type, c.mean_loss) for c in ours.candidates)
+    assert [n for n, _ in our_scores] == [n for n, _ in dowhy_scores]
+    assert [s for _, s in our_scores] == pytest.approx([s for _, s in dowhy_scores], rel=1e-12)
+    assert chosen(ours) == model_type_name(best.sklearn_model)
+    assert all(c.folds == 5 for c in ours.candidates)
+    # DoWhy's search leaves the global random state where ours does, so the final fit draws the same.
+    set_random_seed(11)
+    auto.select_model(X2, target, auto.AssignmentQuality.GOOD)
+    after_dowhy = np.random.random()
+    set_random_seed(11)
+    choose_model(X2, target, Quality.GOOD, Selection.EXHAUSTIVE, 0.999)
+    assert np.random.random() == after_dowhy
+
+
+def test_exhaustive_selection_reproduces_dowhy_at_better_and_without_the_polynomial() -> None:
+    target = X6[:, 0] - X6[:, 3] + RNG.normal(scale=0.5, size=600)
+    for features, quality in ((X6, auto.AssignmentQuality.GOOD), (X2[:200], auto.AssignmentQuality.BETTER)):
+        y = target[: len(features)]
+        set_random_seed(5)
+        _, ranking = auto.select_model(features, y, quality)
+        set_random_seed(5)
+        ours = choose_model(features, y, Quality[quality.name], Selection.EXHAUSTIVE, 0.999)
+        assert sorted(c.mean_loss for c in ours.candidates) == pytest.approx([s for _, s, _ in ranking], rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["quadratic", "sine"])
+def test_racing_makes_the_same_choice_with_fewer_folds_on_a_clear_winner(name: str) -> None:
+    target = TARGETS[name]
+    set_random_seed(11)
+    exhaustive = choose_model(X2, target, Quality.GOOD, Selection.EXHAUSTIVE, 0.999)
+    set_random_seed(11)
+    racing = choose_model(X2, target, Quality.GOOD, Selection.RACING, 0.999)
+    assert chosen(racing) == chosen(exhaustive)
+    assert sum(c.folds for c in racing.candidates) < sum(c.folds for c in exhaustive.candidates)
+    assert any(c.outcome is CandidateOutcome.ELIMINATED for c in racing.candidates)
+    full = {c.model_type: c.mean_loss for c in exhaustive.candidates}
+    for candidate in racing.candidates:  # a candidate that ran every fold has exhaustive's exact number
+        if candidate.folds == 5:
+            assert candidate.mean_loss == full[candidate.model_type]
+
+
+def test_racing_is_deterministic_for_a_seed() -> None:
+    runs = []
+    for _ in range(2):
+        set_random_seed(23)
+        runs.append(choose_model(X2, TARGETS["sine"], Quality.GOOD, Selection.RACING, 0.999).candidates)
+    assert runs[0] == runs[1]
+
+
+def test_categorical_targets_use_dowhys_exhaustive_classifier_search() -> None:
+    labels = np.where(X2[:, 0] + 0.3 * RNG.normal(size=600) > 0, "up", "down").astype(object)
+    set_random_seed(2)
+    choice = choose_model(X2, labels, Quality.GOOD, Selection.RACING, 0.999)
+    assert choice.metric == "log loss"
+    assert len(choice.candidates) >= 3 and all(c.folds == 5 for c in choice.candidates)
+    assert [c.outcome for c in choice.candidates].count(CandidateOutcome.CHOSEN) == 1
+
+
+def test_the_t_test_drops_only_what_the_rows_show() -> None:
+    noise = RNG.normal(size=400)
+    assert not confidently_worse(noise, 0.999)  # no difference
+    assert not confidently_worse(noise - 0.5, 0.999)  # better, not worse
+    assert confidently_worse(noise + 1.0, 0.999)
+    assert not confidently_worse(noise[:10] + 1.0, 0.999)  # too few rows to decide
+    assert confidently_worse(np.full(50, 0.25), 0.999)  # worse by the same amount on every row
+    slightly = np.tile([1.0, -1.0], 200) + 0.1  # t = 0.1 / (1 / 20) = 2.0: p = 0.023
+    assert confidently_worse(slightly, 0.9) and not confidently_worse(slightly, 0.999)
