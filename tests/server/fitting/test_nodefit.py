@@ -115,3 +115,13 @@ def test_nothing_held_out_scores_nothing_and_fits_every_row() -> None:
     fit = fit_node(whole, lambda *_: None)
     assert (fit.outcome.score.r2, fit.outcome.score.omission) == (None, R2Omission.NOT_HELD_OUT)
     assert dict(fit.outcome.mechanism.coefficients)["X"] == pytest.approx(2.0, rel=1e-9)
+
+
+def test_a_discrete_mechanism_keeps_its_split_model_when_held_out_values_are_fractions() -> None:
+    x = RNG.normal(size=200)
+    y = np.round(3 * x)  # whole numbers on the training rows: DoWhy's rule picks a discrete mechanism
+    test_rows = slice(160, 200)
+    y[test_rows] += 0.5  # the held-out rows are not whole
+    fit = fit_node(task(y, x, FitSettings(linear_screening=False)), lambda *_: None)
+    assert fit.outcome.mechanism.kind.value == "discrete_additive_noise"
+    assert fit.outcome.score.r2 is not None  # scored, and the fit did not fail on the refit

@@ -119,6 +119,13 @@ def choose_mechanism(scm: gcm.InvertibleStructuralCausalModel, task: NodeTask, t
     return Chosen(SelectionPath.MODEL_ZOO, screen_r2, len(selection), choice.candidates, choice.metric)
 
 
+def _refittable(mechanism: object, every_row: pd.DataFrame, task: NodeTask) -> bool:
+    """A discrete mechanism, chosen because the training targets were whole numbers, cannot take a
+    held-out fraction: such a node (rare: a double column whole on its training rows only) keeps
+    the model it was scored with, rather than failing the fit."""
+    return not isinstance(mechanism, DiscreteAdditiveNoiseModel) or is_discrete(every_row[task.node].to_numpy())
+
+
 def fit_node(task: NodeTask, report: Report) -> NodeFit:
     set_random_seed(task.seed)
     names = [*task.parents, task.node]
@@ -141,11 +148,16 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         started = time.perf_counter()
         score = score_node(scm, task.node, task.parents, test)
         seconds[Stage.EVALUATING] = time.perf_counter() - started
-        if task.settings.refit_on_all_rows and len(test):
+        every_row = pd.concat([train, test], ignore_index=True)
+        if (
+            task.settings.refit_on_all_rows
+            and len(test)
+            and _refittable(scm.causal_mechanism(task.node), every_row, task)
+        ):
             # Scored on the split, stored fitted on everything: queries then use all the data, as
             # scikit-learn's search refits its best model. The model type chosen above is kept.
             started = time.perf_counter()
-            fitting_sampling.fit_causal_model_of_target(scm, task.node, pd.concat([train, test], ignore_index=True))
+            fitting_sampling.fit_causal_model_of_target(scm, task.node, every_row)
             seconds[Stage.FITTING] += time.perf_counter() - started
     except (ValueError, RuntimeError, ArithmeticError, TypeError, IndexError, KeyError) as error:
         raise FitFailedError(f"fitting node {task.node!r} failed: {type(error).__name__}: {error}"[:500]) from None
