@@ -47,6 +47,10 @@ def test_complex_dag_streams_live_and_shows_the_result(page: Any, grpc_server: S
         else:
             assert r2.endswith("✓") and 0.7 < float(r2.split()[0]) <= 1.0
     assert "SUCCESS" in page.inner_text("#status")
+    lists = page.locator("#result details.candidates")  # the models selection tried, per zoo node
+    assert lists.count() >= 1
+    for index in range(lists.count()):
+        assert lists.nth(index).locator("li.chosen").count() == 1
     assert page.locator("#graph-view svg .edge").count() == 4
     assert page.locator("#graph-view svg .edge-label").count() == 4
     if SCREENSHOTS:  # `SCMFIT_SCREENSHOTS=docs` refreshes the pictures the README shows

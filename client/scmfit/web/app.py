@@ -140,6 +140,11 @@ def result_body(result: FitResult) -> dict[str, Any]:
                 "r2": node.r2,
                 "r2_omission": node.r2_omission,
                 "accuracy": node.accuracy,
+                "selection_metric": node.selection_metric,
+                "candidates": [
+                    {"model_type": c.model_type, "folds": c.folds, "mean_loss": c.mean_loss, "outcome": c.outcome}
+                    for c in node.candidates
+                ],
             }
             for node in result.nodes
         ],

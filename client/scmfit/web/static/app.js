@@ -88,6 +88,7 @@ function onResult(r) {
       cell.textContent = text;
       row.append(cell);
     }
+    if (n.candidates.length) row.children[3].append(candidateList(n));
     if (n.r2 !== null) row.lastChild.className = failed ? "fail" : "pass";
     if (n.r2 !== null) row.lastChild.textContent += failed ? " ✗" : " ✓";
     body.append(row);
@@ -95,6 +96,24 @@ function onResult(r) {
   drawGraph(r);
   const select = $("whatif-node");
   select.replaceChildren(...r.nodes.map((n) => { const o = document.createElement("option"); o.textContent = n.name; return o; }));
+}
+
+// The models selection tried for a node, as `scmfit fit --explain` lists them.
+function candidateList(n) {
+  const details = document.createElement("details");
+  details.className = "candidates";
+  const summary = document.createElement("summary");
+  summary.textContent = `${n.candidates.length} candidates (${n.selection_metric})`;
+  details.append(summary);
+  const list = document.createElement("ul");
+  for (const c of n.candidates) {
+    const item = document.createElement("li");
+    item.className = c.outcome;
+    item.textContent = `${c.outcome}: ${c.model_type}, ${fmt(c.mean_loss, 4)} over ${c.folds} fold${c.folds === 1 ? "" : "s"}`;
+    list.append(item);
+  }
+  details.append(list);
+  return details;
 }
 
 function drawGraph(r) {
