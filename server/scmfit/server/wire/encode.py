@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from google.protobuf.duration_pb2 import Duration
@@ -144,28 +146,25 @@ def server_info(
         sklearn_version=library_version("scikit-learn"),
         python_version=platform.python_version(),
         limits=pb.ServerLimits(
-            max_request_bytes=limits.max_request_bytes,
-            max_rows=limits.max_rows,
-            max_nodes=limits.max_nodes,
-            max_samples=limits.max_samples,
+            # Every bound whose name the proto shares, by construction; the three that differ, by hand.
+            **_same_named(limits, admission),
             max_registry_bytes=admission.registry_bytes,
-            max_columns=limits.max_columns,
-            max_concurrent=admission.max_concurrent,
-            max_queue=admission.max_queue,
             default_fit_deadline=duration(admission.default_fit_deadline),
-            max_edges=limits.max_edges,
-            max_parents=limits.max_parents,
-            max_sample_cells=limits.max_sample_cells,
-            max_upload_cells=limits.max_upload_cells,
-            max_upload_bytes=limits.max_upload_bytes,
-            max_uploads=limits.max_uploads,
             upload_idle_timeout=duration(limits.upload_idle_seconds),
-            max_concurrent_queries=admission.max_concurrent_queries,
-            max_query_queue=admission.max_query_queue,
         ),
         available_qualities=[to_wire(q) for q in qualities],
         workers=workers,
     )
+
+
+def _same_named(*sources: Limits | AdmissionLimits) -> dict[str, Any]:
+    wire = pb.ServerLimits.DESCRIPTOR.fields_by_name
+    return {
+        field.name: getattr(source, field.name)
+        for source in sources
+        for field in dataclasses.fields(source)
+        if field.name in wire and wire[field.name].message_type is None
+    }
 
 
 def timestamp(seconds: float) -> Timestamp:
