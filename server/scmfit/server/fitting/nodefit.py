@@ -148,16 +148,13 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         started = time.perf_counter()
         score = score_node(scm, task.node, task.parents, test)
         seconds[Stage.EVALUATING] = time.perf_counter() - started
-        every_row = pd.concat([train, test], ignore_index=True)
-        if (
-            task.settings.refit_on_all_rows
-            and len(test)
-            and _refittable(scm.causal_mechanism(task.node), every_row, task)
-        ):
+        if task.settings.refit_on_all_rows and len(test):
             # Scored on the split, stored fitted on everything: queries then use all the data, as
             # scikit-learn's search refits its best model. The model type chosen above is kept.
             started = time.perf_counter()
-            fitting_sampling.fit_causal_model_of_target(scm, task.node, every_row)
+            every_row = pd.concat([train, test], ignore_index=True)
+            if _refittable(scm.causal_mechanism(task.node), every_row, task):
+                fitting_sampling.fit_causal_model_of_target(scm, task.node, every_row)
             seconds[Stage.FITTING] += time.perf_counter() - started
     except (ValueError, RuntimeError, ArithmeticError, TypeError, IndexError, KeyError) as error:
         raise FitFailedError(f"fitting node {task.node!r} failed: {type(error).__name__}: {error}"[:500]) from None
