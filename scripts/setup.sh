@@ -47,7 +47,7 @@ sync_env() {
   echo "$want" >"$stamp"
 }
 
-sync_env .venv "$(find_python 3.11)" yes server cli web dev
+sync_env .venv "$(find_python 3.11)" yes server cli web dev ray s3
 sync_env .venv-client313 "$(find_python 3.13)" no cli test
 # Python 3.12 too: the client supports 3.11 through 3.13.
 sync_env .venv-client312 "$(find_python 3.12)" no cli test

@@ -62,7 +62,11 @@ class ServerProcess:
 
 
 def start_server(
-    *extra: str, workers: int = 2, ready_timeout: float = 120.0, client_kwargs: dict[str, Any] | None = None
+    *extra: str,
+    workers: int = 2,
+    ready_timeout: float = 120.0,
+    client_kwargs: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ServerProcess:
     directory = Path(tempfile.mkdtemp(prefix="scmfit-test-"))
     port_file = directory / "port"
@@ -84,6 +88,7 @@ def start_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
+            env={**os.environ, **(env or {})},
         )
     deadline = time.monotonic() + ready_timeout
     while not port_file.exists():

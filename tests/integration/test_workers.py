@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from scmfit.client import Client, FitStatus
+from scmfit.client import Client, FitStatus, UnavailableError
 from tests.conftest import fixture_case, fresh_seed
 from tests.integration.test_lifecycle import wait_for
 from tests.serverproc import start_server
@@ -85,3 +85,33 @@ def test_an_idle_worker_killed_from_outside_is_replaced_and_the_server_keeps_fit
             assert client.health() == "SERVING"
     finally:
         assert server.terminate() == 0, server.log()
+
+
+def test_fits_waiting_on_a_server_that_is_killed_fail_unavailable_instead_of_hanging() -> None:
+    """gRPC's own retries left such calls hanging past their deadline (grpcio 1.85); see _channel.py."""
+    server = start_server("--max-concurrent", "1", workers=1)
+    case = fixture_case("nonlinear")
+    running = threading.Event()
+    outcomes: list[str] = []
+
+    def fit(seed: int) -> None:
+        with Client(server.address, timeout=120) as client:
+            try:
+                client.fit(case.graph, case.traces, quality="BETTER", seed=seed, on_progress=lambda _: running.set())
+                outcomes.append("finished")
+            except UnavailableError:
+                outcomes.append("unavailable")
+
+    first = threading.Thread(target=fit, args=(fresh_seed(),), daemon=True)
+    first.start()
+    assert running.wait(60)
+    queued = [threading.Thread(target=fit, args=(fresh_seed(),), daemon=True) for _ in range(2)]
+    for thread in queued:
+        thread.start()
+    time.sleep(0.5)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=30)
+    for thread in [first, *queued]:
+        thread.join(30)  # far inside the calls' 120 s deadline
+    assert not any(thread.is_alive() for thread in [first, *queued]), "a call hung on the killed server"
+    assert sorted(outcomes) in (["unavailable"] * 3, ["finished", "unavailable", "unavailable"])

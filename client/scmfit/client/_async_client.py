@@ -116,7 +116,7 @@ class AsyncClient(ClientBase):
             return await call.read()
 
         try:
-            response = await with_pushback_async(first, self._timeout(timeout))
+            response = await with_pushback_async(first, self._timeout(timeout), unavailable=True)
             while response is not grpc.aio.EOF:
                 yield self._event(response)
                 response = await calls[-1].read()

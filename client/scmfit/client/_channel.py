@@ -24,10 +24,17 @@ RETRY_POLICY: dict[str, Any] = {
 is retried by `_retry.py`, which can see its google.rpc.RetryInfo; other RESOURCE_EXHAUSTED (a message
 over a size limit) fail at once. Requests over the retry buffer (256 KiB) are never replayed."""
 
+FIT_METHOD_CONFIG: dict[str, Any] = {"name": [{"service": SERVICE_NAME, "method": "FitModel"}]}
+"""FitModel without gRPC's retries: with them, grpcio 1.85 leaves a streaming call that was waiting for
+its first message hanging past its deadline, forever, when the server dies (measured: calls queued on a
+SIGKILLed server still waiting after 200 s of a 60 s deadline; without retries they fail in
+milliseconds). The client retries FitModel's UNAVAILABLE itself, before the first message only."""
+
 SERVICE_CONFIG = json.dumps(
     {
         "methodConfig": [
-            {"name": [{"service": SERVICE_NAME}, {"service": "grpc.health.v1.Health"}], "retryPolicy": RETRY_POLICY}
+            {"name": [{"service": SERVICE_NAME}, {"service": "grpc.health.v1.Health"}], "retryPolicy": RETRY_POLICY},
+            FIT_METHOD_CONFIG,
         ]
     }
 )

@@ -211,7 +211,7 @@ class Client(ClientBase):
             return next(call, None)
 
         try:
-            response = with_pushback(first, self._timeout(timeout))
+            response = with_pushback(first, self._timeout(timeout), unavailable=True)
             if response is None:
                 return
             yield self._event(response)

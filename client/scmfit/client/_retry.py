@@ -42,12 +42,18 @@ def retry_delay(error: grpc.RpcError) -> float | None:
     return None
 
 
+def _backoff(attempt: int) -> float:
+    """gRPC's own schedule for UNAVAILABLE (RETRY_POLICY in _channel.py), for calls we retry ourselves."""
+    return min(0.2 * 2.0 ** (attempt - 1), 3.0)
+
+
 class _Schedule:
     """The attempts and waits of one call, shared by the sync and the asyncio loop."""
 
-    def __init__(self, timeout: float | None) -> None:
+    def __init__(self, timeout: float | None, unavailable: bool) -> None:
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.number = 0
+        self.unavailable = unavailable
 
     def remaining(self) -> float | None:
         self.number += 1
@@ -56,15 +62,20 @@ class _Schedule:
     def wait_after(self, error: grpc.RpcError) -> float:
         """The delay before the next attempt; re-raises `error` when there should be none."""
         delay = retry_delay(error)
+        if delay is None and self.unavailable and getattr(error, "code", lambda: None)() == grpc.StatusCode.UNAVAILABLE:
+            delay = _backoff(self.number)
         late = self.deadline is not None and time.monotonic() + (delay or 0.0) >= self.deadline
         if delay is None or self.number >= MAX_ATTEMPTS or late:
             raise error
         return delay
 
 
-def with_pushback(attempt: Callable[[float | None], T], timeout: float | None) -> T:
-    """Calls `attempt(remaining_timeout)` until it succeeds, fails for good, or the deadline would pass."""
-    schedule = _Schedule(timeout)
+def with_pushback(attempt: Callable[[float | None], T], timeout: float | None, *, unavailable: bool = False) -> T:
+    """Calls `attempt(remaining_timeout)` until it succeeds, fails for good, or the deadline would pass.
+
+    `unavailable`: also retry UNAVAILABLE, with gRPC's backoff, for a call that gRPC's own retry policy
+    must not handle (see FIT_METHOD_CONFIG in _channel.py)."""
+    schedule = _Schedule(timeout, unavailable)
     while True:
         try:
             return attempt(schedule.remaining())
@@ -72,9 +83,11 @@ def with_pushback(attempt: Callable[[float | None], T], timeout: float | None) -
             time.sleep(schedule.wait_after(error))
 
 
-async def with_pushback_async(attempt: Callable[[float | None], Awaitable[T]], timeout: float | None) -> T:
+async def with_pushback_async(
+    attempt: Callable[[float | None], Awaitable[T]], timeout: float | None, *, unavailable: bool = False
+) -> T:
     """`with_pushback` for grpc.aio: the wait is an asyncio sleep, so other tasks run meanwhile."""
-    schedule = _Schedule(timeout)
+    schedule = _Schedule(timeout, unavailable)
     while True:
         try:
             return await attempt(schedule.remaining())

@@ -16,9 +16,10 @@ from grpc_reflection.v1alpha import reflection
 
 from scmfit.server.config import ServerConfig
 from scmfit.server.engine.admission import Admission
-from scmfit.server.engine.executor import ProcessFitExecutor
+from scmfit.server.engine.executor import ManagedExecutor, ProcessFitExecutor
 from scmfit.server.metrics import Metrics
 from scmfit.server.stores.datasets import DatasetStore
+from scmfit.server.stores.modelfiles import DirectoryFiles, ModelFiles, S3Files
 from scmfit.server.stores.registry import ModelRegistry
 from scmfit.server.stores.signing import load_keys
 from scmfit.server.wire.interceptors import RequestIdInterceptor, TokenAuthInterceptor
@@ -38,7 +39,7 @@ class RunningServer:
 
     server: grpc.Server
     port: int
-    executor: ProcessFitExecutor
+    executor: ManagedExecutor
     health: health.HealthServicer
     config: ServerConfig
     metrics_port: int | None = None
@@ -67,13 +68,14 @@ def create_server(config: ServerConfig) -> RunningServer:
         if count > config.workers:  # beyond the first generation: a replacement
             metrics.worker_restarts.inc()
 
-    executor = ProcessFitExecutor(
+    local = ProcessFitExecutor(
         config.workers,
         warm_up=config.warm_up,
         stall_seconds=config.worker_stall_seconds,
         on_spawn=spawned,
         on_stall=metrics.worker_stalls.inc,
     )
+    executor = _cluster_executor(config, local) if config.executor == "ray" else local
     limits = config.limits
     interceptors: list[grpc.ServerInterceptor] = [RequestIdInterceptor()]
     security = config.security
@@ -91,19 +93,12 @@ def create_server(config: ServerConfig) -> RunningServer:
             ("grpc.so_reuseport", 0),
         ],
     )
-    keys = (
-        load_keys(config.model_dir, config.model_key_file, config.previous_model_key_files)
-        if config.model_dir is not None
-        else None
-    )
-    registry = ModelRegistry(
-        config.registry_bytes,
-        ttl_seconds=config.model_ttl_seconds,
-        directory=config.model_dir,
-        keys=keys,
-        disk_bytes=config.model_dir_bytes,
-    )
-    admission = Admission(config.max_concurrent or config.workers, config.max_queue)
+    try:
+        registry = _registry(config)
+    except BaseException:
+        executor.close()
+        raise
+    admission = Admission(config.max_concurrent or executor.capacity, config.max_queue)
     query_admission = (
         admission
         if config.max_concurrent_queries == 0
@@ -124,7 +119,7 @@ def create_server(config: ServerConfig) -> RunningServer:
         query_admission,
         metrics,
         limits,
-        config.workers,
+        executor.capacity,
         config.default_fit_deadline_seconds,
     )
     pb_grpc.add_CausalModelServiceServicer_to_server(servicer, server)
@@ -145,6 +140,43 @@ def create_server(config: ServerConfig) -> RunningServer:
     server.start()
     threading.Thread(target=_mark_ready, args=(running,), name="scmfit-warm-up", daemon=True).start()
     return running
+
+
+def _registry(config: ServerConfig) -> ModelRegistry:
+    files: ModelFiles | None = None
+    if config.model_store is not None:
+        files = S3Files(config.model_store)
+    elif config.model_dir is not None:
+        files = DirectoryFiles(config.model_dir)
+    keys = (
+        load_keys(config.model_dir, config.model_key_file, config.previous_model_key_files)
+        if files is not None
+        else None
+    )
+    return ModelRegistry(
+        config.registry_bytes,
+        ttl_seconds=config.model_ttl_seconds,
+        keys=keys,
+        disk_bytes=config.model_dir_bytes,
+        files=files,
+    )
+
+
+def _cluster_executor(config: ServerConfig, local: ProcessFitExecutor) -> ManagedExecutor:
+    """Imported only here: Ray is an optional extra, and the local executor never needs it."""
+    try:
+        from scmfit.server.engine.ray_executor import RayFitExecutor
+    except ImportError as error:
+        local.close()
+        raise SystemExit(f"--executor ray needs Ray: pip install 'scmfit[server,ray]' ({error})") from None
+    if config.ray_address is None:
+        local.close()
+        raise ValueError("the Ray executor needs ray_address")
+    try:
+        return RayFitExecutor(config.ray_address, local, warm_up=config.warm_up)
+    except BaseException:
+        local.close()
+        raise
 
 
 def _bind(server: grpc.Server, config: ServerConfig) -> int:
@@ -190,10 +222,11 @@ def serve(config: ServerConfig, port_file: Path | None = None) -> None:
     running = create_server(config)
     host = config.address.rsplit(":", 1)[0]
     _log.info(
-        "listening on %s:%d with %d workers%s%s",
+        "listening on %s:%d with %d workers%s%s%s",
         host,
         running.port,
         config.workers,
+        f" for queries, fits on the Ray cluster at {config.ray_address}" if config.executor == "ray" else "",
         " (TLS)" if config.security.tls_cert else "",
         f"; metrics on {config.metrics_address}:{running.metrics_port}" if running.metrics_port is not None else "",
     )

@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from scmfit.server.config import DEFAULT_ADDRESS, Limits, Security, ServerConfig
+from scmfit.server.config import DEFAULT_ADDRESS, Limits, Security, ServerConfig, StartupError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=defaults.workers, help="worker processes that fit models")
     parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default=defaults.executor,
+        help="where fits run: local worker processes, or a Ray cluster (pip install 'scmfit[server,ray]')",
+    )
+    parser.add_argument("--ray-address", help="HOST:PORT of the Ray head (as `ray start --head` prints it)")
+    parser.add_argument(
         "--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on SIGTERM"
     )
     parser.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes)
@@ -35,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-sample-cells", type=int, default=limits.max_sample_cells, help="most samples x asked nodes per query"
     )
     parser.add_argument("--model-dir", type=Path, help="persist fitted models here so they survive restarts")
+    parser.add_argument(
+        "--model-store",
+        help="s3://bucket/prefix: keep models in an object store that replicas share (endpoint: AWS_ENDPOINT_URL)",
+    )
     parser.add_argument(
         "--model-key-file", type=Path, help="key that signs model files (or SCMFIT_MODEL_KEY; default <model-dir>.key)"
     )
@@ -141,11 +152,19 @@ def run(args: argparse.Namespace) -> int:
     configure_logs(args.log_level, args.log_format)
     if args.workers < 1:
         raise SystemExit("--workers must be at least 1")
+    if args.model_store and args.model_dir:
+        raise SystemExit("--model-store and --model-dir exclude each other")
+    if args.executor == "ray" and not args.ray_address:
+        raise SystemExit("--executor ray needs --ray-address HOST:PORT (the head's GCS address)")
+    if args.executor == "local" and args.ray_address:
+        raise SystemExit("--ray-address is for --executor ray")
     if not args.worker_stall_seconds > 2:
         raise SystemExit("--worker-stall-seconds must be above 2 (workers beat every second)")
     config = ServerConfig(
         address=args.address,
         workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
         grace_seconds=args.grace,
         # Every limit that has a flag of the same name; a new limit needs only its flag.
         limits=Limits(**{f.name: getattr(args, f.name) for f in fields(Limits) if hasattr(args, f.name)}),
@@ -166,13 +185,17 @@ def run(args: argparse.Namespace) -> int:
         registry_bytes=args.registry_bytes,
         model_ttl_seconds=args.model_ttl,
         model_dir=args.model_dir,
+        model_store=args.model_store,
         model_key_file=args.model_key_file,
         previous_model_key_files=tuple(args.previous_model_key_file),
         model_dir_bytes=args.model_dir_bytes or None,
         warm_up=not args.no_warm_up,
         worker_stall_seconds=args.worker_stall_seconds,
     )
-    serve(config, port_file=args.port_file)
+    try:
+        serve(config, port_file=args.port_file)
+    except StartupError as error:
+        raise SystemExit(f"scmfit serve: {error}") from None
     return 0
 
 

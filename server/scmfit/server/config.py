@@ -11,6 +11,10 @@ from pathlib import Path
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 
 
+class StartupError(Exception):
+    """The server cannot start as configured (an unreachable cluster or store); the message says why."""
+
+
 class Selection(Enum):
     """How a node's model is chosen from DoWhy's candidates (see fitting/selection.py)."""
 
@@ -66,7 +70,12 @@ class ServerConfig:
     address: str = DEFAULT_ADDRESS
     """Where to listen; port 0 asks the OS for a free port."""
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
-    """Worker processes that fit models; each holds a warm DoWhy import."""
+    """Worker processes that fit models; each holds a warm DoWhy import. With the Ray executor they
+    answer queries only, and fits run on the cluster."""
+    executor: str = "local"
+    """Where fits' node tasks run: "local" (the worker processes) or "ray" (a Ray cluster)."""
+    ray_address: str | None = None
+    """HOST:PORT of the Ray head's GCS, for the Ray executor."""
     rpc_threads: int = 32
     """Threads serving RPCs; they only decode, wait and stream, never fit."""
     grace_seconds: float = 10.0
@@ -81,6 +90,8 @@ class ServerConfig:
     """Models unused for this long are dropped; None keeps them until evicted or deleted."""
     model_dir: Path | None = None
     """Where models persist across restarts; None keeps them in memory only."""
+    model_store: str | None = None
+    """s3://bucket/prefix: keep models in an S3-compatible store that replicas share (instead of model_dir)."""
     model_key_file: Path | None = None
     """The key that signs model files; SCMFIT_MODEL_KEY wins, and without either `<model_dir>.key` is made."""
     previous_model_key_files: tuple[Path, ...] = ()

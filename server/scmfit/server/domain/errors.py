@@ -158,3 +158,9 @@ class FitFailedError(ScmfitServerError):
     """DoWhy or scikit-learn failed on input that passed validation; the message is short and safe to show."""
 
     code: ClassVar[int] = code_pb2.INTERNAL
+
+
+class ModelStoreUnavailableError(ScmfitServerError):
+    """The shared model store could not be reached or refused a request; retrying later may succeed."""
+
+    code: ClassVar[int] = code_pb2.UNAVAILABLE

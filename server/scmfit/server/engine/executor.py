@@ -1,8 +1,9 @@
 """Runs fits off the RPC threads, in a pool of spawned worker processes that can be killed.
 
 `FitExecutor` is the small interface the servicer depends on. A fit runs as one task per node
-(`plan.py`), spread over whatever `TaskPool` runs tasks: here a pebble pool of spawned processes;
-a Ray or Dask engine would implement `schedule` and `channel` without touching the fitting code.
+(`plan.py`), spread over whatever `TaskPool` runs them: here a pebble pool of spawned processes, in
+`ray_executor.py` a Ray cluster. Both share `NodeParallelFitRun`, so progress, cancellation and the
+assembled outcome are the same on either.
 """
 
 from __future__ import annotations
@@ -51,13 +52,11 @@ class FitRun(Protocol):
 
 
 class TaskPool(Protocol):
-    """The seam for other engines (Ray, Dask): run a function on a worker, and carry progress back."""
+    """The seam between a fit and an engine: run each node's task somewhere, and carry progress back."""
 
-    def schedule(
-        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any, urgent: bool = False
-    ) -> concurrent.futures.Future[Any]:
-        """Runs `function(build(), *extra)` on a worker; `build` is called only when a worker is free.
-        Urgent tasks go ahead of every waiting ordinary one."""
+    def node_tasks(self, job: FitJob, run: str) -> dict[str, concurrent.futures.Future[NodeFit]]:
+        """One future per node, queued in fit order; their progress arrives on `channel(run)`.
+        Cancelling a future stops its task, killing the worker that runs it if need be."""
         ...
 
     def channel(self, run: str) -> queue.Queue[tuple[str, str]]:
@@ -90,18 +89,34 @@ class FitExecutor(Protocol):
     def close(self) -> None: ...
 
 
-class _NodeParallelFitRun:
+class ManagedExecutor(FitExecutor, Protocol):
+    """What the server's start-up and readiness need besides running calls."""
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Blocks until the workers are warm; False when they failed to start."""
+        ...
+
+    def warm_workers(self) -> int:
+        """Workers able to take a task now; 0 turns health to NOT_SERVING."""
+        ...
+
+    @property
+    def capacity(self) -> int:
+        """Tasks that can run at once; the default bound on concurrent calls."""
+        ...
+
+
+class NodeParallelFitRun:
     """A fit spread over the pool node by node; progress from every worker arrives on one queue."""
 
     def __init__(self, pool: TaskPool, job: FitJob) -> None:
         self._job = job
-        plan = lazy_plan(job)
-        self._tracker = ProgressTracker(len(plan))
+        self._tracker = ProgressTracker(len(job.nodes))
         self._run = secrets.token_hex(8)
         self._pool = pool
         self._events = pool.channel(self._run)
         # Queued in fit order, so with fewer workers than nodes the parents start first.
-        self._futures = {node: pool.schedule(worker.run_node, build, self._run) for node, build in plan}
+        self._futures = pool.node_tasks(job, self._run)
         self._finished: set[str] = set()
 
     def events(self) -> Iterator[Progress]:
@@ -263,6 +278,14 @@ INLINE_MODEL_BYTES = 16 * 1024 * 1024
 """Models up to this size travel with every query (see _QueryRun)."""
 
 
+class QueryPool(Protocol):
+    """Where queries run: any pool that can schedule a function on a worker that caches models."""
+
+    def schedule(
+        self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any, urgent: bool = False
+    ) -> concurrent.futures.Future[Any]: ...
+
+
 class _QueryRun:
     """Sends a model of up to INLINE_MODEL_BYTES with the query, which a worker that holds it ignores;
     a larger one is asked for first without its bytes, and resent only to a worker that lacks it.
@@ -272,7 +295,7 @@ class _QueryRun:
     few MB costs milliseconds.
     """
 
-    def __init__(self, pool: TaskPool, query: Query, model_bytes: Callable[[], bytes], urgent: bool) -> None:
+    def __init__(self, pool: QueryPool, query: Query, model_bytes: Callable[[], bytes], urgent: bool) -> None:
         self._pool = pool
         self._query = query
         self._model_bytes = model_bytes
@@ -360,6 +383,10 @@ class ProcessFitExecutor:
         old.stop()
         old.join(timeout=10)
 
+    @property
+    def capacity(self) -> int:
+        return self.workers
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Blocks until every worker has imported DoWhy and run its warm-up fit."""
         pings = [self._dispatch.pool.schedule(worker.ping) for _ in range(self.workers)]
@@ -375,6 +402,9 @@ class ProcessFitExecutor:
     ) -> concurrent.futures.Future[Any]:
         return self._dispatch.schedule(function, build, *extra, urgent=urgent)
 
+    def node_tasks(self, job: FitJob, run: str) -> dict[str, concurrent.futures.Future[NodeFit]]:
+        return {node: self.schedule(worker.run_node, build, run) for node, build in lazy_plan(job)}
+
     def channel(self, run: str) -> queue.Queue[tuple[str, str]]:
         return self.link.open_run(run)
 
@@ -384,7 +414,7 @@ class ProcessFitExecutor:
     def submit(self, job: FitJob) -> FitRun:
         if self._closed.is_set():
             raise ShuttingDownError("the server is shutting down")
-        return _NodeParallelFitRun(self, job)
+        return NodeParallelFitRun(self, job)
 
     def submit_query(self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True) -> QueryRun:
         if self._closed.is_set():

@@ -7,12 +7,16 @@ and the status are decided here, once, so the outcome does not depend on schedul
 
 from __future__ import annotations
 
+import functools
 import pickle
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 
-from scmfit.server.domain.fit import FitJob, FitOutcome, ModelBundle, NodeFit, NodeTask, Progress, Stage
+from scmfit.server.config import FitSettings
+from scmfit.server.domain.fit import ColumnType, FitJob, FitOutcome, ModelBundle, NodeFit, NodeTask, Progress, Stage
 from scmfit.server.domain.identity import library_version
 from scmfit.server.domain.split import held_out_rows, split_indices
 from scmfit.server.domain.validation import judge
@@ -34,28 +38,63 @@ def plan_fit(job: FitJob) -> list[NodeTask]:
     return [build() for _, build in lazy_plan(job)]
 
 
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node task without its data: what an engine that ships the columns once (Ray) sends per node."""
+
+    node: str
+    parents: tuple[str, ...]
+    kinds: Mapping[str, ColumnType]
+    settings: FitSettings
+    seed: int
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The fit's split, decided once: row indices for training and for held-out scoring."""
+
+    train: np.ndarray
+    held_out: np.ndarray
+
+
+def node_specs(job: FitJob) -> list[NodeSpec]:
+    """In fit order; the seed follows the node's position, so results do not depend on scheduling."""
+    return [
+        NodeSpec(
+            node=node,
+            parents=job.parents(node),
+            kinds={name: job.kinds[name] for name in (*job.parents(node), node)},
+            settings=job.settings,
+            seed=(job.settings.seed + SEED_STRIDE * (index + 1)) % 2**32,
+        )
+        for index, node in enumerate(fit_order(job))
+    ]
+
+
+def split_rows(job: FitJob) -> Rows:
+    train, held_out = split_indices(job.num_rows, job.settings.test_fraction, job.settings.seed)
+    return Rows(train=train, held_out=held_out)
+
+
+def node_task(spec: NodeSpec, columns: Mapping[str, np.ndarray], rows: Rows) -> NodeTask:
+    """The node's own and its parents' columns, split; runs wherever the columns are."""
+    names = (*spec.parents, spec.node)
+    return NodeTask(
+        node=spec.node,
+        parents=spec.parents,
+        kinds=spec.kinds,
+        train={name: columns[name][rows.train] for name in names},
+        test={name: columns[name][rows.held_out] for name in names},
+        settings=spec.settings,
+        seed=spec.seed,
+    )
+
+
 def lazy_plan(job: FitJob) -> list[tuple[str, Callable[[], NodeTask]]]:
     """Each node with a builder of its task, so that only dispatched tasks hold their copies of the
     columns: a dense graph would otherwise copy every parent column once per child, all at once."""
-    train_rows, held_out = split_indices(job.num_rows, job.settings.test_fraction, job.settings.seed)
-
-    def builder(index: int, node: str) -> Callable[[], NodeTask]:
-        def build() -> NodeTask:
-            parents = job.parents(node)
-            names = (*parents, node)
-            return NodeTask(
-                node=node,
-                parents=parents,
-                kinds={name: job.kinds[name] for name in names},
-                train={name: job.columns[name][train_rows] for name in names},
-                test={name: job.columns[name][held_out] for name in names},
-                settings=job.settings,
-                seed=(job.settings.seed + SEED_STRIDE * (index + 1)) % 2**32,
-            )
-
-        return build
-
-    return [(node, builder(index, node)) for index, node in enumerate(fit_order(job))]
+    rows = split_rows(job)
+    return [(spec.node, functools.partial(node_task, spec, job.columns, rows)) for spec in node_specs(job)]
 
 
 def assemble(job: FitJob, fits: Mapping[str, NodeFit]) -> FitOutcome:

@@ -1,4 +1,5 @@
-"""Fitted models as resources: an LRU, byte-bounded, optionally TTL'd store with an optional directory.
+"""Fitted models as resources: an LRU, byte-bounded, optionally TTL'd store, backed by a directory or
+by an object store shared with other replicas (stores/modelfiles.py).
 
 The main process keeps only bytes here: each entry's FitResult message and the pickled model that
 our own worker produced. Unpickling happens in workers, and only of bytes that came from a worker
@@ -10,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import struct
 import threading
 import time
@@ -18,11 +18,11 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
 
 from scmfit.server.domain.errors import FieldViolation, InvalidRequestError, ModelNotFoundError
 from scmfit.server.domain.fit import ColumnType
 from scmfit.server.domain.identity import MIN_PREFIX, MODEL_ID_PATTERN, MODEL_REF_PATTERN
+from scmfit.server.stores.modelfiles import SUFFIX, DirectoryFiles, FileInfo, ModelFiles
 from scmfit.server.stores.signing import TAG_BYTES, ModelKeys
 
 _log = logging.getLogger(__name__)
@@ -30,8 +30,6 @@ _log = logging.getLogger(__name__)
 _MAGIC = b"SCMFIT-MODEL-2\n"
 _OLD_MAGIC = b"SCMFIT-MODEL-1\n"
 """Files of scmfit before signing: a bare SHA-256 that anyone could recompute; refused."""
-_SUFFIX = ".scmfit"
-_TEMPORARY = ".tmp"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -83,11 +81,6 @@ def check_model_ref(reference: str, field_name: str = "model_id") -> str:
     return reference
 
 
-class _ModelFile(NamedTuple):
-    create_time: float
-    size: int
-
-
 class ModelRegistry:
     """Thread-safe; RPC threads read and write it concurrently."""
 
@@ -99,21 +92,23 @@ class ModelRegistry:
         directory: Path | None = None,
         keys: ModelKeys | None = None,
         disk_bytes: int | None = None,
+        files: ModelFiles | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.ttl_seconds = ttl_seconds
-        self.directory = directory
         self.disk_bytes = disk_bytes
         self._memory: OrderedDict[str, StoredModel] = OrderedDict()
         self._memory_bytes = 0
-        self._on_disk: dict[str, _ModelFile] = {}  # persisted models
+        self._on_disk: dict[str, FileInfo] = {}  # persisted models (of a private directory)
         self._lock = threading.Lock()
-        if directory is not None:
+        self._files = files if files is not None else DirectoryFiles(directory) if directory is not None else None
+        self._shared = self._files is not None and self._files.shared
+        if self._files is not None:
             if keys is None:
-                raise ValueError("a model directory needs a signing key")
+                raise ValueError("a model directory or store needs a signing key")
             self._keys = keys
-            directory.mkdir(parents=True, exist_ok=True)
-            self._scan_directory()
+            if not self._shared:
+                self._scan_directory()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -121,14 +116,14 @@ class ModelRegistry:
         """Stores (or refreshes) a model; it is on disk, when a directory is set, before this returns."""
         now = time.time()
         model = replace(model, last_use_time=now)
-        if self.directory is not None:
+        if self._files is not None:
             size = self._write_file(model)
             model = replace(model, persisted=True)
         with self._lock:
             self._insert(model)
-            if model.persisted:
-                self._on_disk[model.model_id] = _ModelFile(model.create_time, size)
-        if model.persisted:
+            if model.persisted and not self._shared:
+                self._on_disk[model.model_id] = FileInfo(model.create_time, size)
+        if model.persisted and not self._shared:
             self._enforce_disk_budget(keep=model.model_id)
         return model
 
@@ -140,6 +135,8 @@ class ModelRegistry:
         with self._lock:
             self._expire(time.time())
             known = set(self._memory) | set(self._on_disk)
+        if self._files is not None and self._shared:
+            known = {mid for mid in known if mid.startswith(reference)} | set(self._files.list(reference))
         matches = sorted(model_id for model_id in known if model_id.startswith(reference))
         if not matches:
             raise ModelNotFoundError(reference)
@@ -163,6 +160,10 @@ class ModelRegistry:
         """
         model_id = self.resolve(reference)
         now = time.time()
+        if self._files is not None and self._shared and not self._files.exists(model_id):
+            with self._lock:  # another replica deleted it
+                self._remove_from_memory(model_id)
+            raise ModelNotFoundError(model_id)
         with self._lock:
             self._expire(now)
             model = self._memory.get(model_id)
@@ -171,10 +172,10 @@ class ModelRegistry:
                 model = replace(model, last_use_time=now)
                 self._memory[model_id] = model
                 return model
-            on_disk = model_id in self._on_disk
+            on_disk = model_id in self._on_disk or self._shared
         if not on_disk:
             raise ModelNotFoundError(model_id)
-        loaded = self._read_file(self._path(model_id))
+        loaded = self._read_file(model_id)
         if loaded is None:
             with self._lock:
                 self._on_disk.pop(model_id, None)
@@ -188,10 +189,10 @@ class ModelRegistry:
         """A pure read for listing: no TTL refresh, no LRU move, and a model on disk stays on disk."""
         with self._lock:
             model = self._memory.get(model_id)
-            on_disk = model_id in self._on_disk
+            on_disk = model_id in self._on_disk or self._shared
         if model is not None:
             return model
-        return self._read_file(self._path(model_id)) if on_disk else None
+        return self._read_file(model_id) if on_disk else None
 
     def find(self, model_id: str) -> StoredModel | None:
         try:
@@ -205,8 +206,12 @@ class ModelRegistry:
         with self._lock:
             in_memory = self._remove_from_memory(model_id)
             on_disk = self._on_disk.pop(model_id, None) is not None
-        if on_disk:
-            self._path(model_id).unlink(missing_ok=True)
+        if self._files is not None and self._shared:
+            on_disk = self._files.delete(model_id)
+            in_memory = False  # a copy another replica already deleted is not a model
+        elif on_disk:
+            assert self._files is not None
+            self._files.delete(model_id)
         if not (in_memory or on_disk):
             raise ModelNotFoundError(model_id)
         return model_id
@@ -219,6 +224,8 @@ class ModelRegistry:
             self._expire(time.time())
             keys = {mid: m.create_time for mid, m in self._memory.items()}
             keys.update({mid: f.create_time for mid, f in self._on_disk.items() if mid not in keys})
+        if self._files is not None and self._shared:  # the store is the truth: what others wrote or deleted
+            keys = {mid: keys.get(mid, f.create_time) for mid, f in self._files.list().items()}
         ordered = sorted(keys.items(), key=lambda item: (-item[1], item[0]))
         if after is not None:
             ordered = [item for item in ordered if (-item[1], item[0]) > (-after[1], after[0])]
@@ -228,6 +235,7 @@ class ModelRegistry:
         return models, token, len(keys)
 
     def stats(self) -> tuple[int, int]:
+        """Models held here (memory and private directory; a shared store is not listed for this) and bytes."""
         with self._lock:
             return len(set(self._memory) | set(self._on_disk)), self._memory_bytes
 
@@ -257,7 +265,7 @@ class ModelRegistry:
         if self.ttl_seconds is None:
             return
         expired = [mid for mid, m in self._memory.items() if now - m.last_use_time > self.ttl_seconds]
-        if self.directory is not None:
+        if self._files is not None and not self._shared:  # a shared store's objects expire by bucket lifecycle
             expired += [
                 mid
                 for mid, f in self._on_disk.items()
@@ -265,15 +273,11 @@ class ModelRegistry:
             ]
         for model_id in expired:
             self._remove_from_memory(model_id)
-            if self._on_disk.pop(model_id, None) is not None:
-                self._path(model_id).unlink(missing_ok=True)
+            if self._on_disk.pop(model_id, None) is not None and self._files is not None:
+                self._files.delete(model_id)
             _log.info("model %s expired (ttl %ss)", model_id[:12], self.ttl_seconds)
 
     # -- files ------------------------------------------------------------------------------
-
-    def _path(self, model_id: str) -> Path:
-        assert self.directory is not None
-        return self.directory / f"{check_model_id(model_id)}{_SUFFIX}"
 
     def _enforce_disk_budget(self, keep: str) -> None:
         """Deletes the oldest model files until the directory fits its byte budget (the newest stays)."""
@@ -289,7 +293,8 @@ class ModelRegistry:
                 total -= self._on_disk.pop(model_id).size
                 doomed.append(model_id)
         for model_id in doomed:
-            self._path(model_id).unlink(missing_ok=True)
+            assert self._files is not None
+            self._files.delete(model_id)
             _log.info(
                 "deleted model file %s: the model directory is over its %d-byte budget", model_id[:12], self.disk_bytes
             )
@@ -303,25 +308,21 @@ class ModelRegistry:
             }
         ).encode()
         body = _MAGIC + b"".join(struct.pack("<Q", len(part)) + part for part in (meta, model.result, model.blob))
-        self._write_atomically(self._path(model.model_id), body + self._keys.sign(body))
+        assert self._files is not None
+        self._files.write(model.model_id, body + self._keys.sign(body))
         return len(body) + TAG_BYTES
 
-    @staticmethod
-    def _write_atomically(path: Path, data: bytes) -> None:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{_TEMPORARY}")
-        with temporary.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-
-    def _read_file(self, path: Path) -> StoredModel | None:
+    def _read_file(self, model_id: str) -> StoredModel | None:
         """Returns None, with a log line, for anything that is not an intact file signed with our key.
 
         The signature is checked first, over the whole file, so nothing of a forged file is parsed.
         """
+        assert self._files is not None
+        name = f"{model_id}{SUFFIX} in {self._files.describe()}"
         try:
-            data = path.read_bytes()
+            data = self._files.read(model_id)
+            if data is None:
+                return None
             body, tag = data[:-TAG_BYTES], data[-TAG_BYTES:]
             if body.startswith(_OLD_MAGIC):
                 raise ValueError("an unsigned file from an older scmfit (refit the model to store it signed)")
@@ -329,8 +330,8 @@ class ModelRegistry:
             if not body.startswith(_MAGIC) or verified is None:
                 raise ValueError("bad header or signature (truncated, corrupt, or not signed with this server's key)")
             if verified is False:
-                self._write_atomically(path, body + self._keys.sign(body))
-                _log.info("re-signed model file %s with the current key", path.name)
+                self._files.write(model_id, body + self._keys.sign(body))
+                _log.info("re-signed model file %s with the current key", name)
             parts, offset = [], len(_MAGIC)
             for _ in range(3):
                 (length,) = struct.unpack_from("<Q", body, offset)
@@ -340,7 +341,7 @@ class ModelRegistry:
             meta = json.loads(parts[0])
             if not isinstance(meta, dict) or not isinstance(meta.get("kinds"), dict):
                 raise ValueError("the metadata is not an object with kinds")
-            if f"{meta['model_id']}{_SUFFIX}" != path.name:
+            if meta["model_id"] != model_id:
                 raise ValueError("the file name does not match the model id inside")
             return StoredModel(
                 model_id=meta["model_id"],
@@ -351,25 +352,17 @@ class ModelRegistry:
                 persisted=True,
             )
         except (OSError, ValueError, KeyError, TypeError, struct.error, RecursionError) as error:
-            _log.warning("skipping model file %s: %s", path.name, error)
+            _log.warning("skipping model file %s: %s", name, error)
             return None
 
     def _scan_directory(self) -> None:
-        assert self.directory is not None
-        swept = 0
-        for path in self.directory.glob(f".*{_TEMPORARY}"):  # left by a crash between write and rename
-            path.unlink(missing_ok=True)
-            swept += 1
-        if swept:
-            _log.info("removed %d unfinished temporary file(s) from %s", swept, self.directory)
-        for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
-            if not MODEL_ID_PATTERN.fullmatch(path.name.removesuffix(_SUFFIX)):
-                _log.warning("skipping %s: not a model file name", path.name)
-                continue
-            model = self._read_file(path)
+        """A private directory is this server's alone: indexed once, then kept in step by our writes."""
+        assert self._files is not None
+        for model_id, info in self._files.list().items():
+            model = self._read_file(model_id)
             if model is not None:
-                self._on_disk[model.model_id] = _ModelFile(model.create_time, path.stat().st_size)
-        _log.info("found %d stored model(s) in %s", len(self._on_disk), self.directory)
+                self._on_disk[model.model_id] = FileInfo(model.create_time, info.size)
+        _log.info("found %d stored model(s) in %s", len(self._on_disk), self._files.describe())
         if self._on_disk:
             self._enforce_disk_budget(keep=max(self._on_disk, key=lambda mid: self._on_disk[mid].create_time))
 

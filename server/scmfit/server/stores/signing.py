@@ -19,6 +19,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from scmfit.server.config import StartupError
+
 _log = logging.getLogger(__name__)
 
 MIN_KEY_BYTES = 32
@@ -52,7 +54,7 @@ def _key_from_file(path: Path) -> bytes:
     return key
 
 
-def load_keys(model_dir: Path, key_file: Path | None, previous_files: tuple[Path, ...] = ()) -> ModelKeys:
+def load_keys(model_dir: Path | None, key_file: Path | None, previous_files: tuple[Path, ...] = ()) -> ModelKeys:
     """The key from SCMFIT_MODEL_KEY, else from `key_file`, else from `<model_dir>.key`, made on first use.
 
     The generated file sits beside the directory, not in it, with mode 0600, so that write access
@@ -66,6 +68,10 @@ def load_keys(model_dir: Path, key_file: Path | None, previous_files: tuple[Path
         return ModelKeys(from_env, previous)
     if key_file is not None:
         return ModelKeys(_key_from_file(key_file), previous)
+    if model_dir is None:  # a shared store: every replica must hold the same key, so none is made up here
+        raise StartupError(
+            f"a shared model store needs the key all replicas sign with: set {KEY_ENV} or --model-key-file"
+        )
     default = model_dir.with_name(model_dir.name + ".key")
     if not default.exists():
         default.parent.mkdir(parents=True, exist_ok=True)

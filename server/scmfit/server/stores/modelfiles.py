@@ -1,0 +1,235 @@
+"""Where sealed model files live beyond memory: a local directory, or an S3 bucket shared by replicas.
+
+Both hold opaque, already signed bytes under names made from validated model ids only; the registry
+seals and checks them (stores/registry.py). A shared store is written by other replicas too, so the
+registry asks it on every lookup instead of trusting what it saw at start-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from scmfit.server.config import StartupError
+from scmfit.server.domain.errors import ModelStoreUnavailableError
+from scmfit.server.domain.identity import MODEL_ID_PATTERN
+
+_log = logging.getLogger(__name__)
+
+SUFFIX = ".scmfit"
+_TEMPORARY = ".tmp"
+
+
+class FileInfo(NamedTuple):
+    create_time: float
+    size: int
+
+
+class ModelFiles(Protocol):
+    shared: bool
+    """Other replicas write here too: lookups must ask, a listing taken earlier goes stale."""
+
+    def describe(self) -> str: ...
+
+    def write(self, model_id: str, data: bytes) -> None:
+        """Atomic: a reader sees the whole object or none, even if this process dies mid-write."""
+        ...
+
+    def read(self, model_id: str) -> bytes | None:
+        """None when there is no such object, or it failed its checksum (logged)."""
+        ...
+
+    def exists(self, model_id: str) -> bool: ...
+
+    def delete(self, model_id: str) -> bool:
+        """True when something was deleted."""
+        ...
+
+    def list(self, prefix: str = "") -> dict[str, FileInfo]:
+        """Model ids starting with `prefix`, with when they were written and their size."""
+        ...
+
+
+def _name(model_id: str) -> str:
+    if not MODEL_ID_PATTERN.fullmatch(model_id):  # never reached by a client string: ids are checked first
+        raise ValueError(f"not a model id: {model_id[:80]!r}")
+    return f"{model_id}{SUFFIX}"
+
+
+class DirectoryFiles:
+    """One file per model, written to a temporary name and renamed, so a crash leaves no torn file."""
+
+    shared = False
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        swept = 0
+        for path in directory.glob(f".*{_TEMPORARY}"):  # left by a crash between write and rename
+            path.unlink(missing_ok=True)
+            swept += 1
+        if swept:
+            _log.info("removed %d unfinished temporary file(s) from %s", swept, directory)
+
+    def describe(self) -> str:
+        return str(self.directory)
+
+    def write(self, model_id: str, data: bytes) -> None:
+        path = self.directory / _name(model_id)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{_TEMPORARY}")
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+
+    def read(self, model_id: str) -> bytes | None:
+        try:
+            return (self.directory / _name(model_id)).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def exists(self, model_id: str) -> bool:
+        return (self.directory / _name(model_id)).exists()
+
+    def delete(self, model_id: str) -> bool:
+        path = self.directory / _name(model_id)
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
+    def list(self, prefix: str = "") -> dict[str, FileInfo]:
+        found = {}
+        for path in sorted(self.directory.glob(f"{prefix}*{SUFFIX}")):
+            model_id = path.name.removesuffix(SUFFIX)
+            if not MODEL_ID_PATTERN.fullmatch(model_id):
+                _log.warning("skipping %s: not a model file name", path.name)
+                continue
+            stat = path.stat()
+            found[model_id] = FileInfo(stat.st_mtime, stat.st_size)
+        return found
+
+
+CHECKSUM_KEY = "scmfit-sha256"
+"""The object's manifest: the SHA-256 of its bytes, written with it as object metadata."""
+
+
+class S3Files:
+    """Models in an S3-compatible bucket, one object per model under `prefix/`.
+
+    A PUT is atomic (readers see the whole object or none), so no temporary names are needed; the
+    same id always holds the same model, so two replicas writing it at once is harmless. Each object
+    carries its SHA-256 as metadata, checked on every read; the registry also checks its signature.
+    Credentials come from the standard AWS environment, the endpoint from AWS_ENDPOINT_URL.
+    """
+
+    shared = True
+
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as error:
+            raise StartupError(f"--model-store needs boto3: pip install 'scmfit[server,s3]' ({error})") from None
+        bucket, prefix = parse_url(url)
+        self.bucket = bucket
+        self.prefix = prefix
+        self._url = url
+        self._client: Any = boto3.client(
+            "s3",
+            config=Config(
+                connect_timeout=timeout,
+                read_timeout=max(timeout, 30.0),
+                retries={"max_attempts": 2, "mode": "standard"},
+            ),
+        )
+        from botocore import exceptions
+
+        self._errors = exceptions
+        try:
+            self._client.head_bucket(Bucket=bucket)
+        except (exceptions.BotoCoreError, exceptions.ClientError) as error:
+            raise StartupError(
+                f"cannot use the model store {url}: {error} (endpoint "
+                f"{os.environ.get('AWS_ENDPOINT_URL', 'from the AWS configuration')})"
+            ) from None
+
+    def describe(self) -> str:
+        return self._url
+
+    def _key(self, model_id: str) -> str:
+        return f"{self.prefix}{_name(model_id)}"
+
+    def _call(self, what: str, operation: Any, **arguments: Any) -> Any:
+        try:
+            return operation(Bucket=self.bucket, **arguments)
+        except self._errors.ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in {"NoSuchKey", "404", "NotFound"}:
+                return None
+            raise ModelStoreUnavailableError(f"the model store refused to {what}: {error}") from None
+        except self._errors.BotoCoreError as error:
+            raise ModelStoreUnavailableError(f"the model store {self._url} is unreachable ({what}): {error}") from None
+
+    def write(self, model_id: str, data: bytes) -> None:
+        self._call(
+            "write a model",
+            self._client.put_object,
+            Key=self._key(model_id),
+            Body=data,
+            Metadata={CHECKSUM_KEY: hashlib.sha256(data).hexdigest()},
+        )
+
+    def read(self, model_id: str) -> bytes | None:
+        response = self._call("read a model", self._client.get_object, Key=self._key(model_id))
+        if response is None:
+            return None
+        try:
+            data: bytes = response["Body"].read()
+        except (self._errors.BotoCoreError, OSError) as error:
+            raise ModelStoreUnavailableError(f"the model store {self._url} broke off a read: {error}") from None
+        expected = response.get("Metadata", {}).get(CHECKSUM_KEY)
+        if expected != hashlib.sha256(data).hexdigest():
+            _log.warning(
+                "skipping object %s: %s; it is not loaded",
+                self._key(model_id),
+                "it has no checksum in its manifest" if expected is None else "its bytes do not match its checksum",
+            )
+            return None
+        return data
+
+    def exists(self, model_id: str) -> bool:
+        return self._call("look up a model", self._client.head_object, Key=self._key(model_id)) is not None
+
+    def delete(self, model_id: str) -> bool:
+        existed = self.exists(model_id)
+        self._call("delete a model", self._client.delete_object, Key=self._key(model_id))
+        return existed
+
+    def list(self, prefix: str = "") -> dict[str, FileInfo]:
+        found: dict[str, FileInfo] = {}
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            page = self._call("list models", self._client.list_objects_v2, Prefix=f"{self.prefix}{prefix}", **extra)
+            for item in (page or {}).get("Contents", []):
+                model_id = str(item["Key"])[len(self.prefix) :].removesuffix(SUFFIX)
+                if MODEL_ID_PATTERN.fullmatch(model_id):
+                    found[model_id] = FileInfo(item["LastModified"].timestamp(), int(item["Size"]))
+            if not page or not page.get("IsTruncated"):
+                return found
+            token = page["NextContinuationToken"]
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """s3://bucket/prefix -> ("bucket", "prefix/")."""
+    scheme, _, rest = url.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    if scheme != "s3" or not bucket:
+        raise StartupError(f"--model-store must look like s3://bucket/prefix, got {url!r}")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
