@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,10 @@ def main() -> None:
         inner = f"ip link set lo up && exec {sys.executable} -u {' '.join(map(str, sys.argv))}"
         sys.exit(subprocess.call(["unshare", "-n", "bash", "-c", inner]))
 
+    # A SIGTERM (timeout, pkill) unwinds through `finally`, so the cluster and servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cluster = start_cluster()
+    servers = {}
     try:
         ray_server = start_server("--executor", "ray", "--ray-address", cluster.address, workers=1, ready_timeout=300)
         local_server = start_server(workers=2)
@@ -70,9 +74,9 @@ def main() -> None:
                 for _ in range(20):
                     client.sample(fitted.model_id, num_samples=100, seed=0)
                 print(f"query on {name:<5}: {(time.perf_counter() - started) / 20 * 1000:.1f} ms per SampleModel")
+    finally:
         for server in servers.values():
             server.terminate()
-    finally:
         cluster.stop()
 
 

@@ -19,7 +19,9 @@ def test_each_zoo_node_carries_its_candidates_and_the_chosen_one_is_the_mechanis
     assert zoo
     for node in zoo:
         outcomes = [c.outcome for c in node.candidates]
-        assert outcomes.count("chosen") == 1 and set(outcomes) <= {"chosen", "eliminated", "ranked"}
+        assert outcomes.count("chosen") == 1 and set(outcomes) <= {"chosen", "eliminated", "ranked", "passed_over"}
+        assert ("passed_over" in outcomes) == bool(node.selection_note)  # a choice off the lowest loss says why
+        assert all(1 <= c.cost_class <= 6 for c in node.candidates)  # GOOD's candidates all have a known class
         [winner] = [c for c in node.candidates if c.outcome == "chosen"]
         assert winner.model_type == node.mechanism.model_type
         assert node.selection_metric == "mean squared error"

@@ -65,7 +65,10 @@ class Candidate:
     """Folds it was evaluated on before it was chosen, dropped or ranked."""
     mean_loss: float
     outcome: str
-    """"chosen", "eliminated" (dropped by the race) or "ranked" (every fold, not the lowest)."""
+    """"chosen", "eliminated" (dropped by the race), "ranked" (every fold, not the lowest) or
+    "passed_over" (the lowest loss, but indistinguishable from the chosen one, which is cheaper)."""
+    cost_class: int = 0
+    """How its fit and prediction grow with rows, cheapest first (1 linear ... 6 kernel); 0 unknown."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class NodeResult:
     """The models selection tried, in DoWhy's order, and what it decided about each."""
     selection_metric: str = ""
     """The loss the candidates were compared on."""
+    selection_note: str = ""
+    """Why racing chose a candidate other than the lowest loss; empty otherwise."""
 
     @classmethod
     def from_proto(cls, node: pb.NodeResult) -> NodeResult:
@@ -117,10 +122,12 @@ class NodeResult:
                     folds=c.folds,
                     mean_loss=c.mean_loss,
                     outcome=enum_name(pb.CandidateOutcome, c.outcome, "CANDIDATE_OUTCOME_"),
+                    cost_class=c.cost_class,
                 )
                 for c in node.candidates
             ),
             selection_metric=node.selection_metric,
+            selection_note=node.selection_note,
         )
 
 

@@ -58,7 +58,7 @@ class _SelectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Selection.V
     SELECTION_UNSPECIFIED: _Selection.ValueType  # 0
     """Unset: SELECTION_RACING."""
     SELECTION_RACING: _Selection.ValueType  # 1
-    """Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses); with all folds used, the choice is the exhaustive one."""
+    """Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses). Among the candidates left after the last fold, the cheapest at full size wins when it is indistinguishable from the lowest loss and within 0.005 of its cross-validated R²; otherwise the choice is the exhaustive one."""
     SELECTION_EXHAUSTIVE: _Selection.ValueType  # 2
     """DoWhy's procedure exactly: every candidate on every fold, the lowest mean loss wins."""
 
@@ -68,7 +68,7 @@ class Selection(_Selection, metaclass=_SelectionEnumTypeWrapper):
 SELECTION_UNSPECIFIED: Selection.ValueType  # 0
 """Unset: SELECTION_RACING."""
 SELECTION_RACING: Selection.ValueType  # 1
-"""Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses); with all folds used, the choice is the exhaustive one."""
+"""Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses). Among the candidates left after the last fold, the cheapest at full size wins when it is indistinguishable from the lowest loss and within 0.005 of its cross-validated R²; otherwise the choice is the exhaustive one."""
 SELECTION_EXHAUSTIVE: Selection.ValueType  # 2
 """DoWhy's procedure exactly: every candidate on every fold, the lowest mean loss wins."""
 Global___Selection: _TypeAlias = Selection  # noqa: Y015
@@ -223,6 +223,8 @@ class _CandidateOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Cand
     """Dropped by the race: confidently worse than the leader after `folds` folds."""
     CANDIDATE_OUTCOME_RANKED: _CandidateOutcome.ValueType  # 3
     """Evaluated on every fold, and not the lowest loss."""
+    CANDIDATE_OUTCOME_PASSED_OVER: _CandidateOutcome.ValueType  # 4
+    """The lowest loss, but indistinguishable from the chosen candidate, which is cheaper to fit and predict at full size (racing only; see NodeResult.selection_note)."""
 
 class CandidateOutcome(_CandidateOutcome, metaclass=_CandidateOutcomeEnumTypeWrapper):
     """CandidateOutcome is what model selection decided about one candidate."""
@@ -235,6 +237,8 @@ CANDIDATE_OUTCOME_ELIMINATED: CandidateOutcome.ValueType  # 2
 """Dropped by the race: confidently worse than the leader after `folds` folds."""
 CANDIDATE_OUTCOME_RANKED: CandidateOutcome.ValueType  # 3
 """Evaluated on every fold, and not the lowest loss."""
+CANDIDATE_OUTCOME_PASSED_OVER: CandidateOutcome.ValueType  # 4
+"""The lowest loss, but indistinguishable from the chosen candidate, which is cheaper to fit and predict at full size (racing only; see NodeResult.selection_note)."""
 Global___CandidateOutcome: _TypeAlias = CandidateOutcome  # noqa: Y015
 
 class _SelectionPath:
@@ -819,6 +823,7 @@ class NodeResult(_message.Message):
     SCREENING_R2_FIELD_NUMBER: _builtins.int
     CANDIDATES_FIELD_NUMBER: _builtins.int
     SELECTION_METRIC_FIELD_NUMBER: _builtins.int
+    SELECTION_NOTE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The node name."""
     r2: _builtins.float
@@ -835,6 +840,8 @@ class NodeResult(_message.Message):
     """The cross-validated R² of the linear screen, when it ran."""
     selection_metric: _builtins.str
     """The loss candidates were compared on, such as "mean squared error" or "log loss"."""
+    selection_note: _builtins.str
+    """Why racing chose a candidate other than the lowest loss (one indistinguishable from it and cheaper at full size); empty otherwise."""
     @_builtins.property
     def parents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The node's parents in the order DoWhy feeds them to the model (sorted by name)."""
@@ -861,10 +868,11 @@ class NodeResult(_message.Message):
         screening_r2: _builtins.float | None = ...,
         candidates: _abc.Iterable[Global___Candidate] | None = ...,
         selection_metric: _builtins.str = ...,
+        selection_note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "r2", b"r2", "screening_r2", b"screening_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "candidates", b"candidates", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "parents", b"parents", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection", "selection_metric", b"selection_metric"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "candidates", b"candidates", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "parents", b"parents", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection", "selection_metric", b"selection_metric", "selection_note", b"selection_note"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -895,6 +903,7 @@ class Candidate(_message.Message):
     FOLDS_FIELD_NUMBER: _builtins.int
     MEAN_LOSS_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
+    COST_CLASS_FIELD_NUMBER: _builtins.int
     model_type: _builtins.str
     """The unwrapped scikit-learn model, as in Mechanism.model_type."""
     folds: _builtins.int
@@ -903,6 +912,8 @@ class Candidate(_message.Message):
     """Its mean held-out loss over those folds."""
     outcome: Global___CandidateOutcome.ValueType
     """What selection decided about it."""
+    cost_class: _builtins.int
+    """How its fit and prediction grow with rows, cheapest first: 1 linear, 2 polynomial, 3 histogram boosting, 4 tree ensembles, 5 neighbours, 6 kernel methods; 0 unknown."""
     def __init__(
         self,
         *,
@@ -910,10 +921,11 @@ class Candidate(_message.Message):
         folds: _builtins.int = ...,
         mean_loss: _builtins.float = ...,
         outcome: Global___CandidateOutcome.ValueType = ...,
+        cost_class: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["folds", b"folds", "mean_loss", b"mean_loss", "model_type", b"model_type", "outcome", b"outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_class", b"cost_class", "folds", b"folds", "mean_loss", b"mean_loss", "model_type", b"model_type", "outcome", b"outcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

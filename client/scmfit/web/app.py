@@ -141,6 +141,7 @@ def result_body(result: FitResult) -> dict[str, Any]:
                 "r2_omission": node.r2_omission,
                 "accuracy": node.accuracy,
                 "selection_metric": node.selection_metric,
+                "selection_note": node.selection_note,
                 "candidates": [
                     {"model_type": c.model_type, "folds": c.folds, "mean_loss": c.mean_loss, "outcome": c.outcome}
                     for c in node.candidates

@@ -11,7 +11,7 @@ from dowhy.gcm.util.general import set_random_seed
 
 from scmfit.server.config import Quality, Selection
 from scmfit.server.domain.fit import CandidateOutcome
-from scmfit.server.fitting.selection import choose_model, confidently_worse
+from scmfit.server.fitting.selection import R2_TOLERANCE, _decided, _Entrant, choose_model, confidently_worse
 from scmfit.server.fitting.summary import model_type_name
 
 gcm.config.set_default_n_jobs(1)
@@ -106,3 +106,48 @@ def test_the_t_test_drops_only_what_the_rows_show() -> None:
     assert confidently_worse(np.full(50, 0.25), 0.999)  # worse by the same amount on every row
     slightly = np.tile([1.0, -1.0], 200) + 0.1  # t = 0.1 / (1 / 20) = 2.0: p = 0.023
     assert confidently_worse(slightly, 0.9) and not confidently_worse(slightly, 0.999)
+
+
+def entrant(factory, row_losses: np.ndarray) -> _Entrant:
+    """A candidate that ran all five folds with these per-row losses (split evenly over the folds)."""
+    folds = np.array_split(row_losses, 5)
+    return _Entrant(factory, 0, fold_losses=[float(np.mean(f)) for f in folds], row_losses=folds)
+
+
+def centred(rng: np.random.Generator, spread: float) -> np.ndarray:
+    noise = rng.normal(0, spread, size=1000)
+    return np.asarray(noise - noise.mean())
+
+
+LINEAR, BOOSTING, SVR = (
+    auto._LIST_OF_POTENTIAL_REGRESSORS_BETTER[0],  # LinearRegression: cost class 1
+    auto._LIST_OF_POTENTIAL_REGRESSORS_BETTER[1],  # HistGradientBoostingRegressor: 3
+    auto._LIST_OF_POTENTIAL_REGRESSORS_BETTER[5],  # SVR: 6
+)
+
+
+def test_racing_takes_a_cheaper_candidate_only_when_the_evidence_cannot_tell_it_from_the_lowest_loss() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.exponential(1.0, size=1000)
+    variance = 10.0  # of the target: 0.005 of R² is a mean-loss gap of 0.05
+    svr = entrant(SVR, base)
+    close = entrant(BOOSTING, base + 0.01 + centred(rng, 0.5))  # noisy, slightly worse on average
+    decided = _decided([svr, close], variance, 0.999)
+    outcomes = {c.model_type: c.outcome for c in decided.candidates}
+    assert outcomes == {"SVR": CandidateOutcome.PASSED_OVER, "HistGradientBoostingRegressor": CandidateOutcome.CHOSEN}
+    assert model_type_name(decided.model.sklearn_model) == "HistGradientBoostingRegressor"
+    assert "chosen over SVR, the lowest loss" in decided.note and "histogram boosting against kernel" in decided.note
+    assert [c.cost_class for c in decided.candidates] == [6, 3]
+
+    # Confidently worse on the rows: the lowest loss stays, whatever it costs.
+    worse = entrant(BOOSTING, base + 0.04)
+    assert model_type_name(_decided([svr, worse], variance, 0.999).model.sklearn_model) == "SVR"
+    # Indistinguishable, but beyond the R² tolerance: the lowest loss stays.
+    far = entrant(BOOSTING, base + R2_TOLERANCE * variance * 1.5 + centred(rng, 5.0))
+    kept = _decided([svr, far], variance, 0.999)
+    assert model_type_name(kept.model.sklearn_model) == "SVR" and kept.note == ""
+    # Exhaustive selection (no variance passed) is DoWhy's rule: the lowest loss, always.
+    assert model_type_name(_decided([svr, close], 0.0, 0.999).model.sklearn_model) == "SVR"
+    # Never a dearer one: a linear leader stays even when boosting is indistinguishable.
+    linear = entrant(LINEAR, base)
+    assert model_type_name(_decided([linear, close], variance, 0.999).model.sklearn_model) == "LinearRegression"

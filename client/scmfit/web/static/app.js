@@ -109,10 +109,16 @@ function candidateList(n) {
   for (const c of n.candidates) {
     const item = document.createElement("li");
     item.className = c.outcome;
-    item.textContent = `${c.outcome}: ${c.model_type}, ${fmt(c.mean_loss, 4)} over ${c.folds} fold${c.folds === 1 ? "" : "s"}`;
+    item.textContent = `${c.outcome.replace("_", " ")}: ${c.model_type}, ${fmt(c.mean_loss, 4)} over ${c.folds} fold${c.folds === 1 ? "" : "s"}`;
     list.append(item);
   }
   details.append(list);
+  if (n.selection_note) {
+    const why = document.createElement("p");
+    why.className = "selection-note";
+    why.textContent = `Why: ${n.selection_note}`;
+    details.append(why);
+  }
   return details;
 }
 

@@ -126,6 +126,7 @@ class CandidateOutcome(Enum):
     CHOSEN = "chosen"
     ELIMINATED = "eliminated"
     RANKED = "ranked"
+    PASSED_OVER = "passed_over"
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ class Candidate:
     folds: int
     mean_loss: float
     outcome: CandidateOutcome
+    cost_class: int = 0
+    """How its fit and prediction grow with rows (fitting/selection.py's COST_CLASSES); 0 unknown."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ class NodeResult:
     candidates: tuple[Candidate, ...] = ()
     """What model selection tried, in DoWhy's order, and what it decided about each."""
     selection_metric: str = ""
+    selection_note: str = ""
+    """Why racing chose a candidate other than the lowest loss; empty otherwise."""
 
 
 class FitStatus(Enum):

@@ -70,6 +70,7 @@ class Chosen:
     rows: int = 0
     candidates: tuple[Candidate, ...] = ()
     metric: str = ""
+    note: str = ""
 
 
 def choose_mechanism(scm: gcm.InvertibleStructuralCausalModel, task: NodeTask, train: pd.DataFrame) -> Chosen:
@@ -116,7 +117,7 @@ def choose_mechanism(scm: gcm.InvertibleStructuralCausalModel, task: NodeTask, t
     else:
         chosen = AdditiveNoiseModel(choice.model)
     scm.set_causal_mechanism(node, int64_safe(chosen))
-    return Chosen(SelectionPath.MODEL_ZOO, screen_r2, len(selection), choice.candidates, choice.metric)
+    return Chosen(SelectionPath.MODEL_ZOO, screen_r2, len(selection), choice.candidates, choice.metric, choice.note)
 
 
 def _refittable(mechanism: object, every_row: pd.DataFrame, task: NodeTask) -> bool:
@@ -168,6 +169,7 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         screening_r2=chosen.screening_r2,
         candidates=chosen.candidates,
         selection_metric=chosen.metric,
+        selection_note=chosen.note,
     )
     return NodeFit(
         outcome=outcome,

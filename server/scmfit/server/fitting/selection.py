@@ -8,9 +8,16 @@ losses; the lowest wins, ties in DoWhy's order. A test checks that it reproduces
 Racing evaluates the same folds, one at a time for every candidate still in the race. After each
 fold but the last, a candidate is dropped when its per-row held-out losses are worse than the
 leader's (the lowest mean so far) by a one-sided paired t-test at `confidence`. It stops when one
-candidate is left, or after the last fold, where its choice is the exhaustive one. Each candidate
-keeps its own random state between its folds, so every number racing reports is the number
-exhaustive selection computes for that candidate and fold: racing can only stop earlier.
+candidate is left, or after the last fold. Each candidate keeps its own random state between its
+folds, so every number racing reports is the number exhaustive selection computes for that
+candidate and fold: racing can only stop earlier.
+
+After the last fold, racing weighs the final fit's cost, which DoWhy does not: among the candidates
+left, one of a cheaper cost class (COST_CLASSES: how fit and prediction grow with rows) replaces
+the lowest loss when the t-test cannot tell it worse and its cross-validated R² is within
+R2_TOLERANCE. At 100k rows an SVR, quadratic in rows, took 150 s to fit where gradient boosting,
+statistically indistinguishable on that node, takes seconds. The classes are fixed, never timed,
+so the choice stays deterministic. Otherwise the choice is the exhaustive one.
 
 Classification targets (DoWhy's log loss on stratified folds) use DoWhy's own exhaustive search.
 """
@@ -44,6 +51,33 @@ MAX_ROWS_PER_SPLIT = 20_000
 MIN_TEST_ROWS = 20
 """Fewer paired rows than this never drop a candidate: the t-test would rest on too little."""
 REGRESSION_METRIC = "mean squared error"
+R2_TOLERANCE = 0.005
+"""How much cross-validated R² racing gives up for a cheaper model, at most."""
+COST_CLASSES = {
+    "LinearRegression": 1,
+    "RidgeCV": 1,
+    "LassoCV": 1,
+    "ElasticNetCV": 1,
+    "Pipeline": 2,  # DoWhy's polynomial features + linear regression
+    "HistGradientBoostingRegressor": 3,
+    "RandomForestRegressor": 4,
+    "ExtraTreesRegressor": 4,
+    "AdaBoostRegressor": 4,
+    "GradientBoostingRegressor": 4,
+    "KNeighborsRegressor": 5,
+    "SVR": 6,
+}
+"""How a candidate's fit and prediction grow with rows, cheapest first: linear in rows with a small
+constant; polynomial features (more columns); histogram boosting (binned, n log n); ensembles of
+full trees; neighbours (each prediction scans the training rows); kernel methods (n² to n³)."""
+COST_CLASS_NAMES = {
+    1: "linear",
+    2: "polynomial",
+    3: "histogram boosting",
+    4: "tree ensemble",
+    5: "neighbours",
+    6: "kernel",
+}
 
 _REGRESSORS = {
     Quality.GOOD: auto._LIST_OF_POTENTIAL_REGRESSORS_GOOD,
@@ -59,6 +93,7 @@ class Choice:
     model: PredictionModel | ClassificationModel
     candidates: tuple[Candidate, ...]
     metric: str
+    note: str = ""
 
 
 @dataclass
@@ -97,8 +132,9 @@ def choose_model(
     factories: list[Factory] = list(_REGRESSORS[quality])
     if auto_apply_encoders(features, auto_fit_encoders(features)).shape[1] <= 5:
         factories.append(create_polynom_regressor)  # as DoWhy: only with few features
-    entrants = race(factories, features, target, racing=mode is Selection.RACING, confidence=confidence)
-    return _decided(entrants)
+    racing = mode is Selection.RACING
+    entrants = race(factories, features, target, racing=racing, confidence=confidence)
+    return _decided(entrants, float(np.var(target.astype(float))) if racing else 0.0, confidence)
 
 
 def race(
@@ -171,23 +207,63 @@ def confidently_worse(differences: np.ndarray, confidence: float) -> bool:
     return bool(stats.t.sf(statistic, count - 1) < 1 - confidence)
 
 
-def _decided(entrants: list[_Entrant]) -> Choice:
+def _decided(entrants: list[_Entrant], variance: float, confidence: float) -> Choice:
+    """The lowest mean loss, or (racing, variance > 0) a cheaper candidate indistinguishable from it."""
     alive = [entrant for entrant in entrants if not entrant.eliminated]
-    winner = min(alive, key=lambda entrant: entrant.mean_loss)  # min keeps DoWhy's order on ties
+    leader = min(alive, key=lambda entrant: entrant.mean_loss)  # min keeps DoWhy's order on ties
+    winner, note = leader, ""
+    cheaper = _cheaper_equivalent(leader, alive, variance, confidence)
+    if cheaper is not None:
+        winner = cheaper
+        rows = sum(len(losses) for losses in leader.row_losses)
+        note = (
+            f"{_name(winner.factory)} chosen over {_name(leader.factory)}, the lowest loss: it is not worse at "
+            f"confidence {confidence:g} (paired t-test over {rows} held-out rows), its cross-validated R² is lower "
+            f"by {(winner.mean_loss - leader.mean_loss) / variance:.4f} (at most {R2_TOLERANCE}), and it is cheaper "
+            f"at full size ({COST_CLASS_NAMES[cost_class(winner.factory)]} against "
+            f"{COST_CLASS_NAMES[cost_class(leader.factory)]})"
+        )
+
+    def outcome(entrant: _Entrant) -> CandidateOutcome:
+        if entrant is winner:
+            return CandidateOutcome.CHOSEN
+        if entrant is leader:
+            return CandidateOutcome.PASSED_OVER
+        return CandidateOutcome.ELIMINATED if entrant.eliminated else CandidateOutcome.RANKED
+
     candidates = tuple(
         Candidate(
             model_type=_name(entrant.factory),
             folds=len(entrant.fold_losses),
             mean_loss=entrant.mean_loss,
-            outcome=CandidateOutcome.CHOSEN
-            if entrant is winner
-            else CandidateOutcome.ELIMINATED
-            if entrant.eliminated
-            else CandidateOutcome.RANKED,
+            outcome=outcome(entrant),
+            cost_class=cost_class(entrant.factory),
         )
         for entrant in entrants
     )
-    return Choice(model=winner.factory(), candidates=candidates, metric=REGRESSION_METRIC)
+    return Choice(model=winner.factory(), candidates=candidates, metric=REGRESSION_METRIC, note=note)
+
+
+def _cheaper_equivalent(leader: _Entrant, alive: list[_Entrant], variance: float, confidence: float) -> _Entrant | None:
+    """The cheapest candidate that evidence cannot tell from the leader, if it is cheaper than the leader."""
+    if variance <= 0 or cost_class(leader.factory) == 0:
+        return None
+    base = np.concatenate(leader.row_losses)
+    equivalent = [
+        entrant
+        for entrant in alive
+        if entrant is not leader
+        and len(entrant.fold_losses) == len(leader.fold_losses)
+        and 0 < cost_class(entrant.factory) < cost_class(leader.factory)
+        and entrant.mean_loss - leader.mean_loss <= R2_TOLERANCE * variance
+        and not confidently_worse(np.concatenate(entrant.row_losses) - base, confidence)
+    ]
+    return min(equivalent, key=lambda entrant: (cost_class(entrant.factory), entrant.mean_loss), default=None)
+
+
+def cost_class(factory: Factory) -> int:
+    model = factory()
+    return COST_CLASSES.get(type(getattr(model, "sklearn_model", model)).__name__, 0)
 
 
 def _name(factory: Factory) -> str:

@@ -80,10 +80,12 @@ def node_result(node: NodeResult) -> pb.NodeResult:
                 folds=candidate.folds,
                 mean_loss=candidate.mean_loss,
                 outcome=to_wire(candidate.outcome),
+                cost_class=candidate.cost_class,
             )
             for candidate in node.candidates
         ],
         selection_metric=node.selection_metric,
+        selection_note=node.selection_note,
     )
 
 
