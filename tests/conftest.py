@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,18 @@ from tests.serverproc import REPO, ServerProcess, start_server
 
 FIXTURES = REPO / "fixtures"
 FIXTURE_NAMES = sorted(path.stem for path in FIXTURES.glob("*.json"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread_for_in_process_fits() -> None:
+    """Tests that fit in the pytest process pin DoWhy as the server's workers do: one job, one BLAS and
+    OpenMP thread. Unpinned, DoWhy's n_jobs=-1 and OpenMP's spinning threads fought the other xdist
+    worker and the servers for the 2 cores: a 2 s test took 200 s in the full suite."""
+    if importlib.util.find_spec("dowhy") is None:  # the client-only suites
+        return
+    from scmfit.server.fitting.nodefit import pin_to_one_thread
+
+    pin_to_one_thread()
 
 
 @pytest.fixture(scope="session")

@@ -108,7 +108,9 @@ def test_expired_deadline_stops_the_fit_and_the_server_recovers(own_server: Serv
         client.fit(fixture_case("linear_chain").request(seed=fresh_seed()), timeout=120)  # warm again
         before = descendants(own_server)
         with pytest.raises(DeadlineExceededError):
-            client.fit(slow_request(), timeout=3.0)
+            # Long enough for a node to reach a worker even on a loaded machine (with 3 s, under the full
+            # parallel suite, the deadline once passed while the fit still queued, and nothing was killed).
+            client.fit(slow_request(), timeout=6.0)
         assert wait_for(lambda: not before <= descendants(own_server)), "the expired fit kept running"
         result = client.fit(fixture_case("multi_parent").request(seed=fresh_seed()), timeout=120)
         assert result.status is FitStatus.SUCCESS

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -13,7 +15,6 @@ import pytest
 from scmfit.client import Client, FitProgress, FitResult, FitStatus, ScmfitError, Stage
 from tests.conftest import FIXTURE_NAMES, fixture_case, fresh_seed
 from tests.integration.test_lifecycle import wait_for
-from tests.ray.conftest import start_ray_server
 from tests.raycluster import RayCluster, free_port, start_cluster
 from tests.serverproc import ServerProcess, server_python
 
@@ -80,7 +81,7 @@ def test_queries_run_on_the_server_and_answer_models_fitted_on_the_cluster(ray_s
     assert np.all(answer.samples[case.nodes[0]] == 2.0)
 
 
-def slow_case(rows: int = 4000) -> tuple[tuple[list[str], list[tuple[str, str]]], dict[str, np.ndarray]]:
+def slow_case(rows: int = 3000) -> tuple[tuple[list[str], list[tuple[str, str]]], dict[str, np.ndarray]]:
     """Nonlinear nodes under BETTER: seconds per node, long enough to act on a running task."""
     rng = np.random.default_rng(5)
     x = rng.normal(size=rows)
@@ -151,48 +152,6 @@ def test_an_expired_deadline_stops_the_fit_on_the_cluster(cluster: RayCluster, r
     assert wait_for(lambda: not cluster.task_processes(), timeout=30), "the expired fit's tasks kept running"
 
 
-def test_a_lost_cluster_fails_the_fit_in_flight_turns_health_not_serving_and_is_rejoined_when_back() -> None:
-    own = start_cluster()
-    server = None
-    try:
-        server = start_ray_server(own)
-        graph, data = slow_case()
-        outcome: list[BaseException | FitResult] = []
-
-        def fit() -> None:
-            with Client(server.address, timeout=600) as client:
-                try:
-                    outcome.append(client.fit(graph, data, quality="BETTER", seed=fresh_seed()))
-                except ScmfitError as error:
-                    outcome.append(error)
-
-        thread = threading.Thread(target=fit)
-        thread.start()
-        assert wait_for(lambda: bool(own.task_processes()), timeout=60)
-        own.stop()  # the head (and with it the GCS) and the worker node go away
-        thread.join(120)
-        assert not thread.is_alive(), "the fit hung after the cluster was lost"
-        (error,) = outcome
-        assert isinstance(error, ScmfitError) and error.code is grpc.StatusCode.UNAVAILABLE, error
-        assert "lost the Ray cluster" in str(error)
-        with Client(server.address, timeout=10) as client:
-            assert wait_for(lambda: client.health() == "NOT_SERVING", timeout=10)
-            assert server.process.poll() is None  # still up, saying it cannot serve
-            with pytest.raises(ScmfitError) as refused:
-                client.fit(graph, data, seed=fresh_seed())
-            assert refused.value.code is grpc.StatusCode.UNAVAILABLE
-        own = start_cluster(port=int(own.address.rsplit(":", 1)[1]))  # the cluster comes back
-        with Client(server.address, timeout=300) as client:
-            assert wait_for(lambda: client.health() == "SERVING", timeout=120), server.log()
-            case = fixture_case("complex_dag")
-            assert client.fit(case.graph, case.traces, seed=fresh_seed()).status is FitStatus.SUCCESS
-        assert "reconnected to the Ray cluster" in server.log()
-    finally:
-        own.stop()
-        if server is not None:
-            assert server.terminate() == 0, server.log()
-
-
 def test_an_unreachable_cluster_at_start_up_is_a_clear_error() -> None:
     address = f"127.0.0.1:{free_port()}"
     started = time.monotonic()
@@ -216,3 +175,43 @@ def test_an_unreachable_cluster_at_start_up_is_a_clear_error() -> None:
     assert finished.returncode == 1
     assert f"cannot reach the Ray cluster at {address}" in finished.stderr
     assert time.monotonic() - started < 60  # not Ray's own reconnect loop
+
+
+def test_a_lost_cluster_fails_the_fit_in_flight_turns_health_not_serving_and_is_rejoined_when_back(
+    cluster: RayCluster, ray_server: ServerProcess
+) -> None:
+    """Last in this file: it stops the session's cluster, and leaves a new one on the same port."""
+    graph, data = slow_case()
+    outcome: list[BaseException | FitResult] = []
+
+    def fit() -> None:
+        with Client(ray_server.address, timeout=600) as client:
+            try:
+                outcome.append(client.fit(graph, data, quality="BETTER", seed=fresh_seed()))
+            except ScmfitError as error:
+                outcome.append(error)
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    assert wait_for(lambda: bool(cluster.task_processes()), timeout=60)
+    os.killpg(cluster.head.pid, signal.SIGKILL)  # the head machine dies: GCS, raylet, all at once
+    cluster.head.wait(timeout=60)
+    cluster.stop()  # then the worker node
+    thread.join(120)
+    assert not thread.is_alive(), "the fit hung after the cluster was lost"
+    (error,) = outcome
+    assert isinstance(error, ScmfitError) and error.code is grpc.StatusCode.UNAVAILABLE, error
+    assert "lost the Ray cluster" in str(error)
+    with Client(ray_server.address, timeout=10) as client:
+        assert wait_for(lambda: client.health() == "NOT_SERVING", timeout=10)
+        assert ray_server.process.poll() is None  # still up, saying it cannot serve
+        with pytest.raises(ScmfitError) as refused:
+            client.fit(graph, data, seed=fresh_seed())
+        assert refused.value.code is grpc.StatusCode.UNAVAILABLE
+    back = start_cluster(port=int(cluster.address.rsplit(":", 1)[1]))  # the cluster comes back
+    cluster.processes, cluster.directory = back.processes, back.directory  # the session stops this one
+    with Client(ray_server.address, timeout=300) as client:
+        assert wait_for(lambda: client.health() == "SERVING", timeout=120), ray_server.log()
+        case = fixture_case("complex_dag")
+        assert client.fit(case.graph, case.traces, seed=fresh_seed()).status is FitStatus.SUCCESS
+    assert "reconnected to the Ray cluster" in ray_server.log()
