@@ -58,7 +58,7 @@ class _SelectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Selection.V
     SELECTION_UNSPECIFIED: _Selection.ValueType  # 0
     """Unset: SELECTION_RACING."""
     SELECTION_RACING: _Selection.ValueType  # 1
-    """Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses). Among the candidates left after the last fold, the cheapest at full size wins when it is indistinguishable from the lowest loss and within 0.005 of its cross-validated R²; otherwise the choice is the exhaustive one."""
+    """Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses). A candidate cheaper at full size than the leader is dropped only when confidently worse by more than 0.005 of cross-validated R², and after the last fold the cheapest one confidently within 0.005 of the lowest loss wins; otherwise the choice is the exhaustive one."""
     SELECTION_EXHAUSTIVE: _Selection.ValueType  # 2
     """DoWhy's procedure exactly: every candidate on every fold, the lowest mean loss wins."""
 
@@ -68,7 +68,7 @@ class Selection(_Selection, metaclass=_SelectionEnumTypeWrapper):
 SELECTION_UNSPECIFIED: Selection.ValueType  # 0
 """Unset: SELECTION_RACING."""
 SELECTION_RACING: Selection.ValueType  # 1
-"""Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses). Among the candidates left after the last fold, the cheapest at full size wins when it is indistinguishable from the lowest loss and within 0.005 of its cross-validated R²; otherwise the choice is the exhaustive one."""
+"""Fold by fold, dropping a candidate once its held-out losses are confidently worse than the leader's (a one-sided paired t-test on per-row losses). A candidate cheaper at full size than the leader is dropped only when confidently worse by more than 0.005 of cross-validated R², and after the last fold the cheapest one confidently within 0.005 of the lowest loss wins; otherwise the choice is the exhaustive one."""
 SELECTION_EXHAUSTIVE: Selection.ValueType  # 2
 """DoWhy's procedure exactly: every candidate on every fold, the lowest mean loss wins."""
 Global___Selection: _TypeAlias = Selection  # noqa: Y015
@@ -224,7 +224,7 @@ class _CandidateOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Cand
     CANDIDATE_OUTCOME_RANKED: _CandidateOutcome.ValueType  # 3
     """Evaluated on every fold, and not the lowest loss."""
     CANDIDATE_OUTCOME_PASSED_OVER: _CandidateOutcome.ValueType  # 4
-    """The lowest loss, but indistinguishable from the chosen candidate, which is cheaper to fit and predict at full size (racing only; see NodeResult.selection_note)."""
+    """The lowest loss, but the chosen candidate is confidently within 0.005 of its R² and cheaper to fit and predict at full size (racing only; see NodeResult.selection_note)."""
 
 class CandidateOutcome(_CandidateOutcome, metaclass=_CandidateOutcomeEnumTypeWrapper):
     """CandidateOutcome is what model selection decided about one candidate."""
@@ -238,7 +238,7 @@ CANDIDATE_OUTCOME_ELIMINATED: CandidateOutcome.ValueType  # 2
 CANDIDATE_OUTCOME_RANKED: CandidateOutcome.ValueType  # 3
 """Evaluated on every fold, and not the lowest loss."""
 CANDIDATE_OUTCOME_PASSED_OVER: CandidateOutcome.ValueType  # 4
-"""The lowest loss, but indistinguishable from the chosen candidate, which is cheaper to fit and predict at full size (racing only; see NodeResult.selection_note)."""
+"""The lowest loss, but the chosen candidate is confidently within 0.005 of its R² and cheaper to fit and predict at full size (racing only; see NodeResult.selection_note)."""
 Global___CandidateOutcome: _TypeAlias = CandidateOutcome  # noqa: Y015
 
 class _SelectionPath:
@@ -841,7 +841,7 @@ class NodeResult(_message.Message):
     selection_metric: _builtins.str
     """The loss candidates were compared on, such as "mean squared error" or "log loss"."""
     selection_note: _builtins.str
-    """Why racing chose a candidate other than the lowest loss (one indistinguishable from it and cheaper at full size); empty otherwise."""
+    """Why racing chose a candidate other than the lowest loss (one confidently within 0.005 of its R² and cheaper at full size); empty otherwise."""
     @_builtins.property
     def parents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The node's parents in the order DoWhy feeds them to the model (sorted by name)."""
