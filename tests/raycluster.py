@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.serverproc import server_python
+from tests.serverproc import free_port, server_python
 
 RAY = str(Path(server_python()).with_name("ray"))
 STARTED = "Ray runtime started"
@@ -28,12 +28,6 @@ STARTED = "Ray runtime started"
 def only_loopback() -> bool:
     """This process's network namespace (not /sys, which shows the namespace it was mounted in)."""
     return [name for _, name in socket.if_nameindex()] == ["lo"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 from scmfit.client import Client, FitResult, NotFoundError, ScmfitError, UnavailableError
 from tests.conftest import fixture_case, fresh_seed
 from tests.integration.test_lifecycle import wait_for
-from tests.serverproc import ServerProcess, server_python, start_server
+from tests.serverproc import ServerProcess, free_port, server_python, start_server
 
 pytestmark = pytest.mark.server_internals
 boto3 = pytest.importorskip("boto3")
@@ -86,14 +86,6 @@ class S3Server:
         s3 = self.client()
         listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
         return {item["Key"]: s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read() for item in listed}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

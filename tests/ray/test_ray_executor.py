@@ -15,8 +15,8 @@ import pytest
 from scmfit.client import Client, FitProgress, FitResult, FitStatus, ScmfitError, Stage
 from tests.conftest import FIXTURE_NAMES, fixture_case, fresh_seed
 from tests.integration.test_lifecycle import wait_for
-from tests.raycluster import RayCluster, free_port, start_cluster
-from tests.serverproc import ServerProcess, server_python
+from tests.raycluster import RayCluster, start_cluster
+from tests.serverproc import ServerProcess, free_port, server_python
 
 pytestmark = pytest.mark.server_internals
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serverproc import REPO, ServerProcess, server_python, start_server
+from tests.serverproc import REPO, ServerProcess, free_port, server_python, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -26,12 +25,6 @@ CHROMIUM_FLAGS = [
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("starlette")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
