@@ -220,7 +220,7 @@ class _CandidateOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Cand
     CANDIDATE_OUTCOME_CHOSEN: _CandidateOutcome.ValueType  # 1
     """The chosen model."""
     CANDIDATE_OUTCOME_ELIMINATED: _CandidateOutcome.ValueType  # 2
-    """Dropped by the race: confidently worse than the leader after `folds` folds."""
+    """Dropped by the race after `folds` folds: confidently worse than the leader, or (cheaper leader) confidently not better than it by more than 0.005 of R²."""
     CANDIDATE_OUTCOME_RANKED: _CandidateOutcome.ValueType  # 3
     """Evaluated on every fold, and not the lowest loss."""
     CANDIDATE_OUTCOME_PASSED_OVER: _CandidateOutcome.ValueType  # 4
@@ -234,7 +234,7 @@ CANDIDATE_OUTCOME_UNSPECIFIED: CandidateOutcome.ValueType  # 0
 CANDIDATE_OUTCOME_CHOSEN: CandidateOutcome.ValueType  # 1
 """The chosen model."""
 CANDIDATE_OUTCOME_ELIMINATED: CandidateOutcome.ValueType  # 2
-"""Dropped by the race: confidently worse than the leader after `folds` folds."""
+"""Dropped by the race after `folds` folds: confidently worse than the leader, or (cheaper leader) confidently not better than it by more than 0.005 of R²."""
 CANDIDATE_OUTCOME_RANKED: CandidateOutcome.ValueType  # 3
 """Evaluated on every fold, and not the lowest loss."""
 CANDIDATE_OUTCOME_PASSED_OVER: CandidateOutcome.ValueType  # 4
@@ -841,7 +841,7 @@ class NodeResult(_message.Message):
     selection_metric: _builtins.str
     """The loss candidates were compared on, such as "mean squared error" or "log loss"."""
     selection_note: _builtins.str
-    """Why racing chose a candidate other than the lowest loss (one confidently within 0.005 of its R² and cheaper at full size); empty otherwise."""
+    """Why racing's choice weighed cost: it chose a candidate other than the lowest loss (one confidently within 0.005 of its R² and cheaper at full size), or it dropped a dearer candidate that could not be better than a cheaper one by more than 0.005 of R²; empty otherwise."""
     @_builtins.property
     def parents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The node's parents in the order DoWhy feeds them to the model (sorted by name)."""

@@ -162,3 +162,34 @@ def test_the_race_keeps_a_cheaper_candidate_that_is_worse_only_within_the_tolera
     assert not close.eliminated  # a plain t-test of difference would have dropped it
     _eliminate([svr, close], 0.999, variance=0.0)
     assert close.eliminated  # exhaustive's rule, and racing without the cost rule
+
+
+def test_the_race_drops_a_dearer_candidate_that_cannot_be_better_by_more_than_the_tolerance() -> None:
+    rng = np.random.default_rng(2)
+    base = rng.exponential(1.0, size=1000)
+    variance = 10.0  # 0.005 of R² is a mean-loss gap of 0.05
+    linear = entrant(LINEAR, base)
+    # Slightly worse than the cheaper leader: too close for a t-test of difference, surely not 0.05 better.
+    close = entrant(BOOSTING, base + 0.005 + centred(rng, 0.1))
+    assert not confidently_worse(np.concatenate(close.row_losses) - base, 0.999)
+    _eliminate([linear, close], 0.999, variance)
+    assert close.eliminated and close.equivalent_to == (linear, 1000)
+    decided = _decided([linear, close], variance, 0.999)
+    assert model_type_name(decided.model.sklearn_model) == "LinearRegression"
+    assert decided.note.startswith("HistGradientBoostingRegressor dropped after 5 folds: it could not be better than")
+    assert "LinearRegression by more than 0.005 of R²" in decided.note
+    assert "histogram boosting against linear" in decided.note
+
+    # As close on average, but so noisy it may still be better by more than the tolerance: it stays in the race.
+    unsure = entrant(BOOSTING, base + 0.005 + centred(rng, 5.0))
+    _eliminate([linear, unsure], 0.999, variance)
+    assert not unsure.eliminated and unsure.equivalent_to is None
+    # Exhaustive selection and racing without the cost rule keep the close one too: nothing shows it worse.
+    plain = entrant(BOOSTING, base + 0.005 + centred(rng, 0.1))
+    _eliminate([linear, plain], 0.999, variance=0.0)
+    assert not plain.eliminated
+    # Confidently worse outright: dropped as before, with no note (the cost played no part).
+    worse = entrant(BOOSTING, base + 0.5 + centred(rng, 0.1))
+    _eliminate([linear, worse], 0.999, variance)
+    assert worse.eliminated and worse.equivalent_to is None
+    assert _decided([linear, worse], variance, 0.999).note == ""

@@ -155,7 +155,8 @@ class NodeResult:
     """What model selection tried, in DoWhy's order, and what it decided about each."""
     selection_metric: str = ""
     selection_note: str = ""
-    """Why racing chose a candidate other than the lowest loss; empty otherwise."""
+    """Why racing's choice weighed cost: a cheaper candidate chosen over the lowest loss, or a dearer one
+    dropped as no better than a cheaper one by more than the R² tolerance; empty otherwise."""
 
 
 class FitStatus(Enum):

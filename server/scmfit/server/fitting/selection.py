@@ -106,6 +106,9 @@ class _Entrant:
     fold_losses: list[float] = field(default_factory=list)
     row_losses: list[np.ndarray] = field(default_factory=list)
     eliminated: bool = False
+    equivalent_to: tuple[_Entrant, int] | None = None
+    """The cheaper leader a dearer candidate was dropped for (it could not be better by more than
+    R2_TOLERANCE), and over how many rows; None when it was dropped as confidently worse."""
 
     @property
     def mean_loss(self) -> float:
@@ -202,8 +205,13 @@ def _eliminate(entrants: list[_Entrant], confidence: float, variance: float) -> 
         if entrant is leader:
             continue
         differences = np.concatenate(entrant.row_losses) - base
-        if _cheaper(entrant, leader) and variance > 0:  # kept while it may still be as good, in practice
+        if variance > 0 and _cheaper(entrant, leader):  # kept while it may still be as good, in practice
             differences = differences - tolerance
+        elif variance > 0 and _cheaper(leader, entrant):  # dearer: worth its cost only if better by more
+            shifted = differences + tolerance
+            if confidently_worse(shifted, confidence) and not confidently_worse(differences, confidence):
+                entrant.equivalent_to = (leader, len(differences))
+            differences = shifted
         if confidently_worse(differences, confidence):
             entrant.eliminated = True
 
@@ -243,6 +251,9 @@ def _decided(entrants: list[_Entrant], variance: float, confidence: float) -> Ch
             f"({COST_CLASS_NAMES[cost_class(winner.factory)]} against "
             f"{COST_CLASS_NAMES[cost_class(leader.factory)]})"
         )
+    notes = [note] if note else []
+    notes += [_dearer_note(entrant, confidence) for entrant in entrants if entrant.equivalent_to is not None]
+    note = "; ".join(notes)
 
     def outcome(entrant: _Entrant) -> CandidateOutcome:
         if entrant is winner:
@@ -262,6 +273,18 @@ def _decided(entrants: list[_Entrant], variance: float, confidence: float) -> Ch
         for entrant in entrants
     )
     return Choice(model=winner.factory(), candidates=candidates, metric=REGRESSION_METRIC, note=note)
+
+
+def _dearer_note(entrant: _Entrant, confidence: float) -> str:
+    assert entrant.equivalent_to is not None
+    cheaper, rows = entrant.equivalent_to
+    folds = len(entrant.fold_losses)
+    return (
+        f"{_name(entrant.factory)} dropped after {folds} fold{'s' if folds > 1 else ''}: it could not be better than "
+        f"{_name(cheaper.factory)} by more than {R2_TOLERANCE} of R² (confidence {confidence:g}, paired t-test over "
+        f"{rows} held-out rows), and it is dearer at full size ({COST_CLASS_NAMES[cost_class(entrant.factory)]} "
+        f"against {COST_CLASS_NAMES[cost_class(cheaper.factory)]})"
+    )
 
 
 def _cheaper_equivalent(leader: _Entrant, alive: list[_Entrant], variance: float, confidence: float) -> _Entrant | None:
