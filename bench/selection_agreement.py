@@ -186,6 +186,10 @@ def compare(workload: Workload, client: Client, confidences: list[float]) -> Non
             if n.score.r2 is not None and by_name[n.name].score.r2 is not None
         ]
         folds = sum(c.folds for n in racing.nodes for c in n.candidates)
+        by_type: dict[str, int] = {}
+        for node in racing.nodes:
+            for candidate in node.candidates:
+                by_type[candidate.model_type] = by_type.get(candidate.model_type, 0) + candidate.folds
         selection = racing.stage_seconds[Stage.ASSIGNING]
         request.config.selection = 1
         request.config.selection_confidence = confidence
@@ -212,6 +216,7 @@ def compare(workload: Workload, client: Client, confidences: list[float]) -> Non
             f"  selection CPU: racing {selection:.2f} s ({folds} candidate-folds), "
             f"{exhaustive_selection / max(selection, 1e-9):.1f}x less than exhaustive; whole fit {racing_cpu:.2f} s"
         )
+        print("  folds per candidate: " + ", ".join(f"{name} {count}" for name, count in sorted(by_type.items())))
         print(
             f"  end to end: scmfit server, 2 workers, {served_seconds:.2f} s (mean held-out R² "
             f"{np.mean(served_r2) if served_r2 else float('nan'):.4f}): {dowhy_seconds / served_seconds:.1f}x "

@@ -3,6 +3,7 @@ exhaustive procedure on every fixture, and `scmfit fit --explain` shows it."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from scmfit.client import Client, FitConfig, InvalidRequestError
@@ -14,13 +15,17 @@ from tests.serverproc import ServerProcess
 def test_each_zoo_node_carries_its_candidates_and_the_chosen_one_is_the_mechanism(client: Client) -> None:
     case = fixture_case("nonlinear")
     result = client.fit(case.graph, case.traces, seed=fresh_seed())
-    assert (result.metadata.selection, result.metadata.selection_confidence) == ("racing", 0.999)
+    assert (result.metadata.selection, result.metadata.selection_confidence) == ("racing", 0.99)
     zoo = [node for node in result.nodes if node.selection == "model_zoo"]
     assert zoo
     for node in zoo:
         outcomes = [c.outcome for c in node.candidates]
         assert outcomes.count("chosen") == 1 and set(outcomes) <= {"chosen", "eliminated", "ranked", "passed_over"}
-        assert ("passed_over" in outcomes) == bool(node.selection_note)  # a choice off the lowest loss says why
+        passed_over = [c.model_type for c in node.candidates if c.outcome == "passed_over"]
+        if passed_over:  # a choice off the lowest loss says why
+            assert f"chosen over {passed_over[0]}, the lowest loss" in node.selection_note
+        for part in filter(None, node.selection_note.split("; ")):  # and nothing else is said
+            assert "the lowest loss" in part or "dropped after" in part, part
         assert all(1 <= c.cost_class <= 6 for c in node.candidates)  # GOOD's candidates all have a known class
         [winner] = [c for c in node.candidates if c.outcome == "chosen"]
         assert winner.model_type == node.mechanism.model_type
@@ -56,3 +61,27 @@ def test_an_unknown_selection_is_refused_locally() -> None:
     with pytest.raises(InvalidRequestError) as caught:
         FitConfig(selection="greedy")
     assert caught.value.fields() == ["config.selection"]
+
+
+def test_a_dearer_candidate_no_better_than_a_cheaper_one_is_dropped_with_its_evidence(client: Client) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=1000)
+    data = {"X": x, "Y": 2 * x + rng.normal(size=1000)}  # linear, R² 0.8: past the screen, into the race
+    graph = (["X", "Y"], [("X", "Y")])
+    racing = client.fit(graph, data, seed=3)
+    exhaustive = client.fit(graph, data, seed=3, selection="exhaustive")
+    [node] = [n for n in racing.nodes if n.name == "Y"]
+    assert node.mechanism.model_type == "LinearRegression"
+    dropped = {c.model_type: c for c in node.candidates if c.outcome == "eliminated"}
+    assert dropped and all(c.cost_class > 1 for c in dropped.values())
+    for name, candidate in dropped.items():
+        # Each drop the cost decided is named, with its folds and the cheaper model it could not beat by enough.
+        part = next((p for p in node.selection_note.split("; ") if p.startswith(f"{name} dropped after")), None)
+        if part is not None:
+            assert part.startswith(f"{name} dropped after {candidate.folds} fold")
+            assert "could not be better than LinearRegression by more than 0.005 of R²" in part
+    assert any(f"{name} dropped after" in node.selection_note for name in dropped)
+    assert sum(c.folds for c in node.candidates) < 15
+    [same] = [n for n in exhaustive.nodes if n.name == "Y"]
+    assert same.selection_note == "" and all(c.folds == 5 for c in same.candidates)
+    assert abs(same.r2 - node.r2) <= 0.005  # type: ignore[operator]

@@ -566,7 +566,7 @@ class FitConfig(_message.Message):
     selection: Global___Selection.ValueType
     """How DoWhy's model zoo is searched; unset means SELECTION_RACING."""
     selection_confidence: _builtins.float
-    """The confidence with which racing drops a candidate as worse than the leader, within (0.5, 1); default 0.999."""
+    """The confidence with which racing drops a candidate as worse than the leader, within (0.5, 1); default 0.99."""
     def __init__(
         self,
         *,

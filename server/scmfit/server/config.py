@@ -196,4 +196,4 @@ class FitSettings:
     selection_rows: int = 10_000
     refit_on_all_rows: bool = True
     selection: Selection = Selection.RACING
-    selection_confidence: float = 0.999
+    selection_confidence: float = 0.99

@@ -12,14 +12,18 @@ candidate is left, or after the last fold. Each candidate keeps its own random s
 folds, so every number racing reports is the number exhaustive selection computes for that
 candidate and fold: racing can only stop earlier.
 
-Racing also weighs the final fit's cost, which DoWhy does not. A candidate of a cheaper cost class
-(COST_CLASSES: how fit and prediction grow with rows) than the leader is dropped only when it is
-confidently worse by more than R2_TOLERANCE of cross-validated R², and after the last fold the
-cheapest one that is confidently within R2_TOLERANCE of the lowest loss replaces it. Equivalence,
-not a failed test of difference: with thousands of held-out rows the t-test tells apart models
-whose R² differ by 0.002 (measured: SVR 0.9262 against boosting 0.9244), yet an SVR, quadratic in
-rows, took 150 s to fit at 100k rows where boosting takes seconds. The classes are fixed, never
-timed, so the choice stays deterministic. Otherwise the choice is the exhaustive one.
+Racing also weighs the final fit's cost, which DoWhy does not: it looks for the cheapest model
+within R2_TOLERANCE of cross-validated R² of the best. Cost classes (COST_CLASSES: how fit and
+prediction grow with rows) are fixed, never timed, so the choice stays deterministic. Against a
+leader of a different class the t-test is shifted by the tolerance (as a mean loss, R2_TOLERANCE
+times the target's variance): a candidate cheaper than the leader is dropped only when confidently
+worse by more than the tolerance; a dearer one is dropped as soon as it confidently cannot be better
+by more than the tolerance (its cost is not worth a gain that small; the note records it). After the
+last fold, the cheapest candidate confidently within the tolerance of the lowest loss replaces it.
+Equivalence, not a failed test of difference: with thousands of held-out rows the t-test tells
+apart models whose R² differ by 0.002 (measured: SVR 0.9262 against boosting 0.9244), yet an SVR,
+quadratic in rows, took 150 s to fit at 100k rows where boosting takes seconds. Within a class,
+and in exhaustive selection, the rule is DoWhy's.
 
 Classification targets (DoWhy's log loss on stratified folds) use DoWhy's own exhaustive search.
 """
