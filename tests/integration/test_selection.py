@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from scmfit.client import Client, FitConfig, InvalidRequestError
+from scmfit.client.cli import render_explanation
 from tests.conftest import FIXTURE_NAMES, fixture_case, fresh_seed
 from tests.integration.test_cli import scmfit
 from tests.serverproc import ServerProcess
@@ -82,6 +83,8 @@ def test_a_dearer_candidate_no_better_than_a_cheaper_one_is_dropped_with_its_evi
             assert "could not be better than LinearRegression by more than 0.005 of R²" in part
     assert any(f"{name} dropped after" in node.selection_note for name in dropped)
     assert sum(c.folds for c in node.candidates) < 15
+    why = [line for line in render_explanation(racing).splitlines() if line.startswith("  why: ")]
+    assert why == [f"  why: {reason}" for reason in node.selection_note.split("; ")]  # one line per decision
     [same] = [n for n in exhaustive.nodes if n.name == "Y"]
     assert same.selection_note == "" and all(c.folds == 5 for c in same.candidates)
     assert abs(same.r2 - node.r2) <= 0.005  # type: ignore[operator]

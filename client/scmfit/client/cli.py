@@ -96,8 +96,7 @@ def render_explanation(result: FitResult) -> str:
                     f"  {candidate.outcome:<11} {candidate.model_type:<46} {candidate.mean_loss:>12.6g} "
                     f"over {candidate.folds} fold{'s' if candidate.folds != 1 else ''}"
                 )
-            if node.selection_note:
-                lines.append(f"  why: {node.selection_note}")
+            lines.extend(f"  why: {reason}" for reason in node.selection_note.split("; ") if reason)
     return "\n".join(lines)
 
 

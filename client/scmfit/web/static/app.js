@@ -113,10 +113,10 @@ function candidateList(n) {
     list.append(item);
   }
   details.append(list);
-  if (n.selection_note) {
+  for (const reason of n.selection_note.split("; ").filter(Boolean)) {
     const why = document.createElement("p");
     why.className = "selection-note";
-    why.textContent = `Why: ${n.selection_note}`;
+    why.textContent = `Why: ${reason}`;
     details.append(why);
   }
   return details;
