@@ -32,13 +32,15 @@ from tests.serverproc import ServerProcess, start_server
 
 
 def slow_request(nodes: int = 12, rows: int = 3000) -> pb.FitModelRequest:
-    """A chain fitted at BETTER: every node cross-validates ten models, so it runs for a while."""
+    """A chain fitted at BETTER with exhaustive selection: every node cross-validates every candidate on
+    every fold, so it runs for a while. Racing made it fast enough that a 3 s deadline once fell when
+    no node was in a worker, and a test expecting a killed worker saw none."""
     rng = np.random.default_rng(0)
     names = [f"n{i:02d}" for i in range(nodes)]
     data = {names[0]: rng.normal(size=rows)}
     for parent, child in itertools.pairwise(names):
         data[child] = np.sin(data[parent]) + rng.normal(scale=0.3, size=rows)
-    return fit_request(names, list(itertools.pairwise(names)), data, quality="BETTER")
+    return fit_request(names, list(itertools.pairwise(names)), data, quality="BETTER", selection="exhaustive")
 
 
 def descendants(server: ServerProcess) -> set[int]:
