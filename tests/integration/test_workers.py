@@ -115,3 +115,31 @@ def test_fits_waiting_on_a_server_that_is_killed_fail_unavailable_instead_of_han
         thread.join(30)  # far inside the calls' 120 s deadline
     assert not any(thread.is_alive() for thread in [first, *queued]), "a call hung on the killed server"
     assert sorted(outcomes) in (["unavailable"] * 3, ["finished", "unavailable", "unavailable"])
+
+
+def test_queries_waiting_on_a_server_that_is_killed_fail_unavailable_instead_of_hanging() -> None:
+    """The unary methods keep gRPC's retry policy; unlike FitModel's stream, they fail in seconds."""
+    server = start_server(workers=1)
+    case = fixture_case("complex_dag")
+    with Client(server.address, timeout=120) as client:
+        model_id = client.fit(case.graph, case.traces, seed=fresh_seed()).model_id
+    outcomes: list[str] = []
+
+    def sample() -> None:
+        with Client(server.address, timeout=120) as client:
+            try:
+                client.sample(model_id, num_samples=1_000_000)
+                outcomes.append("finished")
+            except UnavailableError:
+                outcomes.append("unavailable")
+
+    queries = [threading.Thread(target=sample, daemon=True) for _ in range(8)]  # one query worker: they queue
+    for thread in queries:
+        thread.start()
+    time.sleep(0.4)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=30)
+    for thread in queries:
+        thread.join(30)  # far inside the calls' 120 s deadline
+    assert not any(thread.is_alive() for thread in queries), "a query hung on the killed server"
+    assert len(outcomes) == 8 and "unavailable" in outcomes
