@@ -33,8 +33,8 @@ from tests.serverproc import ServerProcess, start_server
 
 def slow_request(nodes: int = 12, rows: int = 3000) -> pb.FitModelRequest:
     """A chain fitted at BETTER with exhaustive selection: every node cross-validates every candidate on
-    every fold, so it runs for a while. Racing made it fast enough that a 3 s deadline once fell when
-    no node was in a worker, and a test expecting a killed worker saw none."""
+    every fold, so it runs for a while, whatever racing's rules decide. (Under racing, a test holding it
+    past a 3 s deadline once saw no worker killed; the cause was not found.)"""
     rng = np.random.default_rng(0)
     names = [f"n{i:02d}" for i in range(nodes)]
     data = {names[0]: rng.normal(size=rows)}
