@@ -841,7 +841,7 @@ class NodeResult(_message.Message):
     selection_metric: _builtins.str
     """The loss candidates were compared on, such as "mean squared error" or "log loss"."""
     selection_note: _builtins.str
-    """Why racing's choice weighed cost: it chose a candidate other than the lowest loss (one confidently within 0.005 of its R² and cheaper at full size), or it dropped a dearer candidate that could not be better than a cheaper one by more than 0.005 of R²; empty otherwise."""
+    """Why racing's choice weighed cost: it chose a candidate other than the lowest loss (one confidently within 0.005 of its R² and cheaper at full size), or it dropped a dearer candidate that could not be better than a cheaper one by more than 0.005 of R²; one clause per decision, separated by "; "; empty otherwise."""
     @_builtins.property
     def parents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The node's parents in the order DoWhy feeds them to the model (sorted by name)."""
