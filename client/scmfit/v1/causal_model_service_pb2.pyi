@@ -1184,6 +1184,11 @@ class ServerLimits(_message.Message):
     UPLOAD_IDLE_TIMEOUT_FIELD_NUMBER: _builtins.int
     MAX_CONCURRENT_QUERIES_FIELD_NUMBER: _builtins.int
     MAX_QUERY_QUEUE_FIELD_NUMBER: _builtins.int
+    MAX_CALLS_PER_PEER_FIELD_NUMBER: _builtins.int
+    MAX_STREAMS_PER_CONNECTION_FIELD_NUMBER: _builtins.int
+    REQUEST_READ_TIMEOUT_FIELD_NUMBER: _builtins.int
+    CONNECTION_IDLE_TIMEOUT_FIELD_NUMBER: _builtins.int
+    CONNECTION_MAX_AGE_FIELD_NUMBER: _builtins.int
     max_request_bytes: _builtins.int
     """The largest request message accepted, in bytes."""
     max_rows: _builtins.int
@@ -1216,6 +1221,10 @@ class ServerLimits(_message.Message):
     """The most queries that run at once, in a lane of their own so that no query waits behind fits; 0 means queries share the fits' slots."""
     max_query_queue: _builtins.int
     """The most queries that may wait for a query slot; beyond it queries get RESOURCE_EXHAUSTED with RetryInfo."""
+    max_calls_per_peer: _builtins.int
+    """The most calls one client host may have in progress at once; beyond it calls get RESOURCE_EXHAUSTED with RetryInfo. Health checks and GetServerInfo are counted apart, on threads of their own."""
+    max_streams_per_connection: _builtins.int
+    """The most HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS)."""
     @_builtins.property
     def default_fit_deadline(self) -> _duration_pb2.Duration:
         """The deadline the server applies to fits whose client set none."""
@@ -1223,6 +1232,18 @@ class ServerLimits(_message.Message):
     @_builtins.property
     def upload_idle_timeout(self) -> _duration_pb2.Duration:
         """How long an upload may send nothing before it is ended with DEADLINE_EXCEEDED."""
+
+    @_builtins.property
+    def request_read_timeout(self) -> _duration_pb2.Duration:
+        """How long a call may take to send its request message before the server cancels it."""
+
+    @_builtins.property
+    def connection_idle_timeout(self) -> _duration_pb2.Duration:
+        """How long a connection may carry no call before the server closes it (GOAWAY); clients reconnect on their next call."""
+
+    @_builtins.property
+    def connection_max_age(self) -> _duration_pb2.Duration:
+        """How old a connection may grow before the server recycles it; calls in flight then get the default fit deadline plus the shutdown grace to finish."""
 
     def __init__(
         self,
@@ -1245,10 +1266,15 @@ class ServerLimits(_message.Message):
         upload_idle_timeout: _duration_pb2.Duration | None = ...,
         max_concurrent_queries: _builtins.int = ...,
         max_query_queue: _builtins.int = ...,
+        max_calls_per_peer: _builtins.int = ...,
+        max_streams_per_connection: _builtins.int = ...,
+        request_read_timeout: _duration_pb2.Duration | None = ...,
+        connection_idle_timeout: _duration_pb2.Duration | None = ...,
+        connection_max_age: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline", "upload_idle_timeout", b"upload_idle_timeout"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["connection_idle_timeout", b"connection_idle_timeout", "connection_max_age", b"connection_max_age", "default_fit_deadline", b"default_fit_deadline", "request_read_timeout", b"request_read_timeout", "upload_idle_timeout", b"upload_idle_timeout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_fit_deadline", b"default_fit_deadline", "max_columns", b"max_columns", "max_concurrent", b"max_concurrent", "max_concurrent_queries", b"max_concurrent_queries", "max_edges", b"max_edges", "max_nodes", b"max_nodes", "max_parents", b"max_parents", "max_query_queue", b"max_query_queue", "max_queue", b"max_queue", "max_registry_bytes", b"max_registry_bytes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows", "max_sample_cells", b"max_sample_cells", "max_samples", b"max_samples", "max_upload_bytes", b"max_upload_bytes", "max_upload_cells", b"max_upload_cells", "max_uploads", b"max_uploads", "upload_idle_timeout", b"upload_idle_timeout"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection_idle_timeout", b"connection_idle_timeout", "connection_max_age", b"connection_max_age", "default_fit_deadline", b"default_fit_deadline", "max_calls_per_peer", b"max_calls_per_peer", "max_columns", b"max_columns", "max_concurrent", b"max_concurrent", "max_concurrent_queries", b"max_concurrent_queries", "max_edges", b"max_edges", "max_nodes", b"max_nodes", "max_parents", b"max_parents", "max_query_queue", b"max_query_queue", "max_queue", b"max_queue", "max_registry_bytes", b"max_registry_bytes", "max_request_bytes", b"max_request_bytes", "max_rows", b"max_rows", "max_sample_cells", b"max_sample_cells", "max_samples", b"max_samples", "max_streams_per_connection", b"max_streams_per_connection", "max_upload_bytes", b"max_upload_bytes", "max_upload_cells", b"max_upload_cells", "max_uploads", b"max_uploads", "request_read_timeout", b"request_read_timeout", "upload_idle_timeout", b"upload_idle_timeout"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1267,6 +1293,9 @@ class GetServerInfoResponse(_message.Message):
     LIMITS_FIELD_NUMBER: _builtins.int
     AVAILABLE_QUALITIES_FIELD_NUMBER: _builtins.int
     WORKERS_FIELD_NUMBER: _builtins.int
+    QUERY_WORKERS_FIELD_NUMBER: _builtins.int
+    FIT_SHARE_FIELD_NUMBER: _builtins.int
+    FIT_WORKERS_FIELD_NUMBER: _builtins.int
     scmfit_version: _builtins.str
     """The scmfit version."""
     dowhy_version: _builtins.str
@@ -1277,6 +1306,12 @@ class GetServerInfoResponse(_message.Message):
     """The Python version of the server."""
     workers: _builtins.int
     """The number of worker processes that fit models."""
+    query_workers: _builtins.int
+    """Worker processes reserved for queries, beside `workers`: a query never waits for a fit's node task."""
+    fit_share: _builtins.float
+    """The share of `workers` that fits keep while their tasks wait, whatever the query load (0 to 1; 0 gives queries strict priority)."""
+    fit_workers: _builtins.int
+    """The number of `workers` that fit_share keeps for fits: queries take at most workers - fit_workers of them while fits wait."""
     @_builtins.property
     def limits(self) -> Global___ServerLimits:
         """The limits the server enforces."""
@@ -1295,10 +1330,13 @@ class GetServerInfoResponse(_message.Message):
         limits: Global___ServerLimits | None = ...,
         available_qualities: _abc.Iterable[Global___Quality.ValueType] | None = ...,
         workers: _builtins.int = ...,
+        query_workers: _builtins.int = ...,
+        fit_share: _builtins.float = ...,
+        fit_workers: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_qualities", b"available_qualities", "dowhy_version", b"dowhy_version", "limits", b"limits", "python_version", b"python_version", "scmfit_version", b"scmfit_version", "sklearn_version", b"sklearn_version", "workers", b"workers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_qualities", b"available_qualities", "dowhy_version", b"dowhy_version", "fit_share", b"fit_share", "fit_workers", b"fit_workers", "limits", b"limits", "python_version", b"python_version", "query_workers", b"query_workers", "scmfit_version", b"scmfit_version", "sklearn_version", b"sklearn_version", "workers", b"workers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

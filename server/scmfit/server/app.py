@@ -22,6 +22,8 @@ from scmfit.server.stores.datasets import DatasetStore
 from scmfit.server.stores.modelfiles import DirectoryFiles, ModelFiles, S3Files
 from scmfit.server.stores.registry import ModelRegistry
 from scmfit.server.stores.signing import load_keys
+from scmfit.server.wire.callguard import CallGuard
+from scmfit.server.wire.encode import AdmissionLimits, WorkerShares
 from scmfit.server.wire.interceptors import RequestIdInterceptor, TokenAuthInterceptor
 from scmfit.server.wire.servicer import CausalModelServicer
 from scmfit.v1 import causal_model_service_pb2 as pb
@@ -31,6 +33,8 @@ _log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CausalModelService"].full_name
 _HEALTH_NAMES = ("", SERVICE_NAME)
+ALWAYS_ANSWER = frozenset({f"/{SERVICE_NAME}/GetServerInfo", "/grpc.health.v1.Health/Check"})
+"""Methods served on threads of their own, so that they answer whatever the other calls are doing."""
 
 
 @dataclass
@@ -43,6 +47,7 @@ class RunningServer:
     health: health.HealthServicer
     config: ServerConfig
     metrics_port: int | None = None
+    guard: CallGuard | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def set_serving(self, serving: bool) -> None:
@@ -56,6 +61,8 @@ class RunningServer:
         self.stopping.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        if self.guard is not None:
+            self.guard.priority_pool.shutdown(wait=False)
         self.executor.close()
 
 
@@ -63,13 +70,18 @@ def create_server(config: ServerConfig) -> RunningServer:
     """Starts workers, then the server; health stays NOT_SERVING until every worker is warm."""
     metrics = Metrics()
 
+    local_query_workers = config.query_workers if config.executor == "local" else 0
+
     def spawned(count: int) -> None:
         metrics.worker_spawns.inc()
-        if count > config.workers:  # beyond the first generation: a replacement
+        if count > config.workers + local_query_workers:  # beyond the first generation: a replacement
             metrics.worker_restarts.inc()
 
     local = ProcessFitExecutor(
         config.workers,
+        # With Ray, fits run on the cluster: the local workers answer only queries, and need no split.
+        query_workers=local_query_workers,
+        fit_share=config.fit_share if config.executor == "local" else 0.0,
         warm_up=config.warm_up,
         stall_seconds=config.worker_stall_seconds,
         on_spawn=spawned,
@@ -77,7 +89,14 @@ def create_server(config: ServerConfig) -> RunningServer:
     )
     executor = _cluster_executor(config, local) if config.executor == "ray" else local
     limits = config.limits
-    interceptors: list[grpc.ServerInterceptor] = [RequestIdInterceptor()]
+    guard = CallGuard(
+        read_seconds=config.request_read_seconds,
+        max_calls_per_peer=config.max_calls_per_peer,
+        always_answer=ALWAYS_ANSWER,
+        priority_threads=config.priority_threads,
+    )
+    # The guard is outermost: it sees the handlers the others built, and runs before any of them.
+    interceptors: list[grpc.ServerInterceptor] = [guard, RequestIdInterceptor()]
     security = config.security
     if security.auth_token_file is not None:
         token = security.auth_token_file.read_text().strip()
@@ -91,6 +110,7 @@ def create_server(config: ServerConfig) -> RunningServer:
             ("grpc.max_receive_message_length", limits.max_request_bytes),
             ("grpc.max_send_message_length", limits.max_request_bytes),
             ("grpc.so_reuseport", 0),
+            *connection_options(config),
         ],
     )
     try:
@@ -119,8 +139,24 @@ def create_server(config: ServerConfig) -> RunningServer:
         query_admission,
         metrics,
         limits,
-        executor.capacity,
+        WorkerShares(
+            workers=executor.capacity,
+            query_workers=local.query_workers,
+            fit_share=config.fit_share if local.fit_workers else 0.0,
+            fit_workers=local.fit_workers,
+        ),
         config.default_fit_deadline_seconds,
+        AdmissionLimits(
+            registry_bytes=0,
+            max_concurrent=0,
+            max_queue=0,
+            default_fit_deadline=config.default_fit_deadline_seconds,
+            max_calls_per_peer=config.max_calls_per_peer,
+            max_streams_per_connection=config.max_streams_per_connection,
+            request_read_seconds=config.request_read_seconds,
+            connection_idle_seconds=config.connection_idle_seconds,
+            connection_max_age_seconds=config.connection_max_age_seconds,
+        ),
     )
     pb_grpc.add_CausalModelServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
@@ -134,12 +170,32 @@ def create_server(config: ServerConfig) -> RunningServer:
         metrics.serve(config.metrics_port, config.metrics_address) if config.metrics_port is not None else None
     )
     running = RunningServer(
-        server=server, port=port, executor=executor, health=health_servicer, config=config, metrics_port=metrics_port
+        server=server,
+        port=port,
+        executor=executor,
+        health=health_servicer,
+        config=config,
+        metrics_port=metrics_port,
+        guard=guard,
     )
     running.set_serving(False)
     server.start()
     threading.Thread(target=_mark_ready, args=(running,), name="scmfit-warm-up", daemon=True).start()
     return running
+
+
+def connection_options(config: ServerConfig) -> list[tuple[str, int]]:
+    """gRPC core's per-connection bounds: streams at once, idle time and age (then a grace for calls in flight)."""
+
+    def milliseconds(seconds: float) -> int:
+        return max(1, round(seconds * 1000))
+
+    return [
+        ("grpc.max_concurrent_streams", config.max_streams_per_connection),
+        ("grpc.max_connection_idle_ms", milliseconds(config.connection_idle_seconds)),
+        ("grpc.max_connection_age_ms", milliseconds(config.connection_max_age_seconds)),
+        ("grpc.max_connection_age_grace_ms", milliseconds(config.default_fit_deadline_seconds + config.grace_seconds)),
+    ]
 
 
 def _registry(config: ServerConfig) -> ModelRegistry:

@@ -104,6 +104,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.default_fit_deadline_seconds,
         help="seconds, for fits whose client set no deadline",
     )
+    parser.add_argument(
+        "--query-workers",
+        type=int,
+        default=defaults.query_workers,
+        help="worker processes reserved for queries, beside --workers (0: queries share the fit workers)",
+    )
+    parser.add_argument(
+        "--fit-share",
+        type=float,
+        default=defaults.fit_share,
+        help="share of --workers that fits keep while their tasks wait, whatever the query load (0 to 1)",
+    )
+    parser.add_argument(
+        "--request-read-timeout",
+        type=float,
+        default=defaults.request_read_seconds,
+        help="seconds a call may take to send its request message before it is cancelled",
+    )
+    parser.add_argument(
+        "--max-calls-per-peer",
+        type=int,
+        default=defaults.max_calls_per_peer,
+        help="calls one client host may have in progress at once (health and server info are counted apart)",
+    )
+    parser.add_argument(
+        "--max-streams-per-connection",
+        type=int,
+        default=defaults.max_streams_per_connection,
+        help="HTTP/2 streams one connection may have open at once",
+    )
+    parser.add_argument(
+        "--connection-idle-timeout",
+        type=float,
+        default=defaults.connection_idle_seconds,
+        help="seconds after which a connection with no calls is closed",
+    )
+    parser.add_argument(
+        "--connection-max-age",
+        type=float,
+        default=defaults.connection_max_age_seconds,
+        help="seconds after which a connection is recycled (calls in flight get the fit deadline to finish)",
+    )
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain; with --tls-key turns on TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key")
     parser.add_argument("--client-ca", type=Path, help="PEM CA: require client certificates it signed (mTLS)")
@@ -160,6 +202,15 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--ray-address is for --executor ray")
     if not args.worker_stall_seconds > 2:
         raise SystemExit("--worker-stall-seconds must be above 2 (workers beat every second)")
+    if args.query_workers < 0:
+        raise SystemExit("--query-workers must be 0 or more")
+    if not 0 <= args.fit_share <= 1:
+        raise SystemExit("--fit-share must be within [0, 1]")
+    for flag in ("request_read_timeout", "connection_idle_timeout", "connection_max_age"):
+        if not getattr(args, flag) > 0:
+            raise SystemExit(f"--{flag.replace('_', '-')} must be above 0 seconds")
+    if args.max_calls_per_peer < 1 or args.max_streams_per_connection < 1:
+        raise SystemExit("--max-calls-per-peer and --max-streams-per-connection must be at least 1")
     config = ServerConfig(
         address=args.address,
         workers=args.workers,
@@ -172,6 +223,13 @@ def run(args: argparse.Namespace) -> int:
         max_queue=args.max_queue,
         max_concurrent_queries=args.max_concurrent_queries,
         max_query_queue=args.max_query_queue,
+        query_workers=args.query_workers,
+        fit_share=args.fit_share,
+        request_read_seconds=args.request_read_timeout,
+        max_calls_per_peer=args.max_calls_per_peer,
+        max_streams_per_connection=args.max_streams_per_connection,
+        connection_idle_seconds=args.connection_idle_timeout,
+        connection_max_age_seconds=args.connection_max_age,
         default_fit_deadline_seconds=args.default_fit_deadline,
         security=Security(
             tls_cert=args.tls_cert,

@@ -112,6 +112,25 @@ class ServerConfig:
     puts queries back in the fits' lane, without priority (the layout before the lanes, for comparison)."""
     max_query_queue: int = 64
     """Queries that may wait for a query slot."""
+    query_workers: int = 1
+    """Worker processes reserved for queries, beside `workers`: a query never waits for a fit's node task.
+    Each costs one warm DoWhy process (docs/reliability.md gives its memory). 0: queries use `workers` only."""
+    fit_share: float = 0.5
+    """The share of `workers` that fits keep while their tasks wait: queries may take the rest (at least one
+    worker stays with fits), so no query flood can starve a fit. 0 gives queries strict priority."""
+    request_read_seconds: float = 20.0
+    """How long a call may take to send its request message; then it is cancelled and its thread freed."""
+    max_calls_per_peer: int = 16
+    """Calls one peer host may have in progress at once; beyond it, RESOURCE_EXHAUSTED with a retry delay.
+    Health checks and GetServerInfo have a pool of their own and are counted apart."""
+    max_streams_per_connection: int = 32
+    """HTTP/2 streams one connection may open at once (advertised in SETTINGS_MAX_CONCURRENT_STREAMS)."""
+    priority_threads: int = 4
+    """Threads that serve only health checks and GetServerInfo, so they answer whatever the others do."""
+    connection_idle_seconds: float = 300.0
+    """A connection with no call for this long is closed (GOAWAY); clients reconnect when they next call."""
+    connection_max_age_seconds: float = 3600.0
+    """Connections are recycled after this long; calls in flight then get the default fit deadline to end."""
     worker_stall_seconds: float = 30.0
     """A worker whose heartbeat stops this long (SIGSTOP, a wedged process) is killed and replaced."""
     default_fit_deadline_seconds: float = 600.0

@@ -12,6 +12,7 @@ import collections
 import concurrent.futures
 import functools
 import logging
+import math
 import multiprocessing
 import queue
 import secrets
@@ -184,27 +185,50 @@ class _Task(concurrent.futures.Future[Any]):
         return super().cancel()
 
 
+GENERAL = "general"
+RESERVED = "reserved"
+"""The two pools of a dispatch: the fit workers (which queries may share) and the workers kept for queries."""
+
+
 class BoundedDispatch:
-    """Hands pebble at most `capacity` tasks at a time.
+    """Hands each pebble pool at most one task per worker, and decides which waiting task goes next.
 
     pebble cannot take back a task once it is in the pipe to its workers: a cancelled one kills each
     fresh worker that picks it up. Holding tasks here until a worker is free bounds that to the
     tasks really started, and keeps unsent tasks (and their column copies) out of memory.
+
+    Two lanes share the workers by design, so neither can starve the other:
+    - urgent tasks (queries, milliseconds each) go first to the reserved pool, whose workers never
+      run a fit's node, so a query does not wait for one;
+    - beyond it they take general workers ahead of fits' waiting nodes, but only up to
+      `capacity - fit_workers` of them while fit tasks wait: fits keep `fit_workers` whatever the
+      query load (0 gives queries strict priority, the layout before this).
     """
 
-    def __init__(self, pool: pebble.ProcessPool, capacity: int) -> None:
-        self._pool = pool
-        self._capacity = capacity
+    def __init__(
+        self,
+        pool: pebble.ProcessPool,
+        capacity: int,
+        *,
+        reserved: pebble.ProcessPool | None = None,
+        reserved_capacity: int = 0,
+        fit_workers: int = 0,
+    ) -> None:
+        self._pools: dict[str, pebble.ProcessPool] = {GENERAL: pool}
+        if reserved is not None:
+            self._pools[RESERVED] = reserved
+        self._capacity = {GENERAL: capacity, RESERVED: reserved_capacity if reserved is not None else 0}
+        self._query_cap = capacity - min(capacity, fit_workers)
         self._lock = threading.Lock()
         self._urgent: collections.deque[_Task] = collections.deque()
         self._waiting: collections.deque[_Task] = collections.deque()
-        self._sent: set[_Task] = set()
+        self._sent: dict[_Task, tuple[str, bool]] = {}
+        """Each task on a worker: its pool, and whether it is urgent."""
 
     def schedule(
         self, function: Callable[..., Any], build: Callable[[], Any], *extra: Any, urgent: bool = False
     ) -> _Task:
-        """`function(build(), *extra)` on a worker; `build` runs only when the task is sent. Urgent tasks
-        (queries, milliseconds each) are sent before any waiting ordinary one (a fit's nodes)."""
+        """`function(build(), *extra)` on a worker; `build` runs only when the task is sent."""
         task = _Task(function, build, extra)
         with self._lock:
             (self._urgent if urgent else self._waiting).append(task)
@@ -217,28 +241,61 @@ class BoundedDispatch:
 
     @property
     def pool(self) -> pebble.ProcessPool:
-        return self._pool
+        return self._pools[GENERAL]
 
-    def replace_pool(self, pool: pebble.ProcessPool, error: BaseException) -> None:
+    def pools(self) -> dict[str, pebble.ProcessPool]:
+        with self._lock:
+            return dict(self._pools)
+
+    def busy(self) -> dict[str, tuple[int, int]]:
+        """Per pool: (tasks running, of which urgent)."""
+        with self._lock:
+            return {
+                name: (
+                    sum(1 for lane, _ in self._sent.values() if lane == name),
+                    sum(1 for lane, urgent in self._sent.values() if lane == name and urgent),
+                )
+                for name in self._pools
+            }
+
+    def replace_pool(self, pool: pebble.ProcessPool, error: BaseException, name: str = GENERAL) -> None:
         """The old pool is gone: the tasks it held fail with `error`, the waiting ones go to `pool`."""
         with self._lock:
-            self._pool = pool
-            lost, self._sent = self._sent, set()
+            self._pools[name] = pool
+            lost = [task for task, (lane, _) in self._sent.items() if lane == name]
+            for task in lost:
+                del self._sent[task]
         for task in lost:
             if not task.done():
                 task.set_exception(error)
         self._pump()
 
+    def _running(self, name: str, urgent: bool | None = None) -> int:
+        return sum(1 for lane, kind in self._sent.values() if lane == name and urgent in (None, kind))
+
+    def _next(self) -> tuple[_Task, str, bool] | None:
+        """The task to send now and where, under the lock; None when nothing may go."""
+        if self._urgent and self._running(RESERVED) < self._capacity[RESERVED]:
+            return self._urgent.popleft(), RESERVED, True
+        if self._running(GENERAL) >= self._capacity[GENERAL]:
+            return None
+        if self._urgent and (not self._waiting or self._running(GENERAL, urgent=True) < self._query_cap):
+            return self._urgent.popleft(), GENERAL, True
+        if self._waiting:
+            return self._waiting.popleft(), GENERAL, False
+        return None
+
     def _pump(self) -> None:
         while True:
             with self._lock:
-                if len(self._sent) >= self._capacity or not (self._urgent or self._waiting):
+                chosen = self._next()
+                if chosen is None:
                     return
-                task = (self._urgent or self._waiting).popleft()
+                task, lane, urgent = chosen
                 if not task.set_running_or_notify_cancel():
                     continue  # cancelled while it waited: it never reaches a worker
-                self._sent.add(task)
-                pool = self._pool
+                self._sent[task] = (lane, urgent)
+                pool = self._pools[lane]
             try:
                 inner = pool.schedule(task.function, args=(task.build(), *task.extra))
             except BaseException as error:  # a closed pool, or a task that cannot be built
@@ -253,7 +310,7 @@ class BoundedDispatch:
         with self._lock:
             if task not in self._sent:
                 return  # its pool was replaced and the task already failed
-            self._sent.discard(task)
+            del self._sent[task]
         if done is None:
             task.set_exception(error or RuntimeError("the task was not sent"))
         elif done.cancelled():
@@ -341,24 +398,34 @@ class ProcessFitExecutor:
         self,
         workers: int,
         *,
+        query_workers: int = 0,
+        fit_share: float = 0.0,
         warm_up: bool = True,
         stall_seconds: float = DEFAULT_STALL_SECONDS,
         on_spawn: Callable[[int], None] | None = None,
         on_stall: Callable[[], None] | None = None,
     ) -> None:
         self.workers = workers
+        self.query_workers = query_workers
+        self.fit_workers = fit_workers(workers, fit_share)
         self._warm_up = warm_up
         self._on_stall = on_stall
         self._stalled = threading.Event()
         self.link = WorkerLink(stall_seconds, on_spawn=on_spawn, on_stall=self._stalled.set)
-        self._dispatch = BoundedDispatch(self._new_pool(), workers)
+        self._dispatch = BoundedDispatch(
+            self._new_pool(GENERAL),
+            workers,
+            reserved=self._new_pool(RESERVED) if query_workers else None,
+            reserved_capacity=query_workers,
+            fit_workers=self.fit_workers,
+        )
         self._closed = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="scmfit-pool-supervisor", daemon=True)
         self._supervisor.start()
 
-    def _new_pool(self) -> pebble.ProcessPool:
+    def _new_pool(self, name: str) -> pebble.ProcessPool:
         return pebble.ProcessPool(
-            max_workers=self.workers,
+            max_workers=self.workers if name == GENERAL else self.query_workers,
             initializer=worker.initialize,
             initargs=(self._warm_up, self.link.address),
             context=multiprocessing.get_context("spawn"),
@@ -370,16 +437,20 @@ class ProcessFitExecutor:
                 self._stalled.clear()
                 if self._on_stall is not None:
                     self._on_stall()
-                self._replace_pool("a worker stopped responding and was killed")
-            elif not self._dispatch.pool.active:
-                self._replace_pool("the worker pool broke (a worker died outside a task)")
+                # The link does not say whose worker it killed, and either pool's pipe may be wedged.
+                for name in self._dispatch.pools():
+                    self._replace_pool(name, "a worker stopped responding and was killed")
+            else:
+                for name, pool in self._dispatch.pools().items():
+                    if not pool.active:
+                        self._replace_pool(name, "the worker pool broke (a worker died outside a task)")
 
-    def _replace_pool(self, reason: str) -> None:
+    def _replace_pool(self, name: str, reason: str) -> None:
         if self._closed.is_set():
             return
-        _log.error("%s; replacing the worker pool", reason)
-        old = self._dispatch.pool
-        self._dispatch.replace_pool(self._new_pool(), WorkerLostError(f"{reason}; the call's work was lost"))
+        _log.error("%s; replacing the %s worker pool", reason, name)
+        old = self._dispatch.pools()[name]
+        self._dispatch.replace_pool(self._new_pool(name), WorkerLostError(f"{reason}; the call's work was lost"), name)
         old.stop()
         old.join(timeout=10)
 
@@ -387,9 +458,18 @@ class ProcessFitExecutor:
     def capacity(self) -> int:
         return self.workers
 
+    def busy(self) -> dict[str, tuple[int, int]]:
+        """Per pool (general, reserved): tasks running, and how many of them are queries."""
+        return self._dispatch.busy()
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Blocks until every worker has imported DoWhy and run its warm-up fit."""
-        pings = [self._dispatch.pool.schedule(worker.ping) for _ in range(self.workers)]
+        pools = self._dispatch.pools()
+        pings = [
+            pool.schedule(worker.ping)
+            for name, pool in pools.items()
+            for _ in range(self.workers if name == GENERAL else self.query_workers)
+        ]
         done, _ = concurrent.futures.wait(pings, timeout=timeout)
         return len(done) == len(pings) and all(future.exception() is None for future in done)
 
@@ -427,6 +507,16 @@ class ProcessFitExecutor:
             return
         self._closed.set()
         self._supervisor.join(timeout=10)
-        self._dispatch.pool.stop()
-        self._dispatch.pool.join(timeout=10)
+        pools = self._dispatch.pools().values()
+        for pool in pools:
+            pool.stop()
+        for pool in pools:
+            pool.join(timeout=10)
         self.link.close()
+
+
+def fit_workers(workers: int, fit_share: float) -> int:
+    """The general workers that queries may not take while fits wait: at least one when the share is set."""
+    if fit_share <= 0:
+        return 0
+    return min(workers, max(1, math.ceil(fit_share * workers)))

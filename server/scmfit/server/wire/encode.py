@@ -37,6 +37,21 @@ class AdmissionLimits:
     default_fit_deadline: float
     max_concurrent_queries: int = 0
     max_query_queue: int = 0
+    max_calls_per_peer: int = 0
+    max_streams_per_connection: int = 0
+    request_read_seconds: float = 0.0
+    connection_idle_seconds: float = 0.0
+    connection_max_age_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class WorkerShares:
+    """How fits and queries share the workers, for GetServerInfo."""
+
+    workers: int
+    query_workers: int = 0
+    fit_share: float = 0.0
+    fit_workers: int = 0
 
 
 def duration(seconds: float) -> Duration:
@@ -140,7 +155,7 @@ def result_response(
 
 
 def server_info(
-    limits: Limits, qualities: Iterable[Quality], workers: int, admission: AdmissionLimits
+    limits: Limits, qualities: Iterable[Quality], workers: WorkerShares, admission: AdmissionLimits
 ) -> pb.GetServerInfoResponse:
     return pb.GetServerInfoResponse(
         scmfit_version=scmfit_version(),
@@ -153,9 +168,12 @@ def server_info(
             max_registry_bytes=admission.registry_bytes,
             default_fit_deadline=duration(admission.default_fit_deadline),
             upload_idle_timeout=duration(limits.upload_idle_seconds),
+            request_read_timeout=duration(admission.request_read_seconds),
+            connection_idle_timeout=duration(admission.connection_idle_seconds),
+            connection_max_age=duration(admission.connection_max_age_seconds),
         ),
         available_qualities=[to_wire(q) for q in qualities],
-        workers=workers,
+        **dataclasses.asdict(workers),
     )
 
 

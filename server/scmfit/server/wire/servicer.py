@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import queue
@@ -93,8 +94,9 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         query_admission: Admission,
         metrics: Metrics,
         limits: Limits,
-        workers: int,
+        workers: encode.WorkerShares,
         default_fit_deadline: float,
+        serving: encode.AdmissionLimits,
     ) -> None:
         self._executor = executor
         self._registry = registry
@@ -106,6 +108,8 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         self._limits = limits
         self._workers = workers
         self._default_fit_deadline = default_fit_deadline
+        self._serving = serving
+        """The connection bounds; the admission figures in it are filled in from the live objects."""
 
     def FitModel(  # noqa: N802 - the name is the RPC's
         self, request: pb.FitModelRequest, context: grpc.ServicerContext
@@ -242,7 +246,8 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         self, request: pb.GetServerInfoRequest, context: grpc.ServicerContext
     ) -> pb.GetServerInfoResponse:
         own_lane = self._query_admission is not self._admission
-        bounds = encode.AdmissionLimits(
+        bounds = dataclasses.replace(
+            self._serving,
             registry_bytes=self._registry.max_bytes,
             max_concurrent=self._admission.max_active,
             max_queue=self._admission.max_queued,
