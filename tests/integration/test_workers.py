@@ -24,7 +24,8 @@ def workers_of(server: psutil.Process) -> list[psutil.Process]:
 
 
 def test_a_stopped_worker_is_detected_killed_and_replaced_and_readiness_follows() -> None:
-    server = start_server("--worker-stall-seconds", "3", "--metrics-port", "0", workers=1)
+    # No query worker: the test follows the one worker there is.
+    server = start_server("--worker-stall-seconds", "3", "--metrics-port", "0", "--query-workers", "0", workers=1)
     try:
         main = psutil.Process(server.process.pid)
         (worker,) = workers_of(main)
@@ -61,7 +62,7 @@ def test_a_killed_server_leaves_no_process_behind() -> None:
     server = start_server(workers=2)
     main = psutil.Process(server.process.pid)
     children = main.children(recursive=True)
-    assert len(workers_of(main)) == 2
+    assert len(workers_of(main)) == 3  # two fit workers and the query worker
     assert not any("Manager" in " ".join(child.cmdline()) for child in children)  # no manager process
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(10)
@@ -74,7 +75,7 @@ def test_a_killed_server_leaves_no_process_behind() -> None:
 
 def test_an_idle_worker_killed_from_outside_is_replaced_and_the_server_keeps_fitting() -> None:
     """pebble declares its pool broken when a worker dies with no task; the supervisor replaces it."""
-    server = start_server("--metrics-port", "0", workers=1)
+    server = start_server("--metrics-port", "0", "--query-workers", "0", workers=1)
     try:
         (worker,) = workers_of(psutil.Process(server.process.pid))
         os.kill(worker.pid, signal.SIGKILL)  # what the OOM killer does

@@ -86,6 +86,7 @@ def create_server(config: ServerConfig) -> RunningServer:
         stall_seconds=config.worker_stall_seconds,
         on_spawn=spawned,
         on_stall=metrics.worker_stalls.inc,
+        on_send=lambda pool, urgent: metrics.tasks_sent.labels(pool, "query" if urgent else "fit").inc(),
     )
     executor = _cluster_executor(config, local) if config.executor == "ray" else local
     limits = config.limits
@@ -94,7 +95,10 @@ def create_server(config: ServerConfig) -> RunningServer:
         max_calls_per_peer=config.max_calls_per_peer,
         always_answer=ALWAYS_ANSWER,
         priority_threads=config.priority_threads,
+        on_read_timeout=metrics.request_read_timeouts.inc,
+        on_refusal=metrics.peer_refusals.inc,
     )
+    metrics.calls_in_progress.set_function(guard.calls.total)
     # The guard is outermost: it sees the handlers the others built, and runs before any of them.
     interceptors: list[grpc.ServerInterceptor] = [guard, RequestIdInterceptor()]
     security = config.security

@@ -43,6 +43,22 @@ class Metrics:
         self.registry_bytes = Gauge(
             "scmfit_registry_bytes", "Bytes of stored models in memory.", registry=self.registry
         )
+        self.calls_in_progress = Gauge(
+            "scmfit_calls_in_progress", "Calls counted against max_calls_per_peer (health and server info apart).",
+            registry=self.registry,
+        )  # fmt: skip
+        self.request_read_timeouts = Counter(
+            "scmfit_request_read_timeouts", "Calls cancelled because their request message did not arrive in time.",
+            registry=self.registry,
+        )  # fmt: skip
+        self.peer_refusals = Counter(
+            "scmfit_peer_refusals", "Calls refused because their peer held max_calls_per_peer already.",
+            registry=self.registry,
+        )  # fmt: skip
+        self.tasks_sent = Counter(
+            "scmfit_worker_tasks", "Tasks sent to workers, by pool (general, reserved) and kind (fit, query).",
+            ["pool", "kind"], registry=self.registry,
+        )  # fmt: skip
 
     def watch(
         self,

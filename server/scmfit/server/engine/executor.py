@@ -213,7 +213,9 @@ class BoundedDispatch:
         reserved: pebble.ProcessPool | None = None,
         reserved_capacity: int = 0,
         fit_workers: int = 0,
+        on_send: Callable[[str, bool], None] | None = None,
     ) -> None:
+        self._on_send = on_send
         self._pools: dict[str, pebble.ProcessPool] = {GENERAL: pool}
         if reserved is not None:
             self._pools[RESERVED] = reserved
@@ -303,6 +305,8 @@ class BoundedDispatch:
                 continue
             task.inner = inner
             inner.add_done_callback(functools.partial(self._finish, task))
+            if self._on_send is not None:
+                self._on_send(lane, urgent)
 
     def _finish(
         self, task: _Task, done: concurrent.futures.Future[Any] | None, error: BaseException | None = None
@@ -404,6 +408,7 @@ class ProcessFitExecutor:
         stall_seconds: float = DEFAULT_STALL_SECONDS,
         on_spawn: Callable[[int], None] | None = None,
         on_stall: Callable[[], None] | None = None,
+        on_send: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.workers = workers
         self.query_workers = query_workers
@@ -418,6 +423,7 @@ class ProcessFitExecutor:
             reserved=self._new_pool(RESERVED) if query_workers else None,
             reserved_capacity=query_workers,
             fit_workers=self.fit_workers,
+            on_send=on_send,
         )
         self._closed = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="scmfit-pool-supervisor", daemon=True)

@@ -80,9 +80,10 @@ def peer_host(peer: str) -> str:
 class PeerCounts:
     """Calls in progress per peer host, refused beyond a bound."""
 
-    def __init__(self, limit: int, what: str) -> None:
+    def __init__(self, limit: int, what: str, on_refusal: Callable[[], None]) -> None:
         self.limit = limit
         self._what = what
+        self._on_refusal = on_refusal
         self._counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
 
@@ -90,6 +91,7 @@ class PeerCounts:
         host = peer_host(peer)
         with self._lock:
             if self._counts[host] >= self.limit:
+                self._on_refusal()
                 raise ServerBusyError(
                     self._counts[host], 0, PEER_RETRY_SECONDS, f"{self._what} from this peer", "max_calls_per_peer"
                 )
@@ -128,15 +130,17 @@ class CallGuard(grpc.ServerInterceptor):
         max_calls_per_peer: int,
         always_answer: frozenset[str],
         priority_threads: int,
+        on_read_timeout: Callable[[], None] = lambda: None,
+        on_refusal: Callable[[], None] = lambda: None,
     ) -> None:
         self.read_seconds = read_seconds
+        self._on_read_timeout = on_read_timeout
         self._always_answer = always_answer
         self._alarms = Alarms()
-        self.calls = PeerCounts(max_calls_per_peer, "calls")
+        self.calls = PeerCounts(max_calls_per_peer, "calls", on_refusal)
         # A peer may hold at most half the priority threads, so another peer's health check always finds one.
-        self.priority_calls = PeerCounts(max(1, priority_threads // 2), "health and info calls")
+        self.priority_calls = PeerCounts(max(1, priority_threads // 2), "health and info calls", on_refusal)
         self.priority_pool = futures.ThreadPoolExecutor(max_workers=priority_threads, thread_name_prefix="scmfit-prio")
-        self.read_timeouts = 0
 
     def intercept_service(
         self,
@@ -187,7 +191,7 @@ class CallGuard(grpc.ServerInterceptor):
                 return request
             # abort raises; on a call that is already over, grpcio drops it without logging.
             if timed_out.is_set():
-                self.read_timeouts += 1
+                self._on_read_timeout()
                 _log.warning("a call from %s sent no request within %gs; cancelled", peer, self.read_seconds)
                 context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"no request message within {self.read_seconds:g}s")
             if context.is_active():  # closed without a message: what grpcio itself answers
