@@ -23,6 +23,7 @@ from scmfit.client._errors import DeadlineExceededError, InvalidRequestError, Sc
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import fit_request
 from scmfit.client._results import FitProgress, FitResult, FitStatus
+from scmfit.client._terminal import rich_markup, rich_text, shown
 from scmfit.client._traces import read_graph, read_traces
 
 EXIT_SUCCESS, EXIT_NOT_SUCCESS, EXIT_ERROR = 0, 1, 2
@@ -36,7 +37,7 @@ _STATUS_STYLE = {
 
 def _coefficients(result: FitResult, name: str) -> str:
     mechanism = result.node(name).mechanism
-    text = ", ".join(f"{feature}={value:.4g}" for feature, value in mechanism.coefficients.items())
+    text = ", ".join(f"{shown(feature)}={value:.4g}" for feature, value in mechanism.coefficients.items())
     if mechanism.intercept is not None:
         text += f" (+{mechanism.intercept:.3g})" if mechanism.intercept >= 0 else f" ({mechanism.intercept:.3g})"
     return text or "-"
@@ -71,10 +72,10 @@ def render_plain(result: FitResult) -> str:
         score, passed = _score(result, node.name)
         mark = {True: " ✓", False: " ✗", None: ""}[passed]
         lines.append(
-            f"{node.name:<14} {','.join(node.parents) or '-':<16} {node.mechanism.kind.value:<24} "
+            f"{shown(node.name):<14} {','.join(map(shown, node.parents)) or '-':<16} {node.mechanism.kind.value:<24} "
             f"{node.mechanism.model_type:<46} {score + mark:<22} {_coefficients(result, node.name)}"
         )
-    lines += ["", f"{result.status.value.upper()}: {result.message}", _summary(result)]
+    lines += ["", f"{result.status.value.upper()}: {shown(result.message)}", _summary(result)]
     return "\n".join(lines)
 
 
@@ -83,20 +84,21 @@ def render_explanation(result: FitResult) -> str:
     AutoAssignmentSummary lists them, with what racing decided and after how many folds."""
     lines = []
     for node in result.nodes:
+        name = shown(node.name)
         if node.selection == "root":
-            lines.append(f"{node.name}: a root; its empirical distribution")
+            lines.append(f"{name}: a root; its empirical distribution")
         elif node.selection == "linear_screen":
-            lines.append(f"{node.name}: linear screen, cross-validated R² {node.screening_r2:.4f}; zoo skipped")
+            lines.append(f"{name}: linear screen, cross-validated R² {node.screening_r2:.4f}; zoo skipped")
         elif not node.candidates:
-            lines.append(f"{node.name}: {node.mechanism.model_type} (no candidates reported)")
+            lines.append(f"{name}: {shown(node.mechanism.model_type)} (no candidates reported)")
         else:
-            lines.append(f"{node.name}: {result.metadata.selection} selection on {node.selection_metric}")
+            lines.append(f"{name}: {result.metadata.selection} selection on {node.selection_metric}")
             for candidate in node.candidates:
                 lines.append(
                     f"  {candidate.outcome:<11} {candidate.model_type:<46} {candidate.mean_loss:>12.6g} "
                     f"over {candidate.folds} fold{'s' if candidate.folds != 1 else ''}"
                 )
-            lines.extend(f"  why: {reason}" for reason in node.selection_note.split("; ") if reason)
+            lines.extend(f"  why: {shown(reason)}" for reason in node.selection_note.split("; ") if reason)
     return "\n".join(lines)
 
 
@@ -110,19 +112,21 @@ def _render_rich(result: FitResult) -> None:
     table.add_column("R²", justify="right")
     for node in result.nodes:
         score, passed = _score(result, node.name)
-        styled = {True: f"[green]{score} ✓[/]", False: f"[red]{score} ✗[/]", None: f"[dim]{score}[/]"}[passed]
+        styled = {True: (f"{score} ✓", "green"), False: (f"{score} ✗", "red"), None: (score, "dim")}[passed]
+        # Every cell is a Text, never markup: names and messages are the user's data.
         table.add_row(
-            node.name,
-            ", ".join(node.parents) or "[dim]-[/]",
-            node.mechanism.kind.value,
-            node.mechanism.model_type,
-            _coefficients(result, node.name),
-            styled,
+            rich_text(node.name),
+            rich_text(", ".join(node.parents) or "-", "" if node.parents else "dim"),
+            rich_text(node.mechanism.kind.value),
+            rich_text(node.mechanism.model_type),
+            rich_text(_coefficients(result, node.name)),
+            rich_text(*styled),
         )
     console = Console()
     console.print(table)
-    console.print(f"[{_STATUS_STYLE[result.status]}]{result.status.value.upper()}[/]: {result.message}")
-    console.print(f"[dim]{_summary(result)}[/]")
+    status = rich_text(result.status.value.upper(), _STATUS_STYLE[result.status])
+    console.print(status + rich_text(f": {result.message}"))
+    console.print(rich_text(_summary(result), "dim"))
 
 
 def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
@@ -131,7 +135,9 @@ def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
     try:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     except ImportError:
-        return client.fit(request, on_progress=lambda p: print(f"  {p.stage.value:<10} {p.node}", file=sys.stderr))
+        return client.fit(
+            request, on_progress=lambda p: print(f"  {p.stage.value:<10} {shown(p.node)}", file=sys.stderr)
+        )
     columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("validating", total=None)
@@ -143,7 +149,7 @@ def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
                     task,
                     total=3 * event.total,
                     completed=3 * event.done + steps[event.stage.value],
-                    description=f"{event.stage.value} {event.node}",
+                    description=f"{event.stage.value} {rich_markup(event.node)}",
                 )
 
         result = client.fit(request, on_progress=on_progress)
@@ -221,15 +227,15 @@ def _query(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(json_format.MessageToDict(result.raw), indent=2))
         return EXIT_SUCCESS
-    title = ", ".join(f"{i.kind}({i.node}={i.value:g})" for i in interventions) or "observational"
+    title = ", ".join(f"{i.kind}({shown(i.node)}={i.value:g})" for i in interventions) or "observational"
     header = f"{'node':<16}" + "".join(f"{name:>11}" for name in ("mean", "std", "q05", "q50", "q95", "min", "max"))
     print(f"{title}: {result.num_samples} samples in {result.seconds * 1000:.0f} ms")
     print(header)
     for node, stats in result.statistics.items():
         if stats.categories and not stats.std and not stats.mean:
-            print(f"{node:<16}  " + ", ".join(f"{k}: {v:.3f}" for k, v in stats.categories.items()))
+            print(f"{shown(node):<16}  " + ", ".join(f"{shown(k)}: {v:.3f}" for k, v in stats.categories.items()))
         else:
-            print(f"{node:<16}" + "".join(f"{v:>11.4g}" for v in stats.as_dict().values()))
+            print(f"{shown(node):<16}" + "".join(f"{v:>11.4g}" for v in stats.as_dict().values()))
     return EXIT_SUCCESS
 
 
@@ -242,7 +248,7 @@ def _models(args: argparse.Namespace) -> int:
     print(f"{'model_id':<66}{'status':<19}{'rows':>8}  {'mean R²':>8}  nodes")
     for m in models:
         r2 = f"{m.mean_r2:.4f}" if m.mean_r2 is not None else "-"
-        print(f"{m.model_id:<66}{m.status.value:<19}{m.num_rows:>8}  {r2:>8}  {', '.join(m.nodes)}")
+        print(f"{m.model_id:<66}{m.status.value:<19}{m.num_rows:>8}  {r2:>8}  {', '.join(map(shown, m.nodes))}")
     return EXIT_SUCCESS
 
 
@@ -378,30 +384,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         if error.violations:
             print("error: the request was refused:", file=sys.stderr)
             for violation in error.violations:
-                print(f"  {violation.field}: {violation.description}", file=sys.stderr)
+                print(f"  {shown(violation.field)}: {shown(violation.description)}", file=sys.stderr)
         else:
-            print(f"error: {error.message}", file=sys.stderr)
+            print(f"error: {shown(error.message)}", file=sys.stderr)
         return EXIT_ERROR
     except (UnavailableError, DeadlineExceededError) as error:
         address = getattr(args, "address", "")
         if isinstance(error, UnavailableError) or not _accepts_connections(address):
             print(
-                f"error: no scmfit server answered at {address} ({error.message}); "
+                f"error: no scmfit server answered at {address} ({shown(error.message)}); "
                 "start one with `scmfit serve`, or point --address at a running server",
                 file=sys.stderr,
             )
         else:
-            print(f"error: {type(error).__name__}: {error.message}", file=sys.stderr)
+            print(f"error: {type(error).__name__}: {shown(error.message)}", file=sys.stderr)
         return EXIT_ERROR
     except ScmfitError as error:
-        print(f"error: {type(error).__name__}: {error.message}", file=sys.stderr)
+        print(f"error: {type(error).__name__}: {shown(error.message)}", file=sys.stderr)
         return EXIT_ERROR
     except UsageError as error:
         parser.print_usage(sys.stderr)
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {shown(error)}", file=sys.stderr)
         return EXIT_ERROR
     except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {shown(error)}", file=sys.stderr)
         return EXIT_ERROR
     return code
 
