@@ -9,7 +9,6 @@ import time
 
 from scmfit.server.wire.interceptors import RequestIdFilter
 
-
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
