@@ -95,3 +95,13 @@ def test_query_and_models_commands(server: ServerProcess) -> None:
     assert model_id in listed.stdout
     bad = scmfit("query", "--model", model_id, "--do", "Q=1", "--address", server.address)
     assert bad.returncode == 2 and "interventions[0].node" in bad.stderr
+
+
+def test_a_repeated_csv_column_exits_two_naming_it(server: ServerProcess, tmp_path: Path) -> None:
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps({"nodes": ["a", "b"], "edges": [["a", "b"]]}))
+    traces = tmp_path / "traces.csv"
+    traces.write_text("a,b,b\n" + "".join(f"{i},{2 * i},{3 * i}\n" for i in range(50)))
+    done = scmfit("fit", "--graph", str(graph), "--traces", str(traces), "--address", server.address)
+    assert done.returncode == 2
+    assert "column 'b' appears twice" in done.stderr and "columns 2 and 3" in done.stderr

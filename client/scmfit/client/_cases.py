@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 from scmfit.client._config import FIELD_NAMES, FitConfig
 from scmfit.client._errors import FieldViolation, InvalidRequestError
 from scmfit.client._request import fit_request
-from scmfit.client._traces import check_keys, graph_from_json, traces_from_json
+from scmfit.client._traces import check_keys, graph_from_json, load_json, traces_from_json
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 
@@ -43,11 +42,7 @@ CONFIG_KEYS = FIELD_NAMES
 
 
 def load_case(path: Path, string_columns: Collection[str] = ()) -> Case:
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        description = f"not JSON: {error}"
-        raise InvalidRequestError(f"{path}: {description}", (FieldViolation(str(path), description),)) from None
+    raw = load_json(path.read_text(), path)
     if not isinstance(raw, dict) or "graph" not in raw or "traces" not in raw:
         description = 'a case file is {"graph": {...}, "traces": {...}, "config": {...}}'
         raise InvalidRequestError(f"{path}: {description}", (FieldViolation(str(path), description),))

@@ -45,11 +45,27 @@ def normalize_graph(graph: GraphLike) -> tuple[list[str], list[Edge]]:
     return [str(node) for node in nodes], pairs
 
 
+def refuse_duplicates(names: Iterable[object], where: str, field: str = "data") -> None:
+    """A repeated column name would silently keep only its last column: refused, naming both positions."""
+    first: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        text = str(name)
+        if text in first:
+            raise _invalid(
+                field,
+                f"column {text!r} appears twice in {where} (columns {first[text]} and {position}); "
+                "rename or drop one of them",
+            )
+        first[text] = position
+
+
 def normalize_data(data: DataLike) -> dict[str, np.ndarray]:
     """One 1-D array per column; pandas categoricals and strings become str arrays."""
     if hasattr(data, "columns") and hasattr(data, "dtypes") and hasattr(data, "__getitem__"):
+        refuse_duplicates(data.columns, "the DataFrame")
         return {str(name): _series_array(data[name]) for name in data.columns}
     if isinstance(data, Mapping):
+        refuse_duplicates(data.keys(), "the mapping (names are compared as strings)")
         arrays: dict[str, np.ndarray] = {}
         for name, values in data.items():
             array = (

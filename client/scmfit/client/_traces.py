@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from scmfit.client._errors import FieldViolation, InvalidRequestError
-from scmfit.client._request import dtype_for_kinds, value_kind
+from scmfit.client._request import dtype_for_kinds, refuse_duplicates, value_kind
 
 _BOOL_WORDS = {"true": True, "false": False}
 MISSING_WORDS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "nil", "#n/a", "missing", "?"})
@@ -43,17 +43,45 @@ def check_keys(raw: Mapping[str, Any], accepted: Collection[str], where: str, so
         )
 
 
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str, first: int, second: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    positions: dict[str, int] = {}
+    for position, (key, _) in enumerate(pairs, start=1):
+        if key in positions:
+            raise _DuplicateKeyError(key, positions[key], position)
+        positions[key] = position
+    return dict(pairs)
+
+
+def load_json(text: str | bytes, source: Path | str) -> Any:
+    """`json.loads`, refusing what it would silently accept: a key repeated in one object (the last
+    one would win), and nesting too deep for Python's recursion (a RecursionError otherwise)."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except json.JSONDecodeError as error:
+        raise _bad_file(source, f"not JSON: {error}") from None
+    except _DuplicateKeyError as error:
+        raise _bad_file(
+            source,
+            f"key {error.key!r} appears twice in one object (keys {error.first} and {error.second}); "
+            "the second would silently replace the first: rename or drop one",
+        ) from None
+    except RecursionError:
+        raise _bad_file(source, "the JSON is nested too deeply to read") from None
+
+
 def read_graph(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
     """`{"nodes": [...], "edges": [[a, b], ...]}`."""
     return parse_graph(path.read_text(), str(path))
 
 
 def parse_graph(text: str, source: str) -> tuple[list[str], list[tuple[str, str]]]:
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise _bad_file(source, f"not JSON: {error}") from None
-    return graph_from_json(raw, source)
+    return graph_from_json(load_json(text, source), source)
 
 
 def graph_from_json(raw: Any, source: Path | str, where: str = "the graph") -> tuple[list[str], list[tuple[str, str]]]:
@@ -146,6 +174,7 @@ def parse_csv(text: str, source: str, string_columns: Collection[str] = ()) -> d
     if not rows:
         raise _bad_file(source, "the CSV file is empty")
     header, body, body_lines = rows[0], rows[1:], lines[1:]
+    refuse_duplicates(header, f"the header of {source} (line {lines[0]})", f"{source}: line {lines[0]}")
     for row, number in zip(body, body_lines, strict=True):
         if len(row) != len(header):
             raise _bad_file(source, f"line {number} has {len(row)} cells but the header has {len(header)}")
@@ -234,10 +263,7 @@ def read_traces(path: Path, string_columns: Collection[str] = ()) -> dict[str, n
     if suffix == ".csv":
         return parse_csv(path.read_text(), str(path), string_columns)
     if suffix == ".json":
-        try:
-            raw: Any = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise _bad_file(path, f"not JSON: {error}") from None
+        raw: Any = load_json(path.read_text(), path)
         if isinstance(raw, dict) and "traces" in raw:
             check_keys(raw, ("traces",), "the traces file", path)
             raw = raw["traces"]
@@ -248,5 +274,6 @@ def read_traces(path: Path, string_columns: Collection[str] = ()) -> dict[str, n
         except ImportError:
             raise _bad_file(path, "reading Parquet needs pyarrow: pip install pyarrow") from None
         table = parquet.read_table(path)
+        refuse_duplicates(table.column_names, str(path), str(path))
         return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
     raise _bad_file(path, "traces must be .csv, .json or .parquet")

@@ -342,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--tls-cert", type=Path, help="PEM client certificate, for servers that require mTLS")
     web.add_argument("--tls-key", type=Path, help="PEM client key")
     web.add_argument("--token-file", type=Path, help="file holding the gRPC server's bearer token")
+    web.add_argument(
+        "--max-pending-bytes",
+        type=_positive_int,
+        default=256 * 1024 * 1024,
+        help="bytes that jobs waiting for their stream may hold together; beyond it, 429 (default 256 MiB)",
+    )
     web.set_defaults(handler=_web)
 
     serve = commands.add_parser("serve", help="run the server (needs the server extra)")
@@ -427,6 +433,7 @@ def _web(args: argparse.Namespace) -> int:
         credentials=tls_credentials(args.tls_ca, args.tls_cert, args.tls_key) if secure else None,
         token=args.token_file.read_text().strip() if args.token_file else None,
         allowed_hosts=tuple(args.allowed_host),
+        max_pending_bytes=args.max_pending_bytes,
     )
     return EXIT_SUCCESS
 

@@ -33,12 +33,23 @@ from scmfit.client._cases import load_case
 from scmfit.client._errors import InvalidRequestError, NotFoundError, ScmfitError, UnavailableError
 from scmfit.client._request import fit_request
 from scmfit.client._results import FitProgress, FitResult
-from scmfit.client._traces import parse_csv, parse_graph
+from scmfit.client._traces import load_json, parse_csv, parse_graph
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 JOB_TTL_SECONDS = 300
 MAX_PENDING_JOBS = 64
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+MAX_PENDING_BYTES = 256 * 1024 * 1024
+"""What the requests of jobs waiting for their stream may hold together: 64 jobs of 29 MiB CSVs held 1.7 GB."""
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 RETRY_AFTER_SECONDS = 5
@@ -75,6 +86,27 @@ def origin_guard(allowed_hosts: Sequence[str]) -> Any:
     return middleware
 
 
+def security_headers(app: Any) -> Any:
+    """Pure ASGI middleware: every response says nosniff and carries the page's Content-Security-Policy
+    (no inline script or style, nothing from another origin)."""
+
+    async def secured(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await app(scope, receive, with_headers)
+
+    return secured
+
+
 @dataclass
 class Bridge:
     """What the routes share: the gRPC channel and the jobs waiting for their stream."""
@@ -84,6 +116,7 @@ class Bridge:
     credentials: grpc.ChannelCredentials | None = None
     token: str | None = None
     jobs: dict[str, tuple[float, pb.FitModelRequest]] = field(default_factory=dict)
+    max_pending_bytes: int = MAX_PENDING_BYTES
     _client: AsyncClient | None = None
 
     @property
@@ -98,6 +131,12 @@ class Bridge:
             del self.jobs[job_id]
         if len(self.jobs) >= MAX_PENDING_JOBS:
             raise BridgeBusyError(f"{MAX_PENDING_JOBS} jobs are waiting to be streamed; try again shortly")
+        held = sum(pending.ByteSize() for _, pending in self.jobs.values())
+        if held + request.ByteSize() > self.max_pending_bytes:
+            raise BridgeBusyError(
+                f"jobs waiting to be streamed hold {held} bytes, and this one would pass the bridge's "
+                f"{self.max_pending_bytes} bytes; try again shortly"
+            )
         job_id = secrets.token_urlsafe(16)
         self.jobs[job_id] = (now, request)
         return job_id
@@ -163,9 +202,12 @@ def create_app(
     credentials: grpc.ChannelCredentials | None = None,
     token: str | None = None,
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
+    max_pending_bytes: int = MAX_PENDING_BYTES,
 ) -> Starlette:
     """`allowed_hosts` guards against DNS rebinding (the Host header) and cross-site requests (Origin)."""
-    bridge = Bridge(target=target, fixtures=fixtures, credentials=credentials, token=token)
+    bridge = Bridge(
+        target=target, fixtures=fixtures, credentials=credentials, token=token, max_pending_bytes=max_pending_bytes
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -293,6 +335,7 @@ def create_app(
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(security_headers),
             Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
             Middleware(origin_guard(allowed_hosts)),
         ],
@@ -301,16 +344,22 @@ def create_app(
 
 async def json_body(request: Request) -> dict[str, Any] | Response:
     """The request's JSON object, or the 400 or 413 that says what is wrong with it."""
+    too_large = JSONResponse({"message": f"the body is over {MAX_UPLOAD_BYTES} bytes", "violations": []}, 413)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-        return JSONResponse({"message": f"the body is over {MAX_UPLOAD_BYTES} bytes", "violations": []}, 413)
-    raw = await request.body()
-    if len(raw) > MAX_UPLOAD_BYTES:
-        return JSONResponse({"message": f"the body is over {MAX_UPLOAD_BYTES} bytes", "violations": []}, 413)
+        return too_large
+    # Read as it arrives and stop at the limit: a chunked body declares no length.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_UPLOAD_BYTES:
+            return too_large
+        chunks.append(chunk)
     try:
-        body = json.loads(raw)
-    except ValueError as error:
-        return JSONResponse({"message": f"the body is not JSON: {error}", "violations": []}, 400)
+        body = load_json(b"".join(chunks), "the body")
+    except InvalidRequestError as error:
+        return JSONResponse({"message": error.message, "code": "INVALID_ARGUMENT", "violations": []}, 400)
     if not isinstance(body, dict):
         return JSONResponse({"message": "the body must be a JSON object", "violations": []}, 400)
     return body
@@ -325,6 +374,7 @@ def run(
     credentials: grpc.ChannelCredentials | None = None,
     token: str | None = None,
     allowed_hosts: Sequence[str] = (),
+    max_pending_bytes: int = MAX_PENDING_BYTES,
 ) -> None:
     """`scmfit web`: serves the page; with `embedded`, also runs the gRPC server in this process."""
     import uvicorn
@@ -341,7 +391,14 @@ def run(
     host, _, port = address.rpartition(":")
     host = host or "127.0.0.1"
     hosts = (*LOOPBACK_HOSTS, *allowed_hosts, *((host,) if host not in ("0.0.0.0", "::") else ()))
-    app = create_app(target, fixtures=fixtures, credentials=credentials, token=token, allowed_hosts=hosts)
+    app = create_app(
+        target,
+        fixtures=fixtures,
+        credentials=credentials,
+        token=token,
+        allowed_hosts=hosts,
+        max_pending_bytes=max_pending_bytes,
+    )
     try:
         uvicorn.run(app, host=host, port=int(port), log_level="info")
     finally:
