@@ -134,3 +134,27 @@ def test_a_down_grpc_server_reads_as_server_unavailable(browser: Any, dead_web: 
     page.wait_for_selector("#error:not([hidden])", timeout=60_000)
     assert "server unavailable" in page.inner_text("#error")
     context.close()
+
+
+def test_the_page_runs_within_its_content_security_policy(browser: Any, web: str) -> None:
+    """No inline script or style, nothing from elsewhere: a fit and a what-if raise no CSP violation."""
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    try:
+        page = context.new_page()
+        page.add_init_script(
+            "window.cspViolations = [];"
+            "document.addEventListener('securitypolicyviolation',"
+            " e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        response = page.goto(web)
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_selector("body[data-fixtures=loaded]")
+        run_fit(page, "linear_chain")
+        page.wait_for_selector("#result-card:not([hidden])", timeout=120_000)
+        page.select_option("#whatif-node", "X")
+        page.fill("#whatif-value", "2")
+        page.click("#whatif")
+        page.wait_for_selector("#whatif-result:not([hidden])")
+        assert page.evaluate("window.cspViolations") == []
+    finally:
+        context.close()
