@@ -134,6 +134,8 @@ def create_server(config: ServerConfig) -> RunningServer:
         )
     )
     metrics.watch(lambda: admission.active, lambda: admission.queued, registry.stats, executor.warm_workers)
+    metrics.unverified_files.set_function(lambda: registry.unverified()[0])
+    metrics.unverified_bytes.set_function(lambda: registry.unverified()[1])
     datasets = DatasetStore(config.dataset_bytes, config.dataset_ttl_seconds)
     servicer = CausalModelServicer(
         executor,

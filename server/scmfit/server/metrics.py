@@ -55,6 +55,14 @@ class Metrics:
             "scmfit_peer_refusals", "Calls refused because their peer held max_calls_per_peer already.",
             registry=self.registry,
         )  # fmt: skip
+        self.unverified_files = Gauge(
+            "scmfit_unverified_model_files", "Model files no key of ours verifies (never served; first to go).",
+            registry=self.registry,
+        )  # fmt: skip
+        self.unverified_bytes = Gauge(
+            "scmfit_unverified_model_bytes", "Bytes of those files, counted against --model-dir-bytes.",
+            registry=self.registry,
+        )  # fmt: skip
         self.tasks_sent = Counter(
             "scmfit_worker_tasks", "Tasks sent to workers, by pool (general, reserved) and kind (fit, query).",
             ["pool", "kind"], registry=self.registry,

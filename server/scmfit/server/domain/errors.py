@@ -164,3 +164,9 @@ class ModelStoreUnavailableError(ScmfitServerError):
     """The shared model store could not be reached or refused a request; retrying later may succeed."""
 
     code: ClassVar[int] = code_pb2.UNAVAILABLE
+
+
+class ModelStoreFullError(ScmfitServerError):
+    """The model directory has no room for the fitted model; the fit's work is lost, nothing is left behind."""
+
+    code: ClassVar[int] = code_pb2.RESOURCE_EXHAUSTED

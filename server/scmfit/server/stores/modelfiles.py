@@ -7,6 +7,7 @@ registry asks it on every lookup instead of trusting what it saw at start-up.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from scmfit.server.config import StartupError
-from scmfit.server.domain.errors import ModelStoreUnavailableError
+from scmfit.server.domain.errors import ModelStoreFullError, ModelStoreUnavailableError
 from scmfit.server.domain.identity import MODEL_ID_PATTERN
 
 _log = logging.getLogger(__name__)
@@ -81,11 +82,20 @@ class DirectoryFiles:
     def write(self, model_id: str, data: bytes) -> None:
         path = self.directory / _name(model_id)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{_TEMPORARY}")
-        with temporary.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
+        try:
+            with temporary.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            temporary.replace(path)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)  # a torn temporary file would keep the disk full for every later fit
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ModelStoreFullError(
+                    f"the model directory {self.directory} is full ({os.strerror(error.errno)}): the model "
+                    f"({len(data)} bytes) was not stored; free space there, or lower --model-dir-bytes"
+                ) from None
+            raise
 
     def read(self, model_id: str) -> bytes | None:
         try:

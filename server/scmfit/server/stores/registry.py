@@ -100,6 +100,9 @@ class ModelRegistry:
         self._memory: OrderedDict[str, StoredModel] = OrderedDict()
         self._memory_bytes = 0
         self._on_disk: dict[str, FileInfo] = {}  # persisted models (of a private directory)
+        self._unverified: dict[str, FileInfo] = {}
+        """Files of the directory that failed their signature or format: never served, but on disk, so
+        they count against the disk budget (and go first) and are reported."""
         self._lock = threading.Lock()
         self._files = files if files is not None else DirectoryFiles(directory) if directory is not None else None
         self._shared = self._files is not None and self._files.shared
@@ -284,13 +287,16 @@ class ModelRegistry:
         if self.disk_bytes is None:
             return
         with self._lock:
-            total = sum(f.size for f in self._on_disk.values())
-            oldest = sorted((f.create_time, mid) for mid, f in self._on_disk.items() if mid != keep)
+            total = sum(f.size for f in self._on_disk.values()) + sum(f.size for f in self._unverified.values())
+            # Files no key of ours verifies cannot be served: they go before any model that can.
+            oldest = sorted((f.create_time, mid) for mid, f in self._unverified.items())
+            oldest += sorted((f.create_time, mid) for mid, f in self._on_disk.items() if mid != keep)
             doomed = []
             for _, model_id in oldest:
                 if total <= self.disk_bytes:
                     break
-                total -= self._on_disk.pop(model_id).size
+                info = self._unverified.pop(model_id, None) or self._on_disk.pop(model_id)
+                total -= info.size
                 doomed.append(model_id)
         for model_id in doomed:
             assert self._files is not None
@@ -298,6 +304,11 @@ class ModelRegistry:
             _log.info(
                 "deleted model file %s: the model directory is over its %d-byte budget", model_id[:12], self.disk_bytes
             )
+
+    def unverified(self) -> tuple[int, int]:
+        """Files in the model directory that no key of ours verifies, and their bytes."""
+        with self._lock:
+            return len(self._unverified), sum(f.size for f in self._unverified.values())
 
     def _write_file(self, model: StoredModel) -> int:
         meta = json.dumps(
@@ -362,6 +373,16 @@ class ModelRegistry:
             model = self._read_file(model_id)
             if model is not None:
                 self._on_disk[model.model_id] = FileInfo(model.create_time, info.size)
+            else:
+                self._unverified[model_id] = info
+        if self._unverified:
+            _log.warning(
+                "%d model file(s) in %s failed their signature or format (%d bytes): they are never served, "
+                "count against the disk budget and are deleted first when it is passed",
+                len(self._unverified),
+                self._files.describe(),
+                sum(f.size for f in self._unverified.values()),
+            )
         _log.info("found %d stored model(s) in %s", len(self._on_disk), self._files.describe())
         if self._on_disk:
             self._enforce_disk_budget(keep=max(self._on_disk, key=lambda mid: self._on_disk[mid].create_time))

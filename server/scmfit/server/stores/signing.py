@@ -74,6 +74,16 @@ def load_keys(model_dir: Path | None, key_file: Path | None, previous_files: tup
         )
     default = model_dir.with_name(model_dir.name + ".key")
     if not default.exists():
+        signed = sorted(model_dir.glob("*.scmfit")) if model_dir.is_dir() else []
+        if signed:
+            # A new key would make every stored model unreadable: each would answer NOT_FOUND while its
+            # file stayed on disk for ever. Refusing is the only answer that loses nothing.
+            raise StartupError(
+                f"{model_dir} holds {len(signed)} signed model file(s), but their key {default} is missing. "
+                f"Restore it (or give it with --model-key-file or {KEY_ENV}); to move to a new key, pass the "
+                "old one with --previous-model-key-file. If the key is lost for good, those files can never be "
+                f"read again: move them out of {model_dir} and start again."
+            )
         default.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(default, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
