@@ -82,10 +82,15 @@ class S3Server:
     def keys(self) -> list[str]:
         return [item["Key"] for item in self.client().list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
-    def objects(self) -> dict[str, bytes]:
+    def objects(self, index: bool = False) -> dict[str, bytes]:
+        """The model objects (or, with `index`, the index entries beside them)."""
         s3 = self.client()
         listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-        return {item["Key"]: s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read() for item in listed}
+        return {
+            item["Key"]: s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+            for item in listed
+            if ("/index/" in item["Key"]) == index
+        }
 
 
 @pytest.fixture
@@ -121,7 +126,7 @@ def test_replicas_share_models_fit_on_a_query_and_delete_on_b_gone_on_a(s3: S3Se
             with pytest.raises(NotFoundError):
                 on_a.sample(fitted.model_id, num_samples=10)
             assert fitted.model_id not in {summary.model_id for summary in on_a.list_models()}
-        assert s3.objects() == {}  # deleted from the store itself
+        assert s3.objects() == {} and s3.objects(index=True) == {}  # deleted from the store itself, index too
     finally:
         stop(a, b)
 
@@ -255,3 +260,86 @@ def test_the_store_must_be_reachable_and_keyed_at_start_up(s3: S3Server) -> None
     )
     assert unreachable.returncode == 1
     assert f"cannot use the model store {STORE}" in unreachable.stderr
+
+
+def test_a_stalled_store_ends_each_call_in_its_bound_and_health_keeps_answering(s3: S3Server) -> None:
+    """moto SIGSTOPped: once, 36 GetModel calls held every RPC thread, and health timed out too."""
+    a = start_server("--model-store", STORE, "--store-timeout", "2", workers=1, env=s3.env())
+    try:
+        case = fixture_case("linear_chain")
+        with Client(a.address, timeout=120) as client:
+            kept = client.fit(case.graph, case.traces, seed=fresh_seed()).model_id
+        assert s3.process is not None
+        s3.process.send_signal(signal.SIGSTOP)
+        try:
+            errors: list[ScmfitError] = []
+
+            def get() -> None:
+                with Client(a.address, timeout=60) as client:
+                    try:
+                        client.get_model(kept)
+                    except ScmfitError as error:
+                        errors.append(error)
+
+            calls = [threading.Thread(target=get) for _ in range(12)]
+            for thread in calls:
+                thread.start()
+            with Client(a.address, timeout=5) as client:
+                assert client.health() == "SERVING"
+                assert client.server_info().workers == 1
+            for thread in calls:
+                thread.join(60)
+            assert len(errors) == 12
+            assert all(isinstance(error, UnavailableError) for error in errors), errors
+            assert all("did not answer within 2s" in error.message for error in errors), errors[0]
+        finally:
+            s3.process.send_signal(signal.SIGCONT)
+        with Client(a.address, timeout=60) as client:
+            assert client.get_model(kept)[0].model_id == kept
+    finally:
+        stop(a)
+
+
+def test_an_oversized_object_is_refused_before_it_is_read(s3: S3Server) -> None:
+    import psutil
+
+    a = start_server("--model-store", STORE, "--registry-bytes", str(4 * 1024 * 1024), workers=1, env=s3.env())
+    try:
+        big_id = "cd" * 32
+        s3.client().put_object(Bucket=BUCKET, Key=f"replicas/{big_id}.scmfit", Body=os.urandom(48 * 1024 * 1024))
+        process = psutil.Process(a.process.pid)
+        before = process.memory_info().rss
+        with Client(a.address, timeout=60) as client:
+            for _ in range(3):
+                with pytest.raises(NotFoundError):
+                    client.get_model(big_id)
+        grown = process.memory_info().rss - before
+        assert grown < 24 * 1024 * 1024, f"the server grew {grown} bytes refusing a 48 MiB object"
+        assert f"skipping object replicas/{big_id}.scmfit: {48 * 1024 * 1024} bytes, over the" in a.log()
+    finally:
+        stop(a)
+
+
+def test_a_listing_reads_index_entries_never_models(s3: S3Server) -> None:
+    a = start_server("--model-store", STORE, "--metrics-port", "0", workers=1, env=s3.env())
+    try:
+        store = s3.client()
+        case = fixture_case("complex_dag")
+        with Client(a.address, timeout=120) as client:
+            fitted = client.fit(case.graph, case.traces, seed=fresh_seed())
+        assert list(s3.objects(index=True)) == [f"replicas/index/{fitted.model_id}.scmfit"]
+        for number in range(30):  # junk under model names, with no index entry
+            store.put_object(Bucket=BUCKET, Key=f"replicas/{number:064x}.scmfit", Body=os.urandom(100_000))
+        b = start_server("--model-store", STORE, "--metrics-port", "0", workers=1, env=s3.env())
+        try:
+            with Client(b.address, timeout=60) as client:
+                for _ in range(2):
+                    listed = list(client.list_models(page_size=100))
+                    assert [summary.model_id for summary in listed] == [fitted.model_id]
+                    assert listed[0].nodes == tuple(case.nodes) or list(listed[0].nodes) == case.nodes
+            assert b.metric("scmfit_store_reads_total", kind="model") == 0
+            assert b.metric("scmfit_store_reads_total", kind="index") == 31  # once each, then remembered
+        finally:
+            stop(b)
+    finally:
+        stop(a)

@@ -118,7 +118,7 @@ def create_server(config: ServerConfig) -> RunningServer:
         ],
     )
     try:
-        registry = _registry(config)
+        registry = _registry(config, metrics)
     except BaseException:
         executor.close()
         raise
@@ -204,10 +204,14 @@ def connection_options(config: ServerConfig) -> list[tuple[str, int]]:
     ]
 
 
-def _registry(config: ServerConfig) -> ModelRegistry:
+def _registry(config: ServerConfig, metrics: Metrics) -> ModelRegistry:
     files: ModelFiles | None = None
     if config.model_store is not None:
-        files = S3Files(config.model_store)
+        files = S3Files(
+            config.model_store,
+            call_seconds=config.store_call_seconds,
+            on_read=lambda kind: metrics.store_reads.labels(kind).inc(),
+        )
     elif config.model_dir is not None:
         files = DirectoryFiles(config.model_dir)
     keys = (

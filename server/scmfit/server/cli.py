@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="s3://bucket/prefix: keep models in an object store that replicas share (endpoint: AWS_ENDPOINT_URL)",
     )
     parser.add_argument(
+        "--store-timeout",
+        type=float,
+        default=defaults.store_call_seconds,
+        help="seconds one call to --model-store may take (less when the RPC's deadline is sooner)",
+    )
+    parser.add_argument(
         "--model-key-file", type=Path, help="key that signs model files (or SCMFIT_MODEL_KEY; default <model-dir>.key)"
     )
     parser.add_argument(
@@ -202,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--ray-address is for --executor ray")
     if not args.worker_stall_seconds > 2:
         raise SystemExit("--worker-stall-seconds must be above 2 (workers beat every second)")
+    if not args.store_timeout > 0:
+        raise SystemExit("--store-timeout must be above 0 seconds")
     if args.query_workers < 0:
         raise SystemExit("--query-workers must be 0 or more")
     if not 0 <= args.fit_share <= 1:
@@ -244,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
         model_ttl_seconds=args.model_ttl,
         model_dir=args.model_dir,
         model_store=args.model_store,
+        store_call_seconds=args.store_timeout,
         model_key_file=args.model_key_file,
         previous_model_key_files=tuple(args.previous_model_key_file),
         model_dir_bytes=args.model_dir_bytes or None,

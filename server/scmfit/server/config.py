@@ -92,6 +92,8 @@ class ServerConfig:
     """Where models persist across restarts; None keeps them in memory only."""
     model_store: str | None = None
     """s3://bucket/prefix: keep models in an S3-compatible store that replicas share (instead of model_dir)."""
+    store_call_seconds: float = 10.0
+    """The longest one call to the shared model store may take (less when the RPC's deadline is sooner)."""
     model_key_file: Path | None = None
     """The key that signs model files; SCMFIT_MODEL_KEY wins, and without either `<model_dir>.key` is made."""
     previous_model_key_files: tuple[Path, ...] = ()

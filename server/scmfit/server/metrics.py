@@ -63,6 +63,10 @@ class Metrics:
             "scmfit_unverified_model_bytes", "Bytes of those files, counted against --model-dir-bytes.",
             registry=self.registry,
         )  # fmt: skip
+        self.store_reads = Counter(
+            "scmfit_store_reads", "GETs of the shared model store, by what they read (model or index entry).",
+            ["kind"], registry=self.registry,
+        )  # fmt: skip
         self.tasks_sent = Counter(
             "scmfit_worker_tasks", "Tasks sent to workers, by pool (general, reserved) and kind (fit, query).",
             ["pool", "kind"], registry=self.registry,

@@ -7,11 +7,15 @@ registry asks it on every lookup instead of trusting what it saw at start-up.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import errno
 import hashlib
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -40,8 +44,17 @@ class ModelFiles(Protocol):
         """Atomic: a reader sees the whole object or none, even if this process dies mid-write."""
         ...
 
-    def read(self, model_id: str) -> bytes | None:
-        """None when there is no such object, or it failed its checksum (logged)."""
+    def read(self, model_id: str, max_bytes: int) -> bytes | None:
+        """None when there is no such object, it is larger than `max_bytes` (checked before reading), or
+        it failed its checksum (each logged)."""
+        ...
+
+    def write_index(self, model_id: str, data: bytes) -> None:
+        """A model's small, signed index entry (its result without the fitted model), for listings."""
+        ...
+
+    def read_index(self, model_id: str, max_bytes: int) -> bytes | None:
+        """The index entry, or None; a listing reads these, never models."""
         ...
 
     def exists(self, model_id: str) -> bool: ...
@@ -97,11 +110,23 @@ class DirectoryFiles:
                 ) from None
             raise
 
-    def read(self, model_id: str) -> bytes | None:
+    def read(self, model_id: str, max_bytes: int) -> bytes | None:
+        path = self.directory / _name(model_id)
         try:
-            return (self.directory / _name(model_id)).read_bytes()
+            with path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > max_bytes:
+                    _log.warning("skipping %s: %d bytes, over the %d a model may have", path, size, max_bytes)
+                    return None
+                return handle.read()
         except FileNotFoundError:
             return None
+
+    def write_index(self, model_id: str, data: bytes) -> None:
+        """A private directory is indexed in memory at start-up and by our own writes: no index files."""
+
+    def read_index(self, model_id: str, max_bytes: int) -> bytes | None:
+        return None
 
     def exists(self, model_id: str) -> bool:
         return (self.directory / _name(model_id)).exists()
@@ -126,6 +151,13 @@ class DirectoryFiles:
 
 CHECKSUM_KEY = "scmfit-sha256"
 """The object's manifest: the SHA-256 of its bytes, written with it as object metadata."""
+INDEX_FOLDER = "index/"
+"""Under the prefix: one small signed entry per model, so that a listing never downloads a model."""
+
+call_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("call_deadline", default=None)
+"""The calling RPC's deadline (time.monotonic()); every store call of that RPC ends by then."""
+DEFAULT_STORE_SECONDS = 10.0
+"""The longest one store call may take when the caller's deadline is later (or unset)."""
 
 
 class S3Files:
@@ -139,7 +171,14 @@ class S3Files:
 
     shared = True
 
-    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        call_seconds: float = DEFAULT_STORE_SECONDS,
+        on_read: Callable[[str], None] | None = None,
+    ) -> None:
         try:
             import boto3
             from botocore.config import Config
@@ -149,12 +188,18 @@ class S3Files:
         self.bucket = bucket
         self.prefix = prefix
         self._url = url
+        self.call_seconds = call_seconds
+        self._on_read = on_read
+        # Store calls run here, so that the RPC thread waits only until its deadline: botocore has no
+        # per-call deadline, and its own timeouts (which end the pool's thread) are per attempt.
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="scmfit-store")
         self._client: Any = boto3.client(
             "s3",
             config=Config(
                 connect_timeout=timeout,
-                read_timeout=max(timeout, 30.0),
+                read_timeout=max(timeout, call_seconds),
                 retries={"max_attempts": 2, "mode": "standard"},
+                max_pool_connections=16,
             ),
         )
         from botocore import exceptions
@@ -174,7 +219,27 @@ class S3Files:
     def _key(self, model_id: str) -> str:
         return f"{self.prefix}{_name(model_id)}"
 
+    def _bounded(self, what: str, work: Any) -> Any:
+        """`work()` on the store's pool, waited for until the caller's deadline or `call_seconds`."""
+        deadline = call_deadline.get()
+        limit = self.call_seconds
+        if deadline is not None:
+            limit = min(limit, deadline - time.monotonic())
+        if limit <= 0:
+            raise ModelStoreUnavailableError(f"the call's deadline passed before the model store could {what}")
+        future = self._pool.submit(contextvars.copy_context().run, work)
+        try:
+            return future.result(timeout=limit)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise ModelStoreUnavailableError(
+                f"the model store {self._url} did not answer within {limit:.3g}s ({what})"
+            ) from None
+
     def _call(self, what: str, operation: Any, **arguments: Any) -> Any:
+        return self._bounded(what, lambda: self._unbounded_call(what, operation, **arguments))
+
+    def _unbounded_call(self, what: str, operation: Any, **arguments: Any) -> Any:
         try:
             return operation(Bucket=self.bucket, **arguments)
         except self._errors.ClientError as error:
@@ -194,23 +259,53 @@ class S3Files:
             Metadata={CHECKSUM_KEY: hashlib.sha256(data).hexdigest()},
         )
 
-    def read(self, model_id: str) -> bytes | None:
-        response = self._call("read a model", self._client.get_object, Key=self._key(model_id))
-        if response is None:
-            return None
-        try:
-            data: bytes = response["Body"].read()
-        except (self._errors.BotoCoreError, OSError) as error:
-            raise ModelStoreUnavailableError(f"the model store {self._url} broke off a read: {error}") from None
-        expected = response.get("Metadata", {}).get(CHECKSUM_KEY)
-        if expected != hashlib.sha256(data).hexdigest():
-            _log.warning(
-                "skipping object %s: %s; it is not loaded",
-                self._key(model_id),
-                "it has no checksum in its manifest" if expected is None else "its bytes do not match its checksum",
-            )
-            return None
-        return data
+    def read(self, model_id: str, max_bytes: int) -> bytes | None:
+        return self._read(self._key(model_id), max_bytes, "read a model", "model")
+
+    def write_index(self, model_id: str, data: bytes) -> None:
+        self._call(
+            "write a model's index entry",
+            self._client.put_object,
+            Key=self._index_key(model_id),
+            Body=data,
+            Metadata={CHECKSUM_KEY: hashlib.sha256(data).hexdigest()},
+        )
+
+    def read_index(self, model_id: str, max_bytes: int) -> bytes | None:
+        return self._read(self._index_key(model_id), max_bytes, "read a model's index entry", "index")
+
+    def _index_key(self, model_id: str) -> str:
+        return f"{self.prefix}{INDEX_FOLDER}{_name(model_id)}"
+
+    def _read(self, key: str, max_bytes: int, what: str, kind: str) -> bytes | None:
+        if self._on_read is not None:
+            self._on_read(kind)
+
+        def work() -> bytes | None:
+            response = self._unbounded_call(what, self._client.get_object, Key=key)
+            if response is None:
+                return None
+            size = int(response.get("ContentLength", 0))
+            if size > max_bytes:  # known from the headers: the body is never read
+                response["Body"].close()
+                _log.warning("skipping object %s: %d bytes, over the %d it may have", key, size, max_bytes)
+                return None
+            try:
+                data: bytes = response["Body"].read(max_bytes + 1)
+            except (self._errors.BotoCoreError, OSError) as error:
+                raise ModelStoreUnavailableError(f"the model store {self._url} broke off a read: {error}") from None
+            expected = response.get("Metadata", {}).get(CHECKSUM_KEY)
+            if len(data) > max_bytes or expected != hashlib.sha256(data).hexdigest():
+                _log.warning(
+                    "skipping object %s: %s; it is not loaded",
+                    key,
+                    "it has no checksum in its manifest" if expected is None else "its bytes do not match its checksum",
+                )
+                return None
+            return data
+
+        result: bytes | None = self._bounded(what, work)
+        return result
 
     def exists(self, model_id: str) -> bool:
         return self._call("look up a model", self._client.head_object, Key=self._key(model_id)) is not None
@@ -218,6 +313,7 @@ class S3Files:
     def delete(self, model_id: str) -> bool:
         existed = self.exists(model_id)
         self._call("delete a model", self._client.delete_object, Key=self._key(model_id))
+        self._call("delete a model's index entry", self._client.delete_object, Key=self._index_key(model_id))
         return existed
 
     def list(self, prefix: str = "") -> dict[str, FileInfo]:
@@ -227,7 +323,10 @@ class S3Files:
             extra = {"ContinuationToken": token} if token else {}
             page = self._call("list models", self._client.list_objects_v2, Prefix=f"{self.prefix}{prefix}", **extra)
             for item in (page or {}).get("Contents", []):
-                model_id = str(item["Key"])[len(self.prefix) :].removesuffix(SUFFIX)
+                name = str(item["Key"])[len(self.prefix) :]
+                if not name.endswith(SUFFIX):
+                    continue
+                model_id = name.removesuffix(SUFFIX)
                 if MODEL_ID_PATTERN.fullmatch(model_id):
                     found[model_id] = FileInfo(item["LastModified"].timestamp(), int(item["Size"]))
             if not page or not page.get("IsTruncated"):

@@ -30,6 +30,12 @@ _log = logging.getLogger(__name__)
 _MAGIC = b"SCMFIT-MODEL-2\n"
 _OLD_MAGIC = b"SCMFIT-MODEL-1\n"
 """Files of scmfit before signing: a bare SHA-256 that anyone could recompute; refused."""
+_INDEX_MAGIC = b"SCMFIT-INDEX-1\n"
+MAX_INDEX_BYTES = 16 * 1024 * 1024
+"""An index entry holds a FitResult (about 1 kB a node), never a fitted model."""
+_OVERHEAD_BYTES = 1024 * 1024
+"""A model file's framing beyond its result and model; a file larger than the registry plus this is refused
+before it is read (one planted 500 MiB object once cost 1 GB on every lookup)."""
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -56,6 +62,35 @@ class StoredModel:
     @property
     def nodes(self) -> tuple[str, ...]:
         return tuple(self.kinds)
+
+
+@dataclass(frozen=True)
+class ListedModel:
+    """What a listing shows of a model: everything but the fitted model itself, which it never reads."""
+
+    model_id: str
+    result: bytes
+    kinds: Mapping[str, ColumnType]
+    create_time: float
+    size_bytes: int
+    last_use_time: float = 0.0
+    persisted: bool = False
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(self.kinds)
+
+    @classmethod
+    def of(cls, model: StoredModel) -> ListedModel:
+        return cls(
+            model.model_id,
+            model.result,
+            model.kinds,
+            model.create_time,
+            model.size_bytes,
+            model.last_use_time,
+            model.persisted,
+        )
 
 
 def check_model_id(model_id: str, field_name: str = "model_id") -> str:
@@ -100,6 +135,11 @@ class ModelRegistry:
         self._memory: OrderedDict[str, StoredModel] = OrderedDict()
         self._memory_bytes = 0
         self._on_disk: dict[str, FileInfo] = {}  # persisted models (of a private directory)
+        self._listed: dict[str, ListedModel] = {}
+        """Index entries of stored models this replica has seen (written, read, or listed from the store's
+        index): a listing reads these, never a model."""
+        self._not_indexed: set[tuple[str, float, int]] = set()
+        """Store objects (id, time, size) whose index entry is missing or forged: not asked for again."""
         self._unverified: dict[str, FileInfo] = {}
         """Files of the directory that failed their signature or format: never served, but on disk, so
         they count against the disk budget (and go first) and are reported."""
@@ -122,8 +162,12 @@ class ModelRegistry:
         if self._files is not None:
             size = self._write_file(model)
             model = replace(model, persisted=True)
+            if self._shared:
+                self._files.write_index(model.model_id, self._index_entry(model))
         with self._lock:
             self._insert(model)
+            if model.persisted:
+                self._listed[model.model_id] = ListedModel.of(model)
             if model.persisted and not self._shared:
                 self._on_disk[model.model_id] = FileInfo(model.create_time, size)
         if model.persisted and not self._shared:
@@ -182,20 +226,37 @@ class ModelRegistry:
         if loaded is None:
             with self._lock:
                 self._on_disk.pop(model_id, None)
+                self._listed.pop(model_id, None)
             raise ModelNotFoundError(model_id)
         loaded = replace(loaded, last_use_time=now)
         with self._lock:
             self._insert(loaded)
+            healed = self._shared and model_id not in self._listed
+            self._listed[model_id] = ListedModel.of(loaded)
+        if healed and self._files is not None:
+            # Written by a replica before index entries existed: from now on it is listed without a read.
+            self._files.write_index(model_id, self._index_entry(loaded))
         return loaded
 
-    def peek(self, model_id: str) -> StoredModel | None:
-        """A pure read for listing: no TTL refresh, no LRU move, and a model on disk stays on disk."""
+    def listed(self, model_id: str, info: FileInfo | None = None) -> ListedModel | None:
+        """A pure read for listing: no TTL refresh, no LRU move, and never a model's bytes. A shared
+        store's models that this replica has not seen come from their index entries."""
         with self._lock:
             model = self._memory.get(model_id)
-            on_disk = model_id in self._on_disk or self._shared
-        if model is not None:
-            return model
-        return self._read_file(model_id) if on_disk else None
+            if model is not None:
+                return ListedModel.of(model)
+            known = self._listed.get(model_id)
+            if known is not None or not self._shared or info is None:
+                return known
+            if (model_id, info.create_time, info.size) in self._not_indexed:
+                return None
+        entry = self._read_index(model_id, info)
+        with self._lock:
+            if entry is None:
+                self._not_indexed.add((model_id, info.create_time, info.size))
+            else:
+                self._listed[model_id] = entry
+        return entry
 
     def find(self, model_id: str) -> StoredModel | None:
         try:
@@ -209,6 +270,7 @@ class ModelRegistry:
         with self._lock:
             in_memory = self._remove_from_memory(model_id)
             on_disk = self._on_disk.pop(model_id, None) is not None
+            self._listed.pop(model_id, None)
         if self._files is not None and self._shared:
             on_disk = self._files.delete(model_id)
             in_memory = False  # a copy another replica already deleted is not a model
@@ -219,7 +281,7 @@ class ModelRegistry:
             raise ModelNotFoundError(model_id)
         return model_id
 
-    def page(self, page_size: int, page_token: str) -> tuple[list[StoredModel], str, int]:
+    def page(self, page_size: int, page_token: str) -> tuple[list[ListedModel], str, int]:
         """Newest first, keyed on (create time, id) so that inserts never shift a page already served."""
         size = DEFAULT_PAGE_SIZE if page_size == 0 else min(page_size, MAX_PAGE_SIZE)
         after = _decode_token(page_token) if page_token else None
@@ -227,13 +289,15 @@ class ModelRegistry:
             self._expire(time.time())
             keys = {mid: m.create_time for mid, m in self._memory.items()}
             keys.update({mid: f.create_time for mid, f in self._on_disk.items() if mid not in keys})
+        infos: dict[str, FileInfo] = {}
         if self._files is not None and self._shared:  # the store is the truth: what others wrote or deleted
-            keys = {mid: keys.get(mid, f.create_time) for mid, f in self._files.list().items()}
+            infos = self._files.list()
+            keys = {mid: keys.get(mid, f.create_time) for mid, f in infos.items()}
         ordered = sorted(keys.items(), key=lambda item: (-item[1], item[0]))
         if after is not None:
             ordered = [item for item in ordered if (-item[1], item[0]) > (-after[1], after[0])]
         chosen = ordered[:size]
-        models = [m for m in (self.peek(mid) for mid, _ in chosen) if m is not None]
+        models = [m for m in (self.listed(mid, infos.get(mid)) for mid, _ in chosen) if m is not None]
         token = _encode_token(chosen[-1]) if len(ordered) > size else ""
         return models, token, len(keys)
 
@@ -276,6 +340,7 @@ class ModelRegistry:
             ]
         for model_id in expired:
             self._remove_from_memory(model_id)
+            self._listed.pop(model_id, None)
             if self._on_disk.pop(model_id, None) is not None and self._files is not None:
                 self._files.delete(model_id)
             _log.info("model %s expired (ttl %ss)", model_id[:12], self.ttl_seconds)
@@ -296,6 +361,7 @@ class ModelRegistry:
                 if total <= self.disk_bytes:
                     break
                 info = self._unverified.pop(model_id, None) or self._on_disk.pop(model_id)
+                self._listed.pop(model_id, None)
                 total -= info.size
                 doomed.append(model_id)
         for model_id in doomed:
@@ -323,6 +389,47 @@ class ModelRegistry:
         self._files.write(model.model_id, body + self._keys.sign(body))
         return len(body) + TAG_BYTES
 
+    def _index_entry(self, model: StoredModel) -> bytes:
+        meta = json.dumps(
+            {
+                "model_id": model.model_id,
+                "create_time": model.create_time,
+                "size_bytes": model.size_bytes,
+                "kinds": {n: k.value for n, k in model.kinds.items()},
+            }
+        ).encode()
+        body = _INDEX_MAGIC + b"".join(struct.pack("<Q", len(part)) + part for part in (meta, model.result))
+        return body + self._keys.sign(body)
+
+    def _read_index(self, model_id: str, info: FileInfo) -> ListedModel | None:
+        """A store object's index entry, verified like a model file; None (logged once) without one."""
+        assert self._files is not None
+        try:
+            data = self._files.read_index(model_id, MAX_INDEX_BYTES)
+            if data is None:
+                _log.info(
+                    "model object %s has no index entry; it is listed once a GetModel or query reads it", model_id
+                )
+                return None
+            body, tag = data[:-TAG_BYTES], data[-TAG_BYTES:]
+            if not body.startswith(_INDEX_MAGIC) or self._keys.verify(body, tag) is None:
+                raise ValueError("bad header or signature")
+            meta, result = _parts(body, len(_INDEX_MAGIC), 2)
+            fields = json.loads(meta)
+            if fields["model_id"] != model_id:
+                raise ValueError("the entry names another model")
+            return ListedModel(
+                model_id=model_id,
+                result=result,
+                kinds={name: ColumnType(kind) for name, kind in fields["kinds"].items()},
+                create_time=float(fields["create_time"]),
+                size_bytes=int(fields["size_bytes"]),
+                persisted=True,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, struct.error, RecursionError) as error:
+            _log.warning("skipping the index entry of model object %s: %s", model_id, error)
+            return None
+
     def _read_file(self, model_id: str) -> StoredModel | None:
         """Returns None, with a log line, for anything that is not an intact file signed with our key.
 
@@ -331,7 +438,7 @@ class ModelRegistry:
         assert self._files is not None
         name = f"{model_id}{SUFFIX} in {self._files.describe()}"
         try:
-            data = self._files.read(model_id)
+            data = self._files.read(model_id, self.max_bytes + _OVERHEAD_BYTES)
             if data is None:
                 return None
             body, tag = data[:-TAG_BYTES], data[-TAG_BYTES:]
@@ -343,12 +450,7 @@ class ModelRegistry:
             if verified is False:
                 self._files.write(model_id, body + self._keys.sign(body))
                 _log.info("re-signed model file %s with the current key", name)
-            parts, offset = [], len(_MAGIC)
-            for _ in range(3):
-                (length,) = struct.unpack_from("<Q", body, offset)
-                offset += 8
-                parts.append(body[offset : offset + length])
-                offset += length
+            parts = _parts(body, len(_MAGIC), 3)
             meta = json.loads(parts[0])
             if not isinstance(meta, dict) or not isinstance(meta.get("kinds"), dict):
                 raise ValueError("the metadata is not an object with kinds")
@@ -373,6 +475,7 @@ class ModelRegistry:
             model = self._read_file(model_id)
             if model is not None:
                 self._on_disk[model.model_id] = FileInfo(model.create_time, info.size)
+                self._listed[model.model_id] = ListedModel.of(model)
             else:
                 self._unverified[model_id] = info
         if self._unverified:
@@ -386,6 +489,19 @@ class ModelRegistry:
         _log.info("found %d stored model(s) in %s", len(self._on_disk), self._files.describe())
         if self._on_disk:
             self._enforce_disk_budget(keep=max(self._on_disk, key=lambda mid: self._on_disk[mid].create_time))
+
+
+def _parts(body: bytes, offset: int, count: int) -> list[bytes]:
+    """`count` length-prefixed parts of a signed body."""
+    parts = []
+    for _ in range(count):
+        (length,) = struct.unpack_from("<Q", body, offset)
+        offset += 8
+        if offset + length > len(body):
+            raise ValueError("a part runs past the end")
+        parts.append(body[offset : offset + length])
+        offset += length
+    return parts
 
 
 def _encode_token(key: tuple[str, float]) -> str:

@@ -22,7 +22,7 @@ from scmfit.server.domain.fit import (
 )
 from scmfit.server.domain.identity import library_version, scmfit_version
 from scmfit.server.domain.query import SampleOutcome
-from scmfit.server.stores.registry import StoredModel
+from scmfit.server.stores.registry import ListedModel, StoredModel
 from scmfit.server.wire.enums import to_wire
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -193,7 +193,7 @@ def timestamp(seconds: float) -> Timestamp:
     return message
 
 
-def model_summary(model: StoredModel) -> pb.ModelSummary:
+def model_summary(model: StoredModel | ListedModel) -> pb.ModelSummary:
     result = pb.FitResult.FromString(model.result)
     return pb.ModelSummary(
         model_id=model.model_id,

@@ -22,6 +22,7 @@ from scmfit.server.engine.admission import Admission
 from scmfit.server.engine.executor import FitExecutor
 from scmfit.server.metrics import Metrics
 from scmfit.server.stores.datasets import DatasetStore, UploadLimits, assemble_upload
+from scmfit.server.stores.modelfiles import call_deadline
 from scmfit.server.stores.registry import ModelRegistry, StoredModel
 from scmfit.server.wire import encode
 from scmfit.server.wire import grpc_errors as status
@@ -45,6 +46,7 @@ def _unary(handler: Callable[..., Response]) -> Callable[..., Response]:
     @functools.wraps(handler)
     def wrapper(self: CausalModelServicer, request: Any, context: grpc.ServicerContext) -> Response:
         try:
+            _bound_store_calls(context)
             response = handler(self, request, context)
         except Exception as error:
             self._metrics.queries.labels(handler.__name__, status.code_name(error)).inc()
@@ -53,6 +55,13 @@ def _unary(handler: Callable[..., Response]) -> Callable[..., Response]:
         return response
 
     return wrapper
+
+
+def _bound_store_calls(context: grpc.ServicerContext) -> None:
+    """Model store calls made for this RPC end by its deadline (the contextvar is this call's own)."""
+    remaining = context.time_remaining()
+    if remaining is not None and remaining < NO_DEADLINE_SECONDS:
+        call_deadline.set(time.monotonic() + remaining)
 
 
 def _idle_limited(messages: Iterator[Message], idle_seconds: float) -> Iterator[Message]:
@@ -115,6 +124,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         self, request: pb.FitModelRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.FitModelResponse]:
         started = time.monotonic()
+        _bound_store_calls(context)
         try:
             job = decode_fit_request(request, self._limits, self._uploaded)
             stored = self._registry.find(job.model_id)
