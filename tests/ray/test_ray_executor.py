@@ -181,6 +181,34 @@ def test_an_unreachable_cluster_at_start_up_is_a_clear_error() -> None:
     assert time.monotonic() - started < 60  # not Ray's own reconnect loop
 
 
+def test_a_stopped_head_that_still_accepts_connections_turns_health_not_serving_until_it_resumes(
+    cluster: RayCluster, ray_server: ServerProcess
+) -> None:
+    """gcs_server and raylet SIGSTOPped: their ports still accept TCP, yet no task can run. The liveness
+    probe (a zero-CPU task with a deadline) sees it; the TCP check alone kept health SERVING."""
+    import psutil
+
+    head = psutil.Process(cluster.head.pid).children(recursive=True)
+    stopped = [p for p in head if p.name() in {"gcs_server", "raylet"}]
+    assert {p.name() for p in stopped} == {"gcs_server", "raylet"}, [p.name() for p in head]
+    for process in stopped:
+        process.send_signal(signal.SIGSTOP)
+    try:
+        with Client(ray_server.address, timeout=10) as client:
+            assert wait_for(lambda: client.health() == "NOT_SERVING", timeout=60), ray_server.log()[-2000:]
+            with pytest.raises(ScmfitError) as refused:
+                client.fit(fixture_case("linear_chain").request(seed=fresh_seed()), timeout=30)
+            assert refused.value.code is grpc.StatusCode.UNAVAILABLE
+            assert "liveness probe" in str(refused.value)
+    finally:
+        for process in stopped:
+            process.send_signal(signal.SIGCONT)
+    with Client(ray_server.address, timeout=300) as client:
+        assert wait_for(lambda: client.health() == "SERVING", timeout=120), ray_server.log()[-2000:]
+        case = fixture_case("complex_dag")
+        assert client.fit(case.graph, case.traces, seed=fresh_seed()).status is FitStatus.SUCCESS
+
+
 def test_a_lost_cluster_fails_the_fit_in_flight_turns_health_not_serving_and_is_rejoined_when_back(
     cluster: RayCluster, ray_server: ServerProcess
 ) -> None:

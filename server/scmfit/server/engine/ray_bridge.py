@@ -7,7 +7,7 @@ cluster goes, this process says so and exits; the server stays up, NOT_SERVING, 
 
 Messages to the bridge: ("fit", run, columns, rows, specs, warm_up), ("cancel", run, node), ("close",).
 Messages from it: ("connected", cpus), ("warm", pids), ("progress", run, stage, node),
-("done", run, node, ok, NodeFit | error), ("failed", why), ("lost", why).
+("done", run, node, ok, NodeFit | error), ("failed", why), ("lost", why), ("health", ok, why).
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ _log = logging.getLogger(__name__)
 
 PROBE_SECONDS = 0.5
 """How often the GCS port is checked; bounds how long a lost cluster goes unnoticed."""
+LIVENESS_SECONDS = 2.0
+"""How often a zero-CPU task is sent through the cluster: the port alone is no proof, since a stopped
+(SIGSTOP) or wedged GCS or raylet still accepts TCP connections while no task can run."""
+LIVENESS_DEADLINE_SECONDS = 10.0
+"""A probe task not finished by then turns the server NOT_SERVING until one finishes again."""
 DRAIN_SECONDS = 0.05
 TASK_RETRIES = 3
 """Retries of a node task whose worker or node died (never of a task that raised)."""
@@ -60,6 +65,12 @@ def _prepare(warm_up: bool) -> None:
 
     worker.initialize(warm_up)
     _warm = True
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def _alive() -> bool:
+    """The liveness probe: needs the GCS, a raylet and a worker, and no CPU a fit could be using."""
+    return True
 
 
 @ray.remote(num_cpus=1)
@@ -199,6 +210,7 @@ class _Bridge:
 
     def _watch(self) -> None:
         next_probe = 0.0
+        liveness = _Liveness(self.send)
         while not self._closed.is_set():
             self._wake.wait(DRAIN_SECONDS)
             self._wake.clear()
@@ -206,6 +218,7 @@ class _Bridge:
             if now >= next_probe:
                 next_probe = now + PROBE_SECONDS
                 self._check_cluster()
+                liveness.check(now)
             with self._lock:
                 finished, self._finished = self._finished, []
                 running = bool(self._refs)
@@ -240,6 +253,44 @@ class _Bridge:
             return
         for run, stage, node in lines:
             self.send("progress", run, stage, node)
+
+
+class _Liveness:
+    """Sends a probe task every LIVENESS_SECONDS; says ("health", False, why) when one misses its
+    deadline and ("health", True, "") when one finishes again. Never blocks the watch loop."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self._probe: Any = None
+        self._sent_at = 0.0
+        self._healthy = True
+
+    def check(self, now: float) -> None:
+        if self._probe is not None:
+            done, _ = ray.wait([self._probe], timeout=0)
+            if done:
+                self._probe = None
+                if not self._healthy:
+                    self._healthy = True
+                    self._send("health", True, "")
+            elif now - self._sent_at > LIVENESS_DEADLINE_SECONDS and self._healthy:
+                self._healthy = False
+                self._send(
+                    "health",
+                    False,
+                    f"a probe task did not finish within {LIVENESS_DEADLINE_SECONDS:g}s (the GCS or a raylet "
+                    "is stopped or wedged, though its port accepts connections)",
+                )
+            if self._probe is not None and now - self._sent_at < 3 * LIVENESS_DEADLINE_SECONDS:
+                return  # still waiting for it; a very old one is given up and a fresh one sent
+        if self._probe is None and now - self._sent_at < LIVENESS_SECONDS:
+            return
+        try:
+            self._probe = _alive.remote()
+        except Exception as error:  # submission itself failed: as unhealthy as a missed deadline
+            _log.warning("liveness probe: %s", error)
+            self._probe = None
+        self._sent_at = now
 
 
 def main(address: str, connection: Connection, warm_up: bool, log_level: str) -> None:

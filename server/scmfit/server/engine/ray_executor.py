@@ -157,6 +157,10 @@ class RayFitExecutor:
         self._tasks: dict[tuple[str, str], _RayTask] = {}
         self._closed = threading.Event()
         self._serving = threading.Event()
+        self._live = threading.Event()
+        """The driver's liveness probe passes: a task can run on the cluster now."""
+        self._live.set()
+        self._unhealthy_why = ""
         self._warm = threading.Event()
         self._driver, self.cpus = self._connect()
         self._reader = threading.Thread(target=self._read, name="scmfit-ray-reader", daemon=True)
@@ -184,7 +188,7 @@ class RayFitExecutor:
 
     def warm_workers(self) -> int:
         """0 while the cluster is lost or no local query worker is warm: NOT_SERVING."""
-        if not self._serving.is_set():
+        if not self._serving.is_set() or not self._live.is_set():
             return 0
         return self.cpus if self._local.warm_workers() > 0 else 0
 
@@ -196,6 +200,11 @@ class RayFitExecutor:
             driver = self._driver
             if not self._serving.is_set():
                 raise WorkerLostError(f"the Ray cluster at {self.address} is unreachable; the server is reconnecting")
+            if not self._live.is_set():
+                raise WorkerLostError(
+                    f"the Ray cluster at {self.address} failed its liveness probe ({self._unhealthy_why}); "
+                    "fits are refused until it passes again"
+                )
             for spec in specs:
                 task = _RayTask(functools.partial(driver.send, "cancel", run, spec.node))
                 self._tasks[(run, spec.node)] = task
@@ -265,6 +274,15 @@ class RayFitExecutor:
                 self._warm.set()
             elif kind == "lost":
                 self._lose(str(message[1]))
+            elif kind == "health":
+                _, ok, why = message
+                if ok:
+                    self._live.set()
+                    _log.warning("the Ray cluster at %s passes its liveness probe again; serving", self.address)
+                else:
+                    self._unhealthy_why = str(why)
+                    self._live.clear()
+                    _log.error("the Ray cluster at %s: %s; NOT_SERVING", self.address, why)
 
     def _lose(self, why: str) -> None:
         if not self._serving.is_set():
@@ -288,6 +306,7 @@ class RayFitExecutor:
                 continue
             with self._lock:
                 self._driver = driver
+            self._live.set()  # a fresh driver: its own probes say from now on
             old.stop()
             _log.info("reconnected to the Ray cluster at %s: %d CPUs; serving again", self.address, cpus)
             return
