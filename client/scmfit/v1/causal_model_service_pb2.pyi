@@ -1309,7 +1309,7 @@ class GetServerInfoResponse(_message.Message):
     query_workers: _builtins.int
     """Worker processes reserved for queries, beside `workers`: a query never waits for a fit's node task."""
     fit_share: _builtins.float
-    """The share of `workers` that fits keep while their tasks wait, whatever the query load (0 to 1; 0 gives queries strict priority)."""
+    """The share of `workers` that fits keep while their tasks wait, whatever the query load (0 to 1; 0 gives queries strict priority; by default all of them when query workers are reserved, else half)."""
     fit_workers: _builtins.int
     """The number of `workers` that fit_share keeps for fits: queries take at most workers - fit_workers of them while fits wait."""
     @_builtins.property

@@ -81,7 +81,7 @@ def create_server(config: ServerConfig) -> RunningServer:
         config.workers,
         # With Ray, fits run on the cluster: the local workers answer only queries, and need no split.
         query_workers=local_query_workers,
-        fit_share=config.fit_share if config.executor == "local" else 0.0,
+        fit_share=config.effective_fit_share if config.executor == "local" else 0.0,
         warm_up=config.warm_up,
         stall_seconds=config.worker_stall_seconds,
         on_spawn=spawned,
@@ -148,7 +148,7 @@ def create_server(config: ServerConfig) -> RunningServer:
         WorkerShares(
             workers=executor.capacity,
             query_workers=local.query_workers,
-            fit_share=config.fit_share if local.fit_workers else 0.0,
+            fit_share=config.effective_fit_share if local.fit_workers else 0.0,
             fit_workers=local.fit_workers,
         ),
         config.default_fit_deadline_seconds,

@@ -120,7 +120,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fit-share",
         type=float,
         default=defaults.fit_share,
-        help="share of --workers that fits keep while their tasks wait, whatever the query load (0 to 1)",
+        help="share of --workers that fits keep while their tasks wait, whatever the query load (0 to 1; "
+        "default: all of them with --query-workers, else half)",
     )
     parser.add_argument(
         "--request-read-timeout",
@@ -212,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--store-timeout must be above 0 seconds")
     if args.query_workers < 0:
         raise SystemExit("--query-workers must be 0 or more")
-    if not 0 <= args.fit_share <= 1:
+    if args.fit_share is not None and not 0 <= args.fit_share <= 1:
         raise SystemExit("--fit-share must be within [0, 1]")
     for flag in ("request_read_timeout", "connection_idle_timeout", "connection_max_age"):
         if not getattr(args, flag) > 0:

@@ -117,9 +117,17 @@ class ServerConfig:
     query_workers: int = 1
     """Worker processes reserved for queries, beside `workers`: a query never waits for a fit's node task.
     Each costs one warm DoWhy process (docs/reliability.md gives its memory). 0: queries use `workers` only."""
-    fit_share: float = 0.5
-    """The share of `workers` that fits keep while their tasks wait: queries may take the rest (at least one
-    worker stays with fits), so no query flood can starve a fit. 0 gives queries strict priority."""
+    fit_share: float | None = None
+    """The share of `workers` that fits keep while their tasks wait (at least one): queries may take only
+    the rest, so no query flood can starve a fit. None: all of them when query workers are reserved (queries
+    then have their own), else half. 0 gives queries strict priority. Chosen by bench/fairness.py."""
+
+    @property
+    def effective_fit_share(self) -> float:
+        if self.fit_share is not None:
+            return self.fit_share
+        return 1.0 if self.query_workers > 0 else 0.5
+
     request_read_seconds: float = 20.0
     """How long a call may take to send its request message; then it is cancelled and its thread freed."""
     max_calls_per_peer: int = 16
