@@ -133,8 +133,8 @@ def test_an_idle_connection_is_closed_and_the_next_call_reconnects(guarded: Serv
         stub = pb_grpc.CausalModelServiceStub(channel)
         metadata = AUTH
         stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=10, metadata=metadata)
-        assert grpc.ChannelConnectivity.READY in states
-        ready_at = len(states)
+        assert wait_for(lambda: grpc.ChannelConnectivity.READY in states, timeout=10), states  # callbacks lag
+        ready_at = states.index(grpc.ChannelConnectivity.READY) + 1
         # --connection-idle-timeout 1: the server sends GOAWAY, and the channel goes back to IDLE.
         assert wait_for(lambda: grpc.ChannelConnectivity.IDLE in states[ready_at:], timeout=15), states
         assert stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=10, metadata=metadata).workers == 1

@@ -83,7 +83,8 @@ def test_an_idle_worker_killed_from_outside_is_replaced_and_the_server_keeps_fit
         case = fixture_case("complex_dag")
         with Client(server.address, timeout=120) as client:
             assert client.fit(case.graph, case.traces, seed=fresh_seed()).status is FitStatus.SUCCESS
-            assert client.health() == "SERVING"
+            # Readiness is polled every 0.5 s: a fit can finish on the new worker before the poll sees it warm.
+            assert wait_for(lambda: client.health() == "SERVING", timeout=10)
     finally:
         assert server.terminate() == 0, server.log()
 

@@ -146,3 +146,33 @@ def test_the_share_holds_whatever_order_tasks_arrive_and_finish(
             assert len(spare.running) == reserved
             queries = kinds(general).count("query")
             assert len(general.running) == workers or (dispatch._waiting and queries == workers - keep)
+
+
+class PendingPool:
+    """A pool whose futures stay pending, as pebble's do until a worker takes the task."""
+
+    def __init__(self) -> None:
+        self.sent: list[concurrent.futures.Future[Any]] = []
+
+    def schedule(self, function: Any, args: tuple[Any, ...]) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.sent.append(future)
+        return future
+
+
+def test_a_cancel_that_lands_while_a_task_is_being_sent_reaches_the_worker() -> None:
+    """Between leaving our queue and being handed to pebble, a task had no pebble future: a cancel
+    then (an expired deadline, say) returned False and the task ran to the end on its worker."""
+    pool = PendingPool()
+    dispatch = BoundedDispatch(pool, 1)  # type: ignore[arg-type]
+    holder: list[concurrent.futures.Future[Any]] = []
+
+    def build() -> str:
+        assert holder[0].cancel()  # the cancel arrives while the task is being built and sent
+        return "node"
+
+    holder.append(dispatch.schedule(str, lambda: "first"))  # takes the worker
+    holder[0] = dispatch.schedule(str, build)
+    pool.sent[0].set_result("first")  # the worker frees: the second task is built and sent
+    assert len(pool.sent) == 2
+    assert pool.sent[1].cancelled()  # pebble was told, so it kills the worker if it started the task

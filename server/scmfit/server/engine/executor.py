@@ -177,12 +177,27 @@ class _Task(concurrent.futures.Future[Any]):
         self.build = build
         self.extra = extra
         self.inner: concurrent.futures.Future[Any] | None = None
+        self._attach_lock = threading.Lock()
+        self._cancel_requested = False
 
     def cancel(self) -> bool:
-        inner = self.inner
+        with self._attach_lock:
+            self._cancel_requested = True
+            inner = self.inner
         if inner is not None:
             return inner.cancel()
-        return super().cancel()
+        if super().cancel():
+            return True
+        # Being sent right now (taken from the queue, not yet handed to pebble): `attach` cancels it.
+        return self.running()
+
+    def attach(self, inner: concurrent.futures.Future[Any]) -> None:
+        """The pebble future, once sent; a cancel that came while it was being sent applies now."""
+        with self._attach_lock:
+            self.inner = inner
+            cancel = self._cancel_requested
+        if cancel:
+            inner.cancel()
 
 
 GENERAL = "general"
@@ -303,8 +318,8 @@ class BoundedDispatch:
             except BaseException as error:  # a closed pool, or a task that cannot be built
                 self._finish(task, None, error)
                 continue
-            task.inner = inner
             inner.add_done_callback(functools.partial(self._finish, task))
+            task.attach(inner)
             if self._on_send is not None:
                 self._on_send(lane, urgent)
 
