@@ -38,13 +38,27 @@ def test_each_zoo_node_carries_its_candidates_and_the_chosen_one_is_the_mechanis
 
 
 def test_racing_chooses_what_exhaustive_selection_chooses_on_every_fixture(client: Client) -> None:
+    """The same model, or (racing's documented cost rule) a cheaper one whose loss is confidently within
+    the tolerance of exhaustive's choice, which racing's note then names. Any other difference fails.
+    Measured: on noisy_data, seeds 1000-1059, one seed (1020) gives Y LinearRegression by this rule,
+    0.0005 of R² from the polynomial pipeline that exhaustive ranks first."""
     for name in FIXTURE_NAMES:
         case = fixture_case(name)
         seed = fresh_seed()
         racing = client.fit(case.graph, case.traces, case.config, seed=seed, selection="racing")
         exhaustive = client.fit(case.graph, case.traces, case.config, seed=seed, selection="exhaustive")
         assert exhaustive.metadata.selection == "exhaustive"
-        assert [n.mechanism.model_type for n in racing.nodes] == [n.mechanism.model_type for n in exhaustive.nodes]
+        for raced, full in zip(racing.nodes, exhaustive.nodes, strict=True):
+            if raced.mechanism.model_type == full.mechanism.model_type:
+                continue
+            outcomes = {c.model_type: c for c in raced.candidates}
+            chosen = outcomes[raced.mechanism.model_type]
+            passed = outcomes.get(full.mechanism.model_type)
+            # Passed over at the end, or dropped early as unable to beat the cheaper leader by the tolerance:
+            # either way the note names it (a plain "confidently worse" drop has no note, and fails here).
+            assert passed is not None and passed.outcome in {"passed_over", "eliminated"}, (name, raced.candidates)
+            assert chosen.cost_class < passed.cost_class, (name, raced.name)
+            assert full.mechanism.model_type in raced.selection_note, (name, raced.name, raced.selection_note)
         for node in exhaustive.nodes:
             assert all(c.folds == 5 and c.outcome != "eliminated" for c in node.candidates), (name, node.name)
         assert racing.status == exhaustive.status, name

@@ -109,9 +109,9 @@ class ServerConfig:
     max_queue: int = 16
     """Calls that may wait for a slot; beyond it calls get RESOURCE_EXHAUSTED with a retry delay."""
     max_concurrent_queries: int | None = None
-    """Queries running at once, in a lane of their own so that a query never waits behind fits; their
-    tasks also go to the next free worker ahead of fits' waiting nodes. None means two per worker; 0
-    puts queries back in the fits' lane, without priority (the layout before the lanes, for comparison)."""
+    """Queries running at once, in a lane of their own so that a query never waits behind fits (on the
+    workers, `query_workers` and `fit_share` decide). None means two per worker; 0 puts queries back in
+    the fits' lane, without priority (the layout before the lanes, for comparison)."""
     max_query_queue: int = 64
     """Queries that may wait for a query slot."""
     query_workers: int = 1

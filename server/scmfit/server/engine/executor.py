@@ -84,7 +84,8 @@ class FitExecutor(Protocol):
 
     def submit_query(self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True) -> QueryRun:
         """`model_bytes` is called only when the worker that takes the query does not hold the model;
-        an urgent query goes to the next free worker ahead of every waiting fit task."""
+        an urgent query goes to a reserved query worker first, then to a fit worker within the share
+        that fits keep (see BoundedDispatch)."""
         ...
 
     def close(self) -> None: ...
