@@ -16,7 +16,6 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -28,26 +27,12 @@ sys.path.insert(0, str(REPO))
 
 from scmfit.v1 import causal_model_service_pb2 as pb  # noqa: E402
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc  # noqa: E402
+from tests.integration.test_hostile_load import half_open  # noqa: E402
 from tests.serverproc import ServerProcess, start_server  # noqa: E402
 
 
 def rss_mb(server: ServerProcess) -> float:
     return psutil.Process(server.process.pid).memory_info().rss / 2**20
-
-
-def half_open(channel: grpc.Channel, release: threading.Event) -> grpc.Future[bytes]:
-    def never() -> Iterator[bytes]:
-        release.wait()
-        return
-        yield b""
-
-    method = channel.stream_unary(
-        "/scmfit.v1.CausalModelService/SampleModel",
-        request_serializer=lambda raw: raw,
-        response_deserializer=lambda raw: raw,
-    )
-    future: grpc.Future[bytes] = method.future(never())
-    return future
 
 
 def timed(call: object) -> str:
