@@ -135,7 +135,7 @@ class ServerConfig:
     Health checks and GetServerInfo have a pool of their own and are counted apart."""
     max_streams_per_connection: int = 32
     """HTTP/2 streams one connection may open at once (advertised in SETTINGS_MAX_CONCURRENT_STREAMS)."""
-    priority_threads: int = 4
+    priority_threads: int = 8
     """Threads that serve only health checks and GetServerInfo, so they answer whatever the others do."""
     connection_idle_seconds: float = 300.0
     """A connection with no call for this long is closed (GOAWAY); clients reconnect when they next call."""
