@@ -35,7 +35,8 @@ from tests.conftest import fixture_case, fresh_seed
 from tests.integration.test_lifecycle import slow_request, wait_for
 from tests.serverproc import ServerProcess, start_server
 
-DEFAULT_DEADLINE = 4
+DEFAULT_DEADLINE = 8
+"""Long enough that, even under the parallel suite, a node task is running on the worker when it passes."""
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +133,19 @@ def test_the_client_retry_policy_waits_out_a_full_server(tight: ServerProcess) -
 
 
 def test_a_fit_without_a_deadline_gets_the_server_default(tight: ServerProcess) -> None:
+    assert wait_for(lambda: tight.metric("scmfit_warm_workers") == 2, timeout=60)  # no worker still warming
     restarts = tight.metric("scmfit_worker_restarts_total")
-    with Client(tight.address) as client, pytest.raises(DeadlineExceededError, match="default fit deadline"):
-        client.fit(slow_request(nodes=30))
+    fitting: list[str] = []
+
+    def follow() -> None:
+        with Client(tight.address) as client:
+            for event in client.fit_events(slow_request(nodes=30)):
+                if isinstance(event, FitProgress) and event.stage is Stage.FITTING:
+                    fitting.append(event.node)
+
+    with pytest.raises(DeadlineExceededError, match="default fit deadline"):
+        follow()
+    assert fitting, "no node reached a worker before the server's deadline: nothing was there to stop"
     assert wait_for(lambda: tight.metric("scmfit_in_flight") == 0)
     assert_one_respawn(tight, restarts)
 
@@ -147,15 +158,22 @@ def busiest(processes: list[psutil.Process]) -> psutil.Process:
 
 
 def assert_one_respawn(server: ServerProcess, restarts: float) -> None:
-    """The one worker running the cancelled task is replaced once, and no queued task of the fit
-    reaches (and so kills) the replacement: the count stays put while the new worker warms up.
-    The server has one fit worker and one query worker; the query worker is never touched."""
-    assert wait_for(lambda: server.metric("scmfit_worker_restarts_total") == restarts + 1, timeout=60)
+    """At most the one worker running the cancelled task is replaced, and no queued task of the fit
+    reaches (and so kills) the replacement: the count stays put while the workers settle. The server
+    has one fit worker and one query worker; the query worker is never touched.
+
+    Zero is right too, when the cancel lands on a task that is in pebble's pipe but not yet taken by the
+    worker: pebble then forgets it, and the worker runs that one task to its end without being killed
+    (reproduced on stop 20's code too: 1 cancel in 3 of a 100-node BETTER fit after 3 FITTING events)."""
+    assert wait_for(lambda: server.metric("scmfit_in_flight") == 0, timeout=60)
+    time.sleep(3)  # a kill, and the replacement's start, land well within this
     assert wait_for(lambda: server.metric("scmfit_warm_workers") == 2, timeout=60)
+    settled = server.metric("scmfit_worker_restarts_total")
+    assert settled in (restarts, restarts + 1)
     time.sleep(3)
-    assert server.metric("scmfit_worker_restarts_total") == restarts + 1
+    assert server.metric("scmfit_worker_restarts_total") == settled  # no cascade onto the replacement
     # The first two workers, and one replacement per restart.
-    assert server.metric("scmfit_worker_spawns_total") == restarts + 3
+    assert server.metric("scmfit_worker_spawns_total") == settled + 2
 
 
 def test_cancelling_a_100_node_better_fit_frees_the_slot_and_the_next_fit_works(tight: ServerProcess) -> None:
