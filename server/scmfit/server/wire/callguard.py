@@ -178,6 +178,7 @@ class CallGuard(grpc.ServerInterceptor):
 
             def expire() -> None:
                 timed_out.set()
+                self._on_read_timeout()  # counted before the peer can see the cancel
                 context.cancel()  # wakes the read below: the call is over
 
             disarm = self._alarms.after(self.read_seconds, expire)
@@ -191,7 +192,6 @@ class CallGuard(grpc.ServerInterceptor):
                 return request
             # abort raises; on a call that is already over, grpcio drops it without logging.
             if timed_out.is_set():
-                self._on_read_timeout()
                 _log.warning("a call from %s sent no request within %gs; cancelled", peer, self.read_seconds)
                 context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"no request message within {self.read_seconds:g}s")
             if context.is_active():  # closed without a message: what grpcio itself answers
