@@ -124,7 +124,9 @@ def test_cancel_stops_the_server_side_fit(page: Any, grpc_server: ServerProcess,
     assert wait_for(lambda: grpc_server.metric("scmfit_in_flight") == 0, timeout=30)
     # Each worker running one of the fit's tasks is replaced once; queued tasks never reach a worker.
     assert wait_for(lambda: grpc_server.metric("scmfit_worker_restarts_total") > restarts, timeout=30)
-    assert wait_for(lambda: grpc_server.metric("scmfit_warm_workers") == 2, timeout=60)
+    assert wait_for(
+        lambda: grpc_server.metric("scmfit_warm_workers") == 3, timeout=60
+    )  # two fit workers, one query worker
     replaced = grpc_server.metric("scmfit_worker_restarts_total") - restarts
     time.sleep(3)
     assert grpc_server.metric("scmfit_worker_restarts_total") - restarts == replaced <= 2
