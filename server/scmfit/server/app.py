@@ -148,7 +148,7 @@ def create_server(config: ServerConfig) -> RunningServer:
         WorkerShares(
             workers=executor.capacity,
             query_workers=local.query_workers,
-            fit_share=config.effective_fit_share if local.fit_workers else 0.0,
+            fit_share=local.fit_share,
             fit_workers=local.fit_workers,
         ),
         config.default_fit_deadline_seconds,

@@ -257,10 +257,6 @@ class BoundedDispatch:
     def waiting(self) -> int:
         return len(self._urgent) + len(self._waiting)
 
-    @property
-    def pool(self) -> pebble.ProcessPool:
-        return self._pools[GENERAL]
-
     def pools(self) -> dict[str, pebble.ProcessPool]:
         with self._lock:
             return dict(self._pools)
@@ -268,13 +264,7 @@ class BoundedDispatch:
     def busy(self) -> dict[str, tuple[int, int]]:
         """Per pool: (tasks running, of which urgent)."""
         with self._lock:
-            return {
-                name: (
-                    sum(1 for lane, _ in self._sent.values() if lane == name),
-                    sum(1 for lane, urgent in self._sent.values() if lane == name and urgent),
-                )
-                for name in self._pools
-            }
+            return {name: (self._running(name), self._running(name, urgent=True)) for name in self._pools}
 
     def replace_pool(self, pool: pebble.ProcessPool, error: BaseException, name: str = GENERAL) -> None:
         """The old pool is gone: the tasks it held fail with `error`, the waiting ones go to `pool`."""
@@ -429,6 +419,7 @@ class ProcessFitExecutor:
         self.workers = workers
         self.query_workers = query_workers
         self.fit_workers = fit_workers(workers, fit_share)
+        self.fit_share = fit_share if self.fit_workers else 0.0
         self._warm_up = warm_up
         self._on_stall = on_stall
         self._stalled = threading.Event()
@@ -479,10 +470,6 @@ class ProcessFitExecutor:
     @property
     def capacity(self) -> int:
         return self.workers
-
-    def busy(self) -> dict[str, tuple[int, int]]:
-        """Per pool (general, reserved): tasks running, and how many of them are queries."""
-        return self._dispatch.busy()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Blocks until every worker has imported DoWhy and run its warm-up fit."""

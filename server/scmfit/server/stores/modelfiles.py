@@ -251,25 +251,18 @@ class S3Files:
             raise ModelStoreUnavailableError(f"the model store {self._url} is unreachable ({what}): {error}") from None
 
     def write(self, model_id: str, data: bytes) -> None:
-        self._call(
-            "write a model",
-            self._client.put_object,
-            Key=self._key(model_id),
-            Body=data,
-            Metadata={CHECKSUM_KEY: hashlib.sha256(data).hexdigest()},
-        )
+        self._put(self._key(model_id), data, "write a model")
 
     def read(self, model_id: str, max_bytes: int) -> bytes | None:
         return self._read(self._key(model_id), max_bytes, "read a model", "model")
 
     def write_index(self, model_id: str, data: bytes) -> None:
-        self._call(
-            "write a model's index entry",
-            self._client.put_object,
-            Key=self._index_key(model_id),
-            Body=data,
-            Metadata={CHECKSUM_KEY: hashlib.sha256(data).hexdigest()},
-        )
+        self._put(self._index_key(model_id), data, "write a model's index entry")
+
+    def _put(self, key: str, data: bytes, what: str) -> None:
+        """One object, with its SHA-256 manifest as metadata (checked by `_read`)."""
+        metadata = {CHECKSUM_KEY: hashlib.sha256(data).hexdigest()}
+        self._call(what, self._client.put_object, Key=key, Body=data, Metadata=metadata)
 
     def read_index(self, model_id: str, max_bytes: int) -> bytes | None:
         return self._read(self._index_key(model_id), max_bytes, "read a model's index entry", "index")

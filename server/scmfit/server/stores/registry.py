@@ -250,7 +250,7 @@ class ModelRegistry:
                 return known
             if (model_id, info.create_time, info.size) in self._not_indexed:
                 return None
-        entry = self._read_index(model_id, info)
+        entry = self._read_index(model_id)
         with self._lock:
             if entry is None:
                 self._not_indexed.add((model_id, info.create_time, info.size))
@@ -377,31 +377,20 @@ class ModelRegistry:
             return len(self._unverified), sum(f.size for f in self._unverified.values())
 
     def _write_file(self, model: StoredModel) -> int:
-        meta = json.dumps(
-            {
-                "model_id": model.model_id,
-                "create_time": model.create_time,
-                "kinds": {n: k.value for n, k in model.kinds.items()},
-            }
-        ).encode()
-        body = _MAGIC + b"".join(struct.pack("<Q", len(part)) + part for part in (meta, model.result, model.blob))
+        sealed = self._seal(_MAGIC, _meta(model), model.result, model.blob)
         assert self._files is not None
-        self._files.write(model.model_id, body + self._keys.sign(body))
-        return len(body) + TAG_BYTES
+        self._files.write(model.model_id, sealed)
+        return len(sealed)
 
     def _index_entry(self, model: StoredModel) -> bytes:
-        meta = json.dumps(
-            {
-                "model_id": model.model_id,
-                "create_time": model.create_time,
-                "size_bytes": model.size_bytes,
-                "kinds": {n: k.value for n, k in model.kinds.items()},
-            }
-        ).encode()
-        body = _INDEX_MAGIC + b"".join(struct.pack("<Q", len(part)) + part for part in (meta, model.result))
+        return self._seal(_INDEX_MAGIC, _meta(model, size_bytes=model.size_bytes), model.result)
+
+    def _seal(self, magic: bytes, *parts: bytes) -> bytes:
+        """`magic`, each part length-prefixed, then the HMAC over all of it (read back by `_parts`)."""
+        body = magic + b"".join(struct.pack("<Q", len(part)) + part for part in parts)
         return body + self._keys.sign(body)
 
-    def _read_index(self, model_id: str, info: FileInfo) -> ListedModel | None:
+    def _read_index(self, model_id: str) -> ListedModel | None:
         """A store object's index entry, verified like a model file; None (logged once) without one."""
         assert self._files is not None
         try:
@@ -489,6 +478,17 @@ class ModelRegistry:
         _log.info("found %d stored model(s) in %s", len(self._on_disk), self._files.describe())
         if self._on_disk:
             self._enforce_disk_budget(keep=max(self._on_disk, key=lambda mid: self._on_disk[mid].create_time))
+
+
+def _meta(model: StoredModel, **extra: object) -> bytes:
+    """The JSON head of a model file or index entry: what a reader needs before the result."""
+    fields = {
+        "model_id": model.model_id,
+        "create_time": model.create_time,
+        "kinds": {n: k.value for n, k in model.kinds.items()},
+        **extra,
+    }
+    return json.dumps(fields).encode()
 
 
 def _parts(body: bytes, offset: int, count: int) -> list[bytes]:
