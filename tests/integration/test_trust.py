@@ -117,7 +117,7 @@ def test_a_refused_request_streams_nothing(server: ServerProcess) -> None:
 
 
 def test_config_ranges_match_the_proto_and_both_edges_are_enforced(client: Client) -> None:
-    from scmfit.server.config import FIT_RANGES
+    from scmfit.server.domain.settings import FIT_RANGES
 
     proto = (REPO / "proto/scmfit/v1/causal_model_service.proto").read_text()
     config = proto[proto.index("message FitConfig {") :]

@@ -5,9 +5,9 @@ from enum import Enum
 
 import numpy as np
 
-from scmfit.server.config import FitSettings
 from scmfit.server.domain.fit import ColumnType
 from scmfit.server.domain.identity import MODEL_ID_PATTERN, model_id_for
+from scmfit.server.domain.settings import FitSettings
 
 NODES = ("X", "Y")
 EDGES = (("X", "Y"),)

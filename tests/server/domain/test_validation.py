@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scmfit.server.config import FitSettings
 from scmfit.server.domain.fit import FitStatus, MechanismKind, MechanismSummary, NodeResult, NodeScore, R2Omission
+from scmfit.server.domain.settings import FitSettings
 from scmfit.server.domain.validation import judge
 
 ROOT = NodeResult(

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from dowhy import gcm
 
-from scmfit.server.config import FitSettings
 from scmfit.server.domain.fit import ColumnType, NodeTask, R2Omission, SelectionPath
+from scmfit.server.domain.settings import FitSettings
 from scmfit.server.fitting.nodefit import fit_node, linear_screen
 
 gcm.config.set_default_n_jobs(1)

@@ -9,8 +9,8 @@ from dowhy import gcm
 from dowhy.gcm import auto
 from dowhy.gcm.util.general import set_random_seed
 
-from scmfit.server.config import Quality, Selection
 from scmfit.server.domain.fit import CandidateOutcome
+from scmfit.server.domain.settings import Quality, Selection
 from scmfit.server.fitting.selection import _decided, _eliminate, _Entrant, choose_model, confidently_worse
 from scmfit.server.fitting.summary import model_type_name
 

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scmfit.server.config import Limits, Quality
+from scmfit.server.config import Limits
 from scmfit.server.domain.errors import InvalidRequestError
 from scmfit.server.domain.fit import ColumnType
+from scmfit.server.domain.settings import Quality
 from scmfit.server.wire.decode import decode_fit_request
 from scmfit.v1 import causal_model_service_pb2 as pb
 

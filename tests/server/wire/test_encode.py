@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from scmfit.server.config import Limits, Quality
+from scmfit.server.config import Limits
+from scmfit.server.domain.settings import Quality
 from scmfit.server.wire.encode import AdmissionLimits, WorkerShares, server_info
 
 

@@ -1,12 +1,10 @@
-"""Domain errors raised while decoding or fitting. Each class carries its gRPC code, so the code of an
-error is decided where the error is defined; `status.py` alone turns them into gRPC statuses."""
+"""Domain errors raised while decoding or fitting. Each class names its status code, so the code of an
+error is decided where the error is defined; `wire/grpc_errors.py` alone turns them into gRPC statuses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
-
-from google.rpc import code_pb2
 
 
 @dataclass(frozen=True)
@@ -20,14 +18,15 @@ class FieldViolation:
 class ScmfitServerError(Exception):
     """Base of every error the server reports on purpose."""
 
-    code: ClassVar[int] = code_pb2.INTERNAL
-    """The google.rpc code this error travels as; every subclass sets its own."""
+    code: ClassVar[str] = "INTERNAL"
+    """The name of the google.rpc code this error travels as (wire/grpc_errors.py maps it); every subclass
+    sets its own."""
 
 
 class InvalidRequestError(ScmfitServerError):
     """The request is malformed; it carries every violation found, not only the first."""
 
-    code: ClassVar[int] = code_pb2.INVALID_ARGUMENT
+    code: ClassVar[str] = "INVALID_ARGUMENT"
 
     def __init__(self, violations: list[FieldViolation]) -> None:
         self.violations = tuple(violations)
@@ -40,7 +39,7 @@ class InvalidRequestError(ScmfitServerError):
 class MissingDependencyError(ScmfitServerError):
     """The request needs an optional package the server does not have."""
 
-    code: ClassVar[int] = code_pb2.FAILED_PRECONDITION
+    code: ClassVar[str] = "FAILED_PRECONDITION"
 
     def __init__(self, package: str, needed_for: str) -> None:
         self.package = package
@@ -54,7 +53,7 @@ class MissingDependencyError(ScmfitServerError):
 class ModelNotFoundError(ScmfitServerError):
     """No stored model has this id: never fitted, deleted, evicted or expired."""
 
-    code: ClassVar[int] = code_pb2.NOT_FOUND
+    code: ClassVar[str] = "NOT_FOUND"
 
     def __init__(self, model_id: str) -> None:
         self.model_id = model_id
@@ -67,7 +66,7 @@ class ModelNotFoundError(ScmfitServerError):
 class DatasetNotFoundError(ScmfitServerError):
     """No uploaded dataset has this id: never uploaded, evicted or expired."""
 
-    code: ClassVar[int] = code_pb2.NOT_FOUND
+    code: ClassVar[str] = "NOT_FOUND"
 
     def __init__(self, dataset_id: str) -> None:
         self.dataset_id = dataset_id
@@ -80,13 +79,13 @@ class DatasetNotFoundError(ScmfitServerError):
 class ModelNotLoadedError(ScmfitServerError):
     """A worker does not hold this model yet; the caller resends it with the model's bytes."""
 
-    code: ClassVar[int] = code_pb2.INTERNAL
+    code: ClassVar[str] = "INTERNAL"
 
 
 class QueryNotSupportedError(ScmfitServerError):
     """The model cannot answer this query (for example a counterfactual through a classifier)."""
 
-    code: ClassVar[int] = code_pb2.FAILED_PRECONDITION
+    code: ClassVar[str] = "FAILED_PRECONDITION"
 
     def __init__(self, subject: str, reason: str) -> None:
         self.subject = subject
@@ -100,13 +99,13 @@ class QueryNotSupportedError(ScmfitServerError):
 class ResultOutOfRangeError(ScmfitServerError):
     """A query's answer left what its node's type can hold (an int64 overflow, a non-finite double)."""
 
-    code: ClassVar[int] = code_pb2.OUT_OF_RANGE
+    code: ClassVar[str] = "OUT_OF_RANGE"
 
 
 class ServerBusyError(ScmfitServerError):
     """Every worker slot is taken and the wait queue is full; the client should retry later."""
 
-    code: ClassVar[int] = code_pb2.RESOURCE_EXHAUSTED
+    code: ClassVar[str] = "RESOURCE_EXHAUSTED"
 
     def __init__(
         self,
@@ -133,40 +132,40 @@ class ServerBusyError(ScmfitServerError):
 class DeadlineError(ScmfitServerError):
     """The server's default deadline for fits that set none has passed."""
 
-    code: ClassVar[int] = code_pb2.DEADLINE_EXCEEDED
+    code: ClassVar[str] = "DEADLINE_EXCEEDED"
 
 
 class WorkerLostError(ScmfitServerError):
     """The worker process running the job died; the pool replaces it."""
 
-    code: ClassVar[int] = code_pb2.UNAVAILABLE
+    code: ClassVar[str] = "UNAVAILABLE"
 
 
 class FitCancelledError(ScmfitServerError):
     """The fit was stopped because its call was cancelled or its deadline passed."""
 
-    code: ClassVar[int] = code_pb2.CANCELLED
+    code: ClassVar[str] = "CANCELLED"
 
 
 class ShuttingDownError(ScmfitServerError):
     """The server is stopping and accepts no new work."""
 
-    code: ClassVar[int] = code_pb2.UNAVAILABLE
+    code: ClassVar[str] = "UNAVAILABLE"
 
 
 class FitFailedError(ScmfitServerError):
     """DoWhy or scikit-learn failed on input that passed validation; the message is short and safe to show."""
 
-    code: ClassVar[int] = code_pb2.INTERNAL
+    code: ClassVar[str] = "INTERNAL"
 
 
 class ModelStoreUnavailableError(ScmfitServerError):
     """The shared model store could not be reached or refused a request; retrying later may succeed."""
 
-    code: ClassVar[int] = code_pb2.UNAVAILABLE
+    code: ClassVar[str] = "UNAVAILABLE"
 
 
 class ModelStoreFullError(ScmfitServerError):
     """The model directory has no room for the fitted model; the fit's work is lost, nothing is left behind."""
 
-    code: ClassVar[int] = code_pb2.RESOURCE_EXHAUSTED
+    code: ClassVar[str] = "RESOURCE_EXHAUSTED"

@@ -12,7 +12,7 @@ from enum import Enum
 
 import numpy as np
 
-from scmfit.server.config import FitSettings
+from scmfit.server.domain.settings import FitSettings
 
 
 class ColumnType(Enum):

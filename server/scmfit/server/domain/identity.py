@@ -12,8 +12,8 @@ from importlib import metadata
 
 import numpy as np
 
-from scmfit.server.config import FitSettings
 from scmfit.server.domain.fit import ColumnType
+from scmfit.server.domain.settings import FitSettings
 
 MODEL_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
 """A model id is a lowercase SHA-256 hex digest, so it is always safe to use in a file name (use fullmatch)."""

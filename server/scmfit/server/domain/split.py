@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from scmfit.server.config import Quality
+from scmfit.server.domain.settings import Quality
 
 MIN_TRAIN_ROWS = {Quality.GOOD: 5, Quality.BETTER: 7, Quality.BEST: 5}
 """DoWhy's model selection runs 5-fold cross-validation on the training rows, which needs 5 of them.

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from scmfit.server.config import FitSettings
 from scmfit.server.domain.fit import FitStatus, NodeResult, ValidationSummary
+from scmfit.server.domain.settings import FitSettings
 
 
 def judge(

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from scmfit.server.config import FitSettings
 from scmfit.server.domain.fit import ColumnType, FitJob, FitOutcome, ModelBundle, NodeFit, NodeTask, Progress, Stage
 from scmfit.server.domain.identity import library_version
+from scmfit.server.domain.settings import FitSettings
 from scmfit.server.domain.split import held_out_rows, split_indices
 from scmfit.server.domain.validation import judge
 

@@ -28,7 +28,7 @@ import numpy as np
 from scmfit.server.domain.errors import FitFailedError, WorkerLostError
 from scmfit.server.domain.fit import NodeFit
 from scmfit.server.engine.plan import NodeSpec, Rows
-from scmfit.server.engine.ray_executor import unreachable
+from scmfit.server.engine.ray_address import unreachable
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # Ray ends a driver whose GCS stays unreachable this long (default 60 s); we notice sooner ourselves.

@@ -22,7 +22,6 @@ import functools
 import logging
 import multiprocessing
 import queue
-import socket
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -34,6 +33,7 @@ from scmfit.server.domain.fit import FitJob, NodeFit
 from scmfit.server.domain.query import Query
 from scmfit.server.engine.executor import FitRun, NodeParallelFitRun, ProcessFitExecutor, QueryRun
 from scmfit.server.engine.plan import node_specs, split_rows
+from scmfit.server.engine.ray_address import gcs_endpoint, unreachable
 
 _log = logging.getLogger(__name__)
 
@@ -45,23 +45,6 @@ RECONNECT_SECONDS = 2.0
 
 class ClusterUnreachableError(StartupError):
     """Start-up could not reach the Ray cluster; the message says where and what to do."""
-
-
-def gcs_endpoint(address: str) -> tuple[str, int]:
-    """HOST:PORT of the cluster's GCS, as `ray start --head` prints it; ValueError otherwise."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"--ray-address must be HOST:PORT of the head node's GCS, got {address!r}")
-    return host, int(port)
-
-
-def unreachable(address: str, timeout: float = 5.0) -> str | None:
-    """None when the GCS port accepts a connection, else why not."""
-    try:
-        with socket.create_connection(gcs_endpoint(address), timeout=timeout):
-            return None
-    except OSError as error:
-        return str(error) or type(error).__name__
 
 
 def _driver_main(address: str, connection: Connection, warm_up: bool, log_level: str) -> None:

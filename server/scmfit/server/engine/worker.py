@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from scmfit.server.config import FitSettings
 from scmfit.server.domain.fit import ColumnType, FitJob, FitOutcome, NodeFit, NodeTask, Progress
 from scmfit.server.domain.query import Query, QueryOutcome
+from scmfit.server.domain.settings import FitSettings
 from scmfit.server.engine.plan import ProgressTracker, assemble, plan_fit
 from scmfit.server.engine.workerlink import WorkerSide
 

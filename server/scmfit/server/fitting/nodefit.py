@@ -22,9 +22,9 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
-from scmfit.server.config import Quality
 from scmfit.server.domain.errors import FitFailedError
 from scmfit.server.domain.fit import Candidate, NodeFit, NodeResult, NodeTask, SelectionPath, Stage
+from scmfit.server.domain.settings import Quality
 from scmfit.server.fitting.evaluate import score_node
 from scmfit.server.fitting.models import AnchoredLinearRegressor, Int64DiscreteAdditiveNoiseModel, int64_safe
 from scmfit.server.fitting.selection import choose_model

@@ -46,8 +46,8 @@ from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 
-from scmfit.server.config import Quality, Selection
 from scmfit.server.domain.fit import Candidate, CandidateOutcome
+from scmfit.server.domain.settings import Quality, Selection
 from scmfit.server.fitting.summary import model_type_name
 
 Factory = Callable[[], PredictionModel]

@@ -15,10 +15,11 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from scmfit.server.config import FIT_RANGES, FitSettings, Limits, Quality
+from scmfit.server.config import Limits
 from scmfit.server.domain.errors import FieldViolation, InvalidRequestError, MissingDependencyError
 from scmfit.server.domain.fit import ColumnType, FitJob
 from scmfit.server.domain.identity import model_id_for
+from scmfit.server.domain.settings import FIT_RANGES, FitSettings, Quality
 from scmfit.server.domain.split import MIN_TRAIN_ROWS, held_out_rows, split_indices
 from scmfit.server.wire.enums import COLUMN_OF_FIELD, DTYPE, from_wire
 from scmfit.v1 import causal_model_service_pb2 as pb

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from scmfit.server.config import FIT_RANGES, Limits
+from scmfit.server.config import Limits
 from scmfit.server.domain.errors import FieldViolation, InvalidRequestError
 from scmfit.server.domain.fit import ColumnType
 from scmfit.server.domain.query import CounterfactualQuery, EffectQuery, InterventionKind, InterventionSpec, SampleQuery
+from scmfit.server.domain.settings import FIT_RANGES
 from scmfit.server.stores.registry import StoredModel
 from scmfit.server.wire.decode import decode_dataset
 from scmfit.v1 import causal_model_service_pb2 as pb

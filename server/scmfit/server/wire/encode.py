@@ -12,7 +12,7 @@ import numpy as np
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from scmfit.server.config import FitSettings, Limits, Quality
+from scmfit.server.config import Limits
 from scmfit.server.domain.fit import (
     ColumnType,
     FitOutcome,
@@ -22,6 +22,7 @@ from scmfit.server.domain.fit import (
 )
 from scmfit.server.domain.identity import library_version, scmfit_version
 from scmfit.server.domain.query import SampleOutcome
+from scmfit.server.domain.settings import FitSettings, Quality
 from scmfit.server.stores.registry import ListedModel, StoredModel
 from scmfit.server.wire.enums import to_wire
 from scmfit.v1 import causal_model_service_pb2 as pb

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from scmfit.server.config import Quality, Selection
 from scmfit.server.domain.fit import (
     CandidateOutcome,
     ColumnType,
@@ -24,6 +23,7 @@ from scmfit.server.domain.fit import (
     SelectionPath,
     Stage,
 )
+from scmfit.server.domain.settings import Quality, Selection
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 E = TypeVar("E", bound=Enum)

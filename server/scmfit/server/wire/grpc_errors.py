@@ -101,15 +101,14 @@ def to_status(error: BaseException) -> status_pb2.Status:
         detail = any_pb2.Any()
         detail.Pack(build(error))
         details.append(detail)
-    return status_pb2.Status(code=error.code, message=_clip(str(error), 1000), details=details)
+    return status_pb2.Status(code=code_pb2.Code.Value(error.code), message=_clip(str(error), 1000), details=details)
 
 
 def code_name(error: BaseException) -> str:
     """The lower-case gRPC code an error maps to, for metrics labels (without logging it)."""
-    code = code_pb2.INTERNAL
     if isinstance(error, ScmfitServerError) and not isinstance(error, ModelNotLoadedError):
-        code = error.code
-    return str(code_pb2.Code.Name(code)).lower()
+        return error.code.lower()
+    return "internal"
 
 
 class _Status(collections.namedtuple("_Status", ("code", "details", "trailing_metadata")), grpc.Status):

@@ -21,13 +21,14 @@ from scmfit.server.domain.query import CounterfactualOutcome, EffectOutcome, Que
 from scmfit.server.engine.admission import Admission
 from scmfit.server.engine.executor import FitExecutor
 from scmfit.server.metrics import Metrics
-from scmfit.server.stores.datasets import DatasetStore, UploadLimits, assemble_upload
+from scmfit.server.stores.datasets import DatasetStore
 from scmfit.server.stores.modelfiles import call_deadline
 from scmfit.server.stores.registry import ModelRegistry, StoredModel
 from scmfit.server.wire import encode
 from scmfit.server.wire import grpc_errors as status
 from scmfit.server.wire.decode import Entry, available_qualities, decode_fit_request
 from scmfit.server.wire.decode_query import decode_counterfactual, decode_effect, decode_sample
+from scmfit.server.wire.decode_upload import UploadLimits, assemble_upload
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 

@@ -10,7 +10,8 @@ import pytest
 from scmfit.client._upload import upload_messages
 from scmfit.server.domain.errors import DatasetNotFoundError, InvalidRequestError
 from scmfit.server.domain.fit import ColumnType
-from scmfit.server.stores.datasets import DatasetStore, UploadLimits, assemble_upload, dataset_id_for
+from scmfit.server.stores.datasets import DatasetStore, dataset_id_for
+from scmfit.server.wire.decode_upload import UploadLimits, assemble_upload
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 LIMITS = UploadLimits(max_rows=10**7, max_columns=10, max_cells=10**8, max_bytes=10**9)
