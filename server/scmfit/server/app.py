@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from scmfit.server.config import ServerConfig
 from scmfit.server.engine.admission import Admission
 from scmfit.server.engine.executor import ManagedExecutor, ProcessFitExecutor
+from scmfit.server.engine.executors import EXECUTORS, build_executor
 from scmfit.server.metrics import Metrics
 from scmfit.server.stores.datasets import DatasetStore
 from scmfit.server.stores.modelfiles import DirectoryFiles, ModelFiles, S3Files
@@ -70,7 +71,8 @@ def create_server(config: ServerConfig) -> RunningServer:
     """Starts workers, then the server; health stays NOT_SERVING until every worker is warm."""
     metrics = Metrics()
 
-    local_query_workers = config.query_workers if config.executor == "local" else 0
+    kind = EXECUTORS[config.executor]
+    local_query_workers = config.query_workers if kind.fits_locally else 0
 
     def spawned(count: int) -> None:
         metrics.worker_spawns.inc()
@@ -81,14 +83,14 @@ def create_server(config: ServerConfig) -> RunningServer:
         config.workers,
         # With Ray, fits run on the cluster: the local workers answer only queries, and need no split.
         query_workers=local_query_workers,
-        fit_share=config.effective_fit_share if config.executor == "local" else 0.0,
+        fit_share=config.effective_fit_share if kind.fits_locally else 0.0,
         warm_up=config.warm_up,
         stall_seconds=config.worker_stall_seconds,
         on_spawn=spawned,
         on_stall=metrics.worker_stalls.inc,
         on_send=lambda pool, urgent: metrics.tasks_sent.labels(pool, "query" if urgent else "fit").inc(),
     )
-    executor = _cluster_executor(config, local) if config.executor == "ray" else local
+    executor = build_executor(config, local)
     limits = config.limits
     guard = CallGuard(
         read_seconds=config.request_read_seconds,
@@ -226,23 +228,6 @@ def _registry(config: ServerConfig, metrics: Metrics) -> ModelRegistry:
         disk_bytes=config.model_dir_bytes,
         files=files,
     )
-
-
-def _cluster_executor(config: ServerConfig, local: ProcessFitExecutor) -> ManagedExecutor:
-    """Imported only here: Ray is an optional extra, and the local executor never needs it."""
-    try:
-        from scmfit.server.engine.ray_executor import RayFitExecutor
-    except ImportError as error:
-        local.close()
-        raise SystemExit(f"--executor ray needs Ray: pip install 'scmfit[server,ray]' ({error})") from None
-    if config.ray_address is None:
-        local.close()
-        raise ValueError("the Ray executor needs ray_address")
-    try:
-        return RayFitExecutor(config.ray_address, local, warm_up=config.warm_up)
-    except BaseException:
-        local.close()
-        raise
 
 
 def _bind(server: grpc.Server, config: ServerConfig) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scmfit.server.config import DEFAULT_ADDRESS, Limits, Security, ServerConfig, StartupError
+from scmfit.server.engine.executors import EXECUTORS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,9 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=defaults.workers, help="worker processes that fit models")
     parser.add_argument(
         "--executor",
-        choices=["local", "ray"],
+        choices=list(EXECUTORS),
         default=defaults.executor,
-        help="where fits run: local worker processes, or a Ray cluster (pip install 'scmfit[server,ray]')",
+        help="where fits run: " + "; ".join(f"{kind.name}: {kind.help}" for kind in EXECUTORS.values()),
     )
     parser.add_argument("--ray-address", help="HOST:PORT of the Ray head (as `ray start --head` prints it)")
     parser.add_argument(

@@ -37,7 +37,15 @@ POLL_SECONDS = 0.05
 
 
 class FitRun(Protocol):
-    """A fit in flight."""
+    """A fit in flight.
+
+    The cancellation contract, which every executor keeps (the servicer relies on it for cancelled and
+    expired calls, and tests/integration checks it through the real server on each executor):
+    - `cancel()` may be called from any thread, any number of times, before or after the fit ends.
+    - After it returns, no node task of this fit starts, and running ones are stopped: a local worker
+      is killed and replaced, a Ray task is cancelled with force.
+    - `events()` then ends, and `outcome()` raises FitCancelledError instead of waiting for work.
+    """
 
     def events(self) -> Iterator[Progress]:
         """Progress events as they arrive; ends when the fit has finished, failed or been cancelled."""
@@ -48,7 +56,7 @@ class FitRun(Protocol):
         ...
 
     def cancel(self) -> bool:
-        """Stops the work; True when that killed a running worker (which the pool then replaces)."""
+        """Stops the work as the contract above says; True when that killed a running worker."""
         ...
 
 
@@ -57,7 +65,8 @@ class TaskPool(Protocol):
 
     def node_tasks(self, job: FitJob, run: str) -> dict[str, concurrent.futures.Future[NodeFit]]:
         """One future per node, queued in fit order; their progress arrives on `channel(run)`.
-        Cancelling a future stops its task, killing the worker that runs it if need be."""
+        Cancelling a future must stop its task whatever its state: a queued one never starts, and a
+        running one is stopped, killing the worker that runs it if need be."""
         ...
 
     def channel(self, run: str) -> queue.Queue[tuple[str, str]]:
@@ -74,11 +83,14 @@ class QueryRun(Protocol):
         """The answer, or the domain error the query raised."""
         ...
 
-    def cancel(self) -> None: ...
+    def cancel(self) -> None:
+        """Stops the query, from any thread, any number of times: a queued query never starts, and a
+        running one's worker is killed and replaced; `outcome()` then raises FitCancelledError."""
+        ...
 
 
 class FitExecutor(Protocol):
-    """Where fits and queries run."""
+    """Where fits and queries run; `executors.py` registers each by name."""
 
     def submit(self, job: FitJob) -> FitRun: ...
 
@@ -495,10 +507,10 @@ class ProcessFitExecutor:
         return {node: self.schedule(worker.run_node, build, run) for node, build in lazy_plan(job)}
 
     def channel(self, run: str) -> queue.Queue[tuple[str, str]]:
-        return self.link.open_run(run)
+        return self.link.channels.open(run)
 
     def close_channel(self, run: str) -> None:
-        self.link.close_run(run)
+        self.link.channels.close(run)
 
     def submit(self, job: FitJob) -> FitRun:
         if self._closed.is_set():

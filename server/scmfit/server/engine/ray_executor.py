@@ -33,6 +33,7 @@ from scmfit.server.domain.fit import FitJob, NodeFit
 from scmfit.server.domain.query import Query
 from scmfit.server.engine.executor import FitRun, NodeParallelFitRun, ProcessFitExecutor, QueryRun
 from scmfit.server.engine.plan import node_specs, split_rows
+from scmfit.server.engine.progress import Event, ProgressChannels
 from scmfit.server.engine.ray_address import gcs_endpoint, unreachable
 
 _log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class RayFitExecutor:
                 f"`ray start --head --port {gcs_endpoint(address)[1]}` or fix --ray-address"
             )
         self._lock = threading.Lock()
-        self._channels: dict[str, queue.Queue[tuple[str, str]]] = {}
+        self._channels = ProgressChannels()
         self._tasks: dict[tuple[str, str], _RayTask] = {}
         self._closed = threading.Event()
         self._serving = threading.Event()
@@ -199,15 +200,12 @@ class RayFitExecutor:
                 task.settle(False, lost)
         return tasks
 
-    def channel(self, run: str) -> queue.Queue[tuple[str, str]]:
-        events: queue.Queue[tuple[str, str]] = queue.Queue()
-        with self._lock:
-            self._channels[run] = events
-        return events
+    def channel(self, run: str) -> queue.Queue[Event]:
+        return self._channels.open(run)
 
     def close_channel(self, run: str) -> None:
+        self._channels.close(run)
         with self._lock:
-            self._channels.pop(run, None)
             for key in [key for key in self._tasks if key[0] == run]:
                 del self._tasks[key]
 
@@ -241,10 +239,7 @@ class RayFitExecutor:
             kind = message[0]
             if kind == "progress":
                 _, run, stage, node = message
-                with self._lock:
-                    events = self._channels.get(run)
-                if events is not None:
-                    events.put((stage, node))
+                self._channels.deliver(run, stage, node)
             elif kind == "done":
                 _, run, node, ok, value = message
                 with self._lock:

@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -25,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from scmfit.server.engine.progress import ProgressChannels
 
 _log = logging.getLogger(__name__)
 
@@ -62,24 +63,14 @@ class WorkerLink:
         self._on_spawn = on_spawn
         self._on_stall = on_stall
         self._lock = threading.Lock()
-        self._runs: dict[str, queue.Queue[tuple[str, str]]] = {}
+        self.channels = ProgressChannels()
+        """Where the progress of each fit run's tasks arrives."""
         self._last_beat: dict[int, float] = {}
         self._warm: set[int] = set()
         self.spawns = 0
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="scmfit-worker-link", daemon=True)
         self._thread.start()
-
-    def open_run(self, token: str) -> queue.Queue[tuple[str, str]]:
-        """Where (stage, node) progress of the tasks sent with `token` arrives."""
-        events: queue.Queue[tuple[str, str]] = queue.Queue()
-        with self._lock:
-            self._runs[token] = events
-        return events
-
-    def close_run(self, token: str) -> None:
-        with self._lock:
-            self._runs.pop(token, None)
 
     def warm_workers(self) -> int:
         """Workers that finished warming up, are alive, not stopped, and have beaten recently."""
@@ -111,12 +102,10 @@ class WorkerLink:
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind, pid = message["t"], int(message["pid"])
+        if kind == "progress":
+            self.channels.deliver(str(message["run"]), str(message["stage"]), str(message["node"]))
+            return
         with self._lock:
-            if kind == "progress":
-                events = self._runs.get(str(message["run"]))
-                if events is not None:
-                    events.put((str(message["stage"]), str(message["node"])))
-                return
             self._last_beat[pid] = time.monotonic()
             if kind == "warm":
                 self._warm.add(pid)
