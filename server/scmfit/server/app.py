@@ -26,9 +26,8 @@ from scmfit.server.stores.signing import load_keys
 from scmfit.server.wire.callguard import CallGuard
 from scmfit.server.wire.encode import AdmissionLimits, WorkerShares
 from scmfit.server.wire.interceptors import RequestIdInterceptor, TokenAuthInterceptor
-from scmfit.server.wire.servicer import CausalModelServicer
+from scmfit.server.wire.servicer import CausalModelServicer, service_handler
 from scmfit.v1 import causal_model_service_pb2 as pb
-from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
 _log = logging.getLogger(__name__)
 
@@ -166,7 +165,7 @@ def create_server(config: ServerConfig) -> RunningServer:
             connection_max_age_seconds=config.connection_max_age_seconds,
         ),
     )
-    pb_grpc.add_CausalModelServiceServicer_to_server(servicer, server)
+    server.add_generic_rpc_handlers((service_handler(servicer),))
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

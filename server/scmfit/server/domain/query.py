@@ -1,12 +1,27 @@
-"""The domain of a query on a stored model: interventions, the three kinds of query and their answers."""
+"""The domain of a question asked of a stored model: interventions, each kind of query and its answer.
+
+A query kind is a registration, not a chain: `@query("EstimateEffect")` on a frozen dataclass whose
+fields are named as its request's fields tells the servicer which RPC it answers, and the annotations
+say how each field is checked (`wire/decode_query.py` reads them). The answer is a dataclass whose
+fields are named as the response's (`wire/encode.py` maps them by name); `fitting/answers.py` finds
+the function that computes it. Adding a query needs no edit here beyond its two types.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Annotated, ClassVar, Protocol, TypeVar
 
 import numpy as np
+
+from scmfit.server.config import Limits
+from scmfit.server.domain.errors import FieldViolation
+from scmfit.server.domain.fit import ColumnType
+
+DEFAULT_QUERY_SEED = 42
+"""Queries without a seed draw as if seeded with this, so that an unseeded question is still repeatable."""
 
 
 class InterventionKind(Enum):
@@ -26,46 +41,187 @@ class InterventionSpec:
     value: float
 
 
+# How a request field is read: the markers below, in `Annotated[...]`, name the check the wire applies.
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node of the model; `numeric` refuses categorical nodes."""
+
+    numeric: bool = False
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """Nodes of the model, deduplicated in order; empty means every node."""
+
+
+@dataclass(frozen=True)
+class SampleCount:
+    """0 means `default`; at most the server's max_samples."""
+
+    default: int
+
+
+@dataclass(frozen=True)
+class Seed:
+    """Optional on the wire: unset means DEFAULT_QUERY_SEED; in FIT_RANGES["seed"] otherwise."""
+
+
+@dataclass(frozen=True)
+class Magnitude:
+    """A finite value within the server's max_abs_value, as data must be."""
+
+
+@dataclass(frozen=True)
+class Interventions:
+    """Interventions on distinct numeric nodes of the model."""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Observed rows of the model's nodes, each column of the type the model was fitted on."""
+
+
+@dataclass(frozen=True)
+class QueryKind:
+    """One registered question: the RPC that asks it and its domain type."""
+
+    rpc: str
+    query: type
+    oversize_field: str
+    """The request field an answer over the message limit is blamed on (it is what makes answers big)."""
+
+
+QUERY_KINDS: dict[str, QueryKind] = {}
+"""Every query RPC, by name; the servicer serves each, and a test checks every one has an answer."""
+
+Q = TypeVar("Q")
+
+
+def query(rpc: str, *, oversize_field: str = "") -> Callable[[type[Q]], type[Q]]:
+    """Registers a query type as the domain of `rpc`."""
+
+    def register(cls: type[Q]) -> type[Q]:
+        QUERY_KINDS[rpc] = QueryKind(rpc, cls, oversize_field)
+        return cls
+
+    return register
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What checking a query needs to know about its model: its nodes and their types."""
+
+    model_id: str
+    kinds: Mapping[str, ColumnType]
+
+
+@query("SampleModel", oversize_field="include_samples")
 @dataclass(frozen=True)
 class SampleQuery:
     """Draw samples, observational when there are no interventions."""
 
     model_id: str
-    interventions: tuple[InterventionSpec, ...]
-    nodes: tuple[str, ...]
-    num_samples: int
-    seed: int
+    interventions: Annotated[tuple[InterventionSpec, ...], Interventions()]
+    nodes: Annotated[tuple[str, ...], Nodes()]
+    num_samples: Annotated[int, SampleCount(1000)]
+    seed: Annotated[int, Seed()]
     include_samples: bool
 
+    MIN_WIRE_BYTES: ClassVar[Mapping[ColumnType, int]] = {
+        ColumnType.DOUBLE: 8,
+        ColumnType.INT64: 1,
+        ColumnType.BOOL: 1,
+        ColumnType.STRING: 2,
+    }
+    """The fewest bytes one sampled value takes in a response (int64 varints and strings can take more)."""
 
+    def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
+        """Refuses, before any sampling, answers the server could not hold or could not send."""
+        nodes = self.nodes or tuple(model.kinds)
+        cells = self.num_samples * len(nodes)
+        if cells > limits.max_sample_cells:
+            return [
+                FieldViolation(
+                    "num_samples",
+                    f"{self.num_samples} samples x {len(nodes)} nodes = {cells} values exceed the server limit "
+                    f"max_sample_cells={limits.max_sample_cells}; ask for fewer samples or name fewer nodes",
+                )
+            ]
+        if self.include_samples:
+            least = self.num_samples * sum(self.MIN_WIRE_BYTES[model.kinds[node]] for node in nodes)
+            if least > limits.max_request_bytes:
+                return [
+                    FieldViolation(
+                        "include_samples",
+                        f"the samples would take at least {least} bytes, over the server's message limit of "
+                        f"{limits.max_request_bytes}; ask for fewer samples, name fewer nodes, or ask for "
+                        "statistics only",
+                    )
+                ]
+        return []
+
+
+@query("EstimateEffect")
 @dataclass(frozen=True)
 class EffectQuery:
     """E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]."""
 
     model_id: str
-    treatment: str
-    target: str
-    alternative: float
-    reference: float
-    num_samples: int
-    seed: int
+    treatment: Annotated[str, Node(numeric=True)]
+    target: Annotated[str, Node(numeric=True)]
+    alternative_value: Annotated[float, Magnitude()]
+    reference_value: Annotated[float, Magnitude()]
+    num_samples: Annotated[int, SampleCount(10_000)]
+    seed: Annotated[int, Seed()]
+
+    def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
+        if self.treatment and self.treatment == self.target:
+            return [FieldViolation("target", "the target must differ from the treatment")]
+        return []
 
 
+@query("Counterfactual", oversize_field="observed")
 @dataclass(frozen=True)
 class CounterfactualQuery:
     """What observed rows would have been under the interventions."""
 
     model_id: str
-    interventions: tuple[InterventionSpec, ...]
-    observed: Mapping[str, np.ndarray]
+    interventions: Annotated[tuple[InterventionSpec, ...], Interventions()]
+    observed: Annotated[Mapping[str, np.ndarray], Rows()]
+
+    def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
+        problems = []
+        if not self.interventions:
+            problems.append(FieldViolation("interventions", "a counterfactual needs at least one intervention"))
+        if self.observed and len(next(iter(self.observed.values()))) == 0:
+            problems.append(FieldViolation("observed.columns", "no observed rows"))
+        return problems
 
 
-Query = SampleQuery | EffectQuery | CounterfactualQuery
+class Query(Protocol):
+    """What every registered query type has: the model it asks, and its checks beyond single fields."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
+        """Violations across fields, or against the model and the server's limits."""
+        ...
 
 
 @dataclass(frozen=True)
-class NodeSummary:
-    """Statistics of one node's samples; `categories` is set instead for categorical nodes."""
+class CategoryShare:
+    """The share of samples that took one category."""
+
+    value: str
+    share: float
+
+
+@dataclass(frozen=True)
+class NodeStatistics:
+    """Statistics of one node's samples; `categories` is set too for categorical nodes."""
 
     node: str
     mean: float = 0.0
@@ -75,13 +231,14 @@ class NodeSummary:
     q95: float = 0.0
     min: float = 0.0
     max: float = 0.0
-    categories: tuple[tuple[str, float], ...] = ()
+    categories: tuple[CategoryShare, ...] = ()
 
 
 @dataclass(frozen=True)
 class SampleOutcome:
-    statistics: tuple[NodeSummary, ...]
+    statistics: tuple[NodeStatistics, ...]
     samples: Mapping[str, np.ndarray]
+    """Empty unless the query asked for them."""
     num_samples: int
 
 
@@ -93,7 +250,8 @@ class EffectOutcome:
 
 @dataclass(frozen=True)
 class CounterfactualOutcome:
-    rows: Mapping[str, np.ndarray]
+    counterfactual: Mapping[str, np.ndarray]
 
 
-QueryOutcome = SampleOutcome | EffectOutcome | CounterfactualOutcome
+QueryOutcome = object
+"""An answer: a dataclass whose fields are named as its response's."""

@@ -87,8 +87,8 @@ def _warm_up_job() -> FitJob:
 
 def run_query(query: Query, blob: bytes | None) -> QueryOutcome:
     """Raises ModelNotLoadedError when this worker lacks the model and no blob was sent."""
+    from scmfit.server.fitting import answers
     from scmfit.server.fitting import cache as fitted
-    from scmfit.server.fitting import queries
 
     model = fitted.load(query.model_id, blob)
-    return queries.answer(model, query)
+    return answers.answer(model, query)

@@ -6,10 +6,12 @@ import dataclasses
 import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 import numpy as np
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from scmfit.server.config import Limits
@@ -21,11 +23,12 @@ from scmfit.server.domain.fit import (
     Stage,
 )
 from scmfit.server.domain.identity import library_version, scmfit_version
-from scmfit.server.domain.query import SampleOutcome
 from scmfit.server.domain.settings import FitSettings, Quality
 from scmfit.server.stores.registry import ListedModel, StoredModel
 from scmfit.server.wire.enums import to_wire
 from scmfit.v1 import causal_model_service_pb2 as pb
+
+M = TypeVar("M", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -61,47 +64,71 @@ def duration(seconds: float) -> Duration:
     return message
 
 
+def _wire_value(field: Any, value: Any, kinds: Mapping[str, ColumnType]) -> Any:
+    """One domain value as the proto field holds it; None leaves the field unset."""
+    message = field.message_type
+    if field.is_repeated and not isinstance(value, Mapping):
+        return [_wire_value_one(field, item, kinds) for item in value]
+    if message is not None and message.full_name == "scmfit.v1.Dataset":
+        return dataset(value, kinds) if value else None
+    return _wire_value_one(field, value, kinds)
+
+
+def _wire_value_one(field: Any, value: Any, kinds: Mapping[str, ColumnType]) -> Any:
+    message = field.message_type
+    if message is None:
+        return to_wire(value) if isinstance(value, Enum) else value
+    if isinstance(value, Message):
+        return value
+    if message.full_name == "google.protobuf.Duration":
+        return duration(value)
+    if message.full_name == "google.protobuf.Timestamp":
+        return timestamp(value)
+    return message_of(getattr(pb, message.name), value, kinds=kinds)
+
+
+def message_of(
+    message_type: type[M], *sources: object, kinds: Mapping[str, ColumnType] | None = None, **given: Any
+) -> M:
+    """A message whose fields are filled by name: from `given`, else from the first source (a dataclass)
+    that has an attribute of that name. Nested dataclasses, enums, durations and column mappings convert
+    by the proto field's type, so a field added to the proto and to the domain type under the same name
+    travels with no edit here. tests/server/wire/test_shapes.py checks that every field maps."""
+    fields: dict[str, Any] = {}
+    for field in message_type.DESCRIPTOR.fields:
+        if field.name in given:
+            value = given[field.name]
+        else:
+            value = next((getattr(s, field.name) for s in sources if hasattr(s, field.name)), None)
+        if value is not None:
+            converted = _wire_value(field, value, kinds or {})
+            if converted is not None:
+                fields[field.name] = converted
+    return message_type(**fields)
+
+
 def progress_response(progress: Progress, elapsed_seconds: float) -> pb.FitModelResponse:
-    return pb.FitModelResponse(
-        progress=pb.FitProgress(
-            stage=to_wire(progress.stage),
-            node=progress.node,
-            done=progress.done,
-            total=progress.total,
-            elapsed=duration(elapsed_seconds),
-        )
-    )
+    return pb.FitModelResponse(progress=message_of(pb.FitProgress, progress, elapsed=elapsed_seconds))
+
+
+NODE_RESULT_GIVEN = ("r2", "r2_omission", "mse", "accuracy")
+"""NodeResult's scores, which the domain keeps together in `NodeScore`."""
 
 
 def node_result(node: NodeResult) -> pb.NodeResult:
-    mechanism = node.mechanism
-    return pb.NodeResult(
-        name=node.name,
-        parents=node.parents,
-        mechanism=pb.Mechanism(
-            kind=to_wire(mechanism.kind),
-            model_type=mechanism.model_type,
-            coefficients=[pb.Coefficient(feature=f, value=v) for f, v in mechanism.coefficients],
-            intercept=mechanism.intercept,
+    score = node.score
+    return message_of(
+        pb.NodeResult,
+        node,
+        mechanism=message_of(
+            pb.Mechanism,
+            node.mechanism,
+            coefficients=[pb.Coefficient(feature=f, value=v) for f, v in node.mechanism.coefficients],
         ),
-        r2=node.score.r2,
-        r2_omission=to_wire(node.score.omission),
-        selection=to_wire(node.selection),
-        screening_r2=node.screening_r2,
-        mse=node.score.mse,
-        accuracy=node.score.accuracy,
-        candidates=[
-            pb.Candidate(
-                model_type=candidate.model_type,
-                folds=candidate.folds,
-                mean_loss=candidate.mean_loss,
-                outcome=to_wire(candidate.outcome),
-                cost_class=candidate.cost_class,
-            )
-            for candidate in node.candidates
-        ],
-        selection_metric=node.selection_metric,
-        selection_note=node.selection_note,
+        r2=score.r2,
+        r2_omission=to_wire(score.omission),
+        mse=score.mse,
+        accuracy=score.accuracy,
     )
 
 
@@ -118,38 +145,21 @@ def result_response(
         (Stage.VALIDATING, validating_seconds),
         *outcome.stage_seconds.items(),
     ]
-    validation = outcome.validation
     return pb.FitModelResponse(
-        result=pb.FitResult(
-            status=to_wire(outcome.status),
-            message=outcome.message,
+        result=message_of(
+            pb.FitResult,
+            outcome,
             model_id=model_id,
             nodes=[node_result(node) for node in outcome.nodes],
-            validation=pb.Validation(
-                mean_r2=validation.mean_r2,
-                threshold=validation.threshold,
-                passed=validation.passed,
-                failed_nodes=validation.failed_nodes,
-                enforced=validation.enforced,
-            ),
-            metadata=pb.FitMetadata(
+            metadata=message_of(
+                pb.FitMetadata,
+                outcome,
+                settings,
                 num_rows=num_rows,
-                num_train=outcome.num_train,
-                num_test=outcome.num_test,
-                quality=to_wire(settings.quality),
-                dowhy_version=outcome.dowhy_version,
-                sklearn_version=outcome.sklearn_version,
                 stage_timings=[pb.StageTiming(stage=to_wire(s), duration=duration(t)) for s, t in timings],
-                total_time=duration(total_seconds),
-                seed=settings.seed,
-                test_fraction=settings.test_fraction,
-                selection_rows=outcome.selection_rows,
-                linear_screening=settings.linear_screening,
-                screening_r2=settings.screening_r2,
+                total_time=total_seconds,
                 refit_on_all_rows=outcome.refitted,
                 num_model_rows=num_rows if outcome.refitted else outcome.num_train,
-                selection=to_wire(settings.selection),
-                selection_confidence=settings.selection_confidence,
             ),
         )
     )
@@ -224,23 +234,7 @@ def dataset(columns: Mapping[str, np.ndarray], kinds: Mapping[str, ColumnType]) 
     return pb.Dataset(columns=[column(name, values, kinds[name]) for name, values in columns.items()])
 
 
-def sample_response(outcome: SampleOutcome, kinds: Mapping[str, ColumnType], seconds: float) -> pb.SampleModelResponse:
-    return pb.SampleModelResponse(
-        statistics=[
-            pb.NodeStatistics(
-                node=s.node,
-                mean=s.mean,
-                std=s.std,
-                q05=s.q05,
-                q50=s.q50,
-                q95=s.q95,
-                min=s.min,
-                max=s.max,
-                categories=[pb.CategoryShare(value=v, share=share) for v, share in s.categories],
-            )
-            for s in outcome.statistics
-        ],
-        samples=dataset(outcome.samples, kinds) if outcome.samples else None,
-        num_samples=outcome.num_samples,
-        duration=duration(seconds),
-    )
+def answer_response(response_type: type[M], outcome: object, kinds: Mapping[str, ColumnType], seconds: float) -> M:
+    """Any query's answer: its outcome's fields by name, and the time it took where the response has one."""
+    has_duration = "duration" in response_type.DESCRIPTOR.fields_by_name
+    return message_of(response_type, outcome, kinds=kinds, **({"duration": seconds} if has_duration else {}))

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from scmfit.server.config import Limits
 from scmfit.server.domain.errors import DeadlineError, FieldViolation, InvalidRequestError, ScmfitServerError
 from scmfit.server.domain.fit import FitJob, Progress, Stage
-from scmfit.server.domain.query import CounterfactualOutcome, EffectOutcome, Query, QueryOutcome, SampleOutcome
+from scmfit.server.domain.query import QUERY_KINDS, ModelFacts, Query, QueryKind, QueryOutcome
 from scmfit.server.engine.admission import Admission
 from scmfit.server.engine.executor import FitExecutor
 from scmfit.server.metrics import Metrics
@@ -27,15 +28,14 @@ from scmfit.server.stores.registry import ModelRegistry, StoredModel
 from scmfit.server.wire import encode
 from scmfit.server.wire import grpc_errors as status
 from scmfit.server.wire.decode import Entry, available_qualities, decode_fit_request
-from scmfit.server.wire.decode_query import decode_counterfactual, decode_effect, decode_sample
+from scmfit.server.wire.decode_query import decode_query
 from scmfit.server.wire.decode_upload import UploadLimits, assemble_upload
 from scmfit.v1 import causal_model_service_pb2 as pb
-from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
 _log = logging.getLogger(__name__)
 
 Response = TypeVar("Response")
-Message = TypeVar("Message")
+Item = TypeVar("Item")
 
 NO_DEADLINE_SECONDS = 1e12
 """gRPC reports a call without a deadline as ~2**63 ns remaining."""
@@ -65,7 +65,7 @@ def _bound_store_calls(context: grpc.ServicerContext) -> None:
         call_deadline.set(time.monotonic() + remaining)
 
 
-def _idle_limited(messages: Iterator[Message], idle_seconds: float) -> Iterator[Message]:
+def _idle_limited(messages: Iterator[Item], idle_seconds: float) -> Iterator[Item]:
     """The messages of a client stream, ended with DeadlineError when none arrives for `idle_seconds`.
 
     gRPC's request iterator blocks with no timeout of its own, so a reader thread feeds a small queue
@@ -94,7 +94,7 @@ def _idle_limited(messages: Iterator[Message], idle_seconds: float) -> Iterator[
         yield item
 
 
-class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
+class CausalModelServicer:
     def __init__(
         self,
         executor: FitExecutor,
@@ -120,6 +120,15 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         self._default_fit_deadline = default_fit_deadline
         self._serving = serving
         """The connection bounds; the admission figures in it are filled in from the live objects."""
+        for kind in QUERY_KINDS.values():  # each registered query is served by the one generic path
+            setattr(self, kind.rpc, self._query_handler(kind))
+
+    def _query_handler(self, kind: QueryKind) -> Callable[[Message, grpc.ServicerContext], Message]:
+        def handler(servicer: CausalModelServicer, request: Message, context: grpc.ServicerContext) -> Message:
+            return servicer._ask(kind, request, context)
+
+        handler.__name__ = kind.rpc
+        return functools.partial(_unary(handler), self)
 
     def FitModel(  # noqa: N802 - the name is the RPC's
         self, request: pb.FitModelRequest, context: grpc.ServicerContext
@@ -272,6 +281,7 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         """An answer over the send limit is refused here, with a fix, instead of by gRPC with a bare
         RESOURCE_EXHAUSTED that clients would take for pushback and retry."""
         size = response.ByteSize()  # type: ignore[attr-defined]
+        field = field or "the request"
         if size > self._limits.max_request_bytes:
             raise InvalidRequestError(
                 [
@@ -305,36 +315,15 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
         self._registry.delete(request.model_id)
         return pb.DeleteModelResponse()
 
-    @_unary
-    def SampleModel(  # noqa: N802
-        self, request: pb.SampleModelRequest, context: grpc.ServicerContext
-    ) -> pb.SampleModelResponse:
+    def _ask(self, kind: QueryKind, request: Message, context: grpc.ServicerContext) -> Message:
+        """Every query RPC: decode against the model, admit, dispatch to a worker, encode by field name."""
         started = time.monotonic()
-        model = self._registry.get(request.model_id)
-        outcome = self._answer(decode_sample(request, model, self._limits), model, context)
-        assert isinstance(outcome, SampleOutcome)
-        return self._sendable(
-            encode.sample_response(outcome, model.kinds, time.monotonic() - started), "include_samples"
-        )
-
-    @_unary
-    def EstimateEffect(  # noqa: N802
-        self, request: pb.EstimateEffectRequest, context: grpc.ServicerContext
-    ) -> pb.EstimateEffectResponse:
-        model = self._registry.get(request.model_id)
-        outcome = self._answer(decode_effect(request, model, self._limits), model, context)
-        assert isinstance(outcome, EffectOutcome)
-        return pb.EstimateEffectResponse(effect=outcome.effect, num_samples=outcome.num_samples)
-
-    @_unary
-    def Counterfactual(  # noqa: N802
-        self, request: pb.CounterfactualRequest, context: grpc.ServicerContext
-    ) -> pb.CounterfactualResponse:
-        model = self._registry.get(request.model_id)
-        outcome = self._answer(decode_counterfactual(request, model, self._limits), model, context)
-        assert isinstance(outcome, CounterfactualOutcome)
-        response = pb.CounterfactualResponse(counterfactual=encode.dataset(outcome.rows, model.kinds))
-        return self._sendable(response, "observed")
+        model = self._registry.get(request.model_id)  # type: ignore[attr-defined]
+        query = decode_query(kind.query, request, ModelFacts(model.model_id, model.kinds), self._limits)
+        outcome = self._answer(query, model, context)
+        response_type: type[Message] = getattr(pb, f"{kind.rpc}Response")
+        response = encode.answer_response(response_type, outcome, model.kinds, time.monotonic() - started)
+        return self._sendable(response, kind.oversize_field)
 
     def _answer(self, query: Query, model: StoredModel, context: grpc.ServicerContext) -> QueryOutcome:
         with self._query_admission.slot(context.is_active):
@@ -342,3 +331,27 @@ class CausalModelServicer(pb_grpc.CausalModelServiceServicer):
             run = self._executor.submit_query(query, lambda: model.blob, urgent)
             context.add_callback(run.cancel)
             return run.outcome()
+
+
+SERVICE = pb.DESCRIPTOR.services_by_name["CausalModelService"]
+
+_HANDLER_OF_SHAPE = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
+def service_handler(servicer: CausalModelServicer) -> grpc.GenericRpcHandler:
+    """Every RPC of the proto's service, bound to the servicer's method of the same name (a registered
+    query's is made per instance); a method the servicer lacks fails here, at start-up."""
+    handlers = {}
+    for method in SERVICE.methods:
+        shape = (method.client_streaming, method.server_streaming)
+        handlers[method.name] = _HANDLER_OF_SHAPE[shape](
+            getattr(servicer, method.name),
+            request_deserializer=getattr(pb, method.input_type.name).FromString,
+            response_serializer=getattr(pb, method.output_type.name).SerializeToString,
+        )
+    return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)

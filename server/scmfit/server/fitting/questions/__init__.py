@@ -1,0 +1,1 @@
+"""One module per question family; each registers its answers with `fitting.answers.answers`."""
