@@ -73,6 +73,10 @@ class AsyncClient(ClientBase):
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
+    async def _ask(self, rpc: str, timeout: float | None, **fields: Any) -> Any:
+        """As `Client._ask`."""
+        return await self._unary(getattr(self._stub, rpc), self._request(rpc, **fields), timeout)
+
     async def fit(
         self,
         graph: GraphLike | pb.FitModelRequest,
@@ -166,8 +170,9 @@ class AsyncClient(ClientBase):
         include_samples: bool = False,
         timeout: float | None = None,
     ) -> SampleResult:
-        request = self._sample_request(model_id, interventions, nodes, num_samples, seed, include_samples)
-        return SampleResult.from_proto(await self._unary(self._stub.SampleModel, request, timeout))
+        fields = {"interventions": interventions, "nodes": nodes, "num_samples": num_samples, "seed": seed}
+        response = await self._ask("SampleModel", timeout, model_id=model_id, include_samples=include_samples, **fields)
+        return SampleResult.from_proto(response)
 
     async def effect(
         self,
@@ -181,14 +186,17 @@ class AsyncClient(ClientBase):
         seed: int | None = None,
         timeout: float | None = None,
     ) -> float:
-        request = self._effect_request(model_id, treatment, target, alternative, reference, num_samples, seed)
-        return float((await self._unary(self._stub.EstimateEffect, request, timeout)).effect)
+        arms = {"alternative_value": alternative, "reference_value": reference}
+        fields = {"treatment": treatment, "target": target, "num_samples": num_samples, "seed": seed, **arms}
+        return float((await self._ask("EstimateEffect", timeout, model_id=model_id, **fields)).effect)
 
     async def counterfactual(
         self, model_id: str, observed: DataLike, interventions: Interventions, *, timeout: float | None = None
     ) -> dict[str, np.ndarray]:
-        request = self._counterfactual_request(model_id, observed, interventions)
-        return columns_to_arrays((await self._unary(self._stub.Counterfactual, request, timeout)).counterfactual)
+        fields = {"observed": observed, "interventions": interventions}
+        return columns_to_arrays(
+            (await self._ask("Counterfactual", timeout, model_id=model_id, **fields)).counterfactual
+        )
 
     async def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(await self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))

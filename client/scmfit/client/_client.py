@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import numpy as np
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scmfit.client._channel import SERVICE_NAME, call_metadata, open_channel
@@ -29,12 +30,25 @@ from scmfit.client._upload import upload_messages, uploadable
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
+SERVICE = pb.DESCRIPTOR.services_by_name["CausalModelService"]
+
 DEFAULT_TARGET = "127.0.0.1:50051"
 UPLOAD_THRESHOLD_BYTES = 3 * 1024 * 1024
 """Requests larger than this send their data through UploadDataset first (gRPC's default limit is 4 MiB)."""
 
 ProgressCallback = Callable[[FitProgress], None]
 FitEvent = FitProgress | FitResult
+
+
+def _wire_field(request_type: type[Message], name: str, value: Any) -> Any:
+    field = request_type.DESCRIPTOR.fields_by_name[name]
+    kind = field.message_type.name if field.message_type is not None else ""
+    if kind == "Intervention":
+        return interventions_proto(value)
+    if kind == "Dataset":
+        arrays = normalize_data(value)
+        return pb.Dataset(columns=[column(column_name, values) for column_name, values in arrays.items()])
+    return list(value) if field.is_repeated else value
 
 
 class ClientBase:
@@ -81,53 +95,11 @@ class ClientBase:
         return FitProgress.from_proto(response.progress)
 
     @staticmethod
-    def _sample_request(
-        model_id: str,
-        interventions: Interventions,
-        nodes: Sequence[str],
-        num_samples: int,
-        seed: int | None,
-        include_samples: bool,
-    ) -> pb.SampleModelRequest:
-        return pb.SampleModelRequest(
-            model_id=model_id,
-            interventions=interventions_proto(interventions),
-            nodes=list(nodes),
-            num_samples=num_samples,
-            seed=seed,
-            include_samples=include_samples,
-        )
-
-    @staticmethod
-    def _effect_request(
-        model_id: str,
-        treatment: str,
-        target: str,
-        alternative: float,
-        reference: float,
-        num_samples: int,
-        seed: int | None,
-    ) -> pb.EstimateEffectRequest:
-        return pb.EstimateEffectRequest(
-            model_id=model_id,
-            treatment=treatment,
-            target=target,
-            alternative_value=alternative,
-            reference_value=reference,
-            num_samples=num_samples,
-            seed=seed,
-        )
-
-    @staticmethod
-    def _counterfactual_request(
-        model_id: str, observed: DataLike, interventions: Interventions
-    ) -> pb.CounterfactualRequest:
-        arrays = normalize_data(observed)
-        return pb.CounterfactualRequest(
-            model_id=model_id,
-            interventions=interventions_proto(interventions),
-            observed=pb.Dataset(columns=[column(name, values) for name, values in arrays.items()]),
-        )
+    def _request(rpc: str, **fields: Any) -> Message:
+        """The request of `rpc`, built by field name; interventions, observed rows and sequences convert by
+        the proto field's type, so a new query's method only names its fields."""
+        request_type: type[Message] = getattr(pb, SERVICE.methods_by_name[rpc].input_type.name)
+        return request_type(**{name: _wire_field(request_type, name, value) for name, value in fields.items()})
 
     @staticmethod
     def _health_status(response: health_pb2.HealthCheckResponse) -> str:
@@ -242,6 +214,10 @@ class Client(ClientBase):
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
+    def _ask(self, rpc: str, timeout: float | None, **fields: Any) -> Any:
+        """Any unary RPC of the service, its request built by field name."""
+        return self._unary(getattr(self._stub, rpc), self._request(rpc, **fields), timeout)
+
     def get_model(self, model_id: str, *, timeout: float | None = None) -> tuple[FitResult, ModelSummary]:
         """The stored FitResult, exactly as the fit streamed it, and its registry entry."""
         response = self._unary(self._stub.GetModel, pb.GetModelRequest(model_id=model_id), timeout)
@@ -273,8 +249,9 @@ class Client(ClientBase):
         timeout: float | None = None,
     ) -> SampleResult:
         """Observational samples, or interventional: `{"X": 2}` means do(X = 2); see `do`, `shift`, `scale`."""
-        request = self._sample_request(model_id, interventions, nodes, num_samples, seed, include_samples)
-        return SampleResult.from_proto(self._unary(self._stub.SampleModel, request, timeout))
+        fields = {"interventions": interventions, "nodes": nodes, "num_samples": num_samples, "seed": seed}
+        response = self._ask("SampleModel", timeout, model_id=model_id, include_samples=include_samples, **fields)
+        return SampleResult.from_proto(response)
 
     def effect(
         self,
@@ -289,16 +266,17 @@ class Client(ClientBase):
         timeout: float | None = None,
     ) -> float:
         """E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]."""
-        request = self._effect_request(model_id, treatment, target, alternative, reference, num_samples, seed)
-        response = self._unary(self._stub.EstimateEffect, request, timeout)
-        return float(response.effect)
+        arms = {"alternative_value": alternative, "reference_value": reference}
+        fields = {"treatment": treatment, "target": target, "num_samples": num_samples, "seed": seed, **arms}
+        return float(self._ask("EstimateEffect", timeout, model_id=model_id, **fields).effect)
 
     def counterfactual(
         self, model_id: str, observed: DataLike, interventions: Interventions, *, timeout: float | None = None
     ) -> dict[str, np.ndarray]:
         """What each observed row would have been under the interventions (needs invertible mechanisms)."""
-        request = self._counterfactual_request(model_id, observed, interventions)
-        response = self._unary(self._stub.Counterfactual, request, timeout)
+        response = self._ask(
+            "Counterfactual", timeout, model_id=model_id, observed=observed, interventions=interventions
+        )
         return columns_to_arrays(response.counterfactual)
 
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:

@@ -1,14 +1,16 @@
-"""Typed, documented views of the service's responses; each keeps its protobuf message as `raw`."""
+"""Typed, documented views of the service's responses, filled by field name (`_views.py`); the top-level
+ones keep their protobuf message as `raw`. Names, meanings and defaults are the proto's comments'."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, ClassVar
 
 import numpy as np
 
-from scmfit.client._wire import enum_name
+from scmfit.client._views import Derived, enum_name, seconds, view
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 
@@ -40,6 +42,14 @@ class MechanismKind(StrEnum):
     OTHER = "other"
 
 
+class Quality(StrEnum):
+    """DoWhy's assignment quality; the values are the proto's names, as the CLI and cases spell them."""
+
+    GOOD = "GOOD"
+    BETTER = "BETTER"
+    BEST = "BEST"
+
+
 @dataclass(frozen=True)
 class Mechanism:
     """What was really fitted for a node."""
@@ -50,6 +60,10 @@ class Mechanism:
     coefficients: Mapping[str, float]
     """Linear weights keyed by parent name, polynomial term ("X^2", "X*Y") or category ("S=high")."""
     intercept: float | None
+
+    DERIVED: ClassVar[Derived] = {
+        "coefficients": ("coefficients", lambda m: {c.feature: c.value for c in m.coefficients}),
+    }
 
     @property
     def is_linear(self) -> bool:
@@ -99,36 +113,7 @@ class NodeResult:
 
     @classmethod
     def from_proto(cls, node: pb.NodeResult) -> NodeResult:
-        mechanism = node.mechanism
-        omission = enum_name(pb.R2Omission, node.r2_omission, "R2_OMISSION_")
-        return cls(
-            name=node.name,
-            parents=tuple(node.parents),
-            mechanism=Mechanism(
-                kind=MechanismKind(enum_name(pb.MechanismKind, mechanism.kind, "MECHANISM_KIND_")),
-                model_type=mechanism.model_type,
-                coefficients={c.feature: c.value for c in mechanism.coefficients},
-                intercept=mechanism.intercept if mechanism.HasField("intercept") else None,
-            ),
-            r2=node.r2 if node.HasField("r2") else None,
-            r2_omission=None if omission == "unspecified" else omission,
-            mse=node.mse if node.HasField("mse") else None,
-            accuracy=node.accuracy if node.HasField("accuracy") else None,
-            selection=enum_name(pb.SelectionPath, node.selection, "SELECTION_PATH_"),
-            screening_r2=node.screening_r2 if node.HasField("screening_r2") else None,
-            candidates=tuple(
-                Candidate(
-                    model_type=c.model_type,
-                    folds=c.folds,
-                    mean_loss=c.mean_loss,
-                    outcome=enum_name(pb.CandidateOutcome, c.outcome, "CANDIDATE_OUTCOME_"),
-                    cost_class=c.cost_class,
-                )
-                for c in node.candidates
-            ),
-            selection_metric=node.selection_metric,
-            selection_note=node.selection_note,
-        )
+        return view(cls, node)
 
 
 @dataclass(frozen=True)
@@ -149,7 +134,7 @@ class FitMetadata:
     num_rows: int
     num_train: int
     num_test: int
-    quality: str
+    quality: Quality
     dowhy_version: str
     sklearn_version: str
     seed: int
@@ -165,6 +150,18 @@ class FitMetadata:
     selection: str = "racing"
     """How models were selected: "racing" or "exhaustive"."""
     selection_confidence: float = 0.0
+    linear_screening: bool = False
+    """Whether nodes that a linear model explains skipped DoWhy's model zoo."""
+    screening_r2: float = 0.0
+    """The cross-validated R² that counted as explained by a linear model."""
+
+    DERIVED: ClassVar[Derived] = {
+        "stage_seconds": (
+            "stage_timings",
+            lambda m: {Stage[enum_name(pb.Stage.DESCRIPTOR, t.stage)]: seconds(t.duration) for t in m.stage_timings},
+        ),
+        "total_seconds": ("total_time", lambda m: seconds(m.total_time)),
+    }
 
 
 @dataclass(frozen=True)
@@ -193,42 +190,7 @@ class FitResult:
 
     @classmethod
     def from_proto(cls, result: pb.FitResult) -> FitResult:
-        meta, validation = result.metadata, result.validation
-        return cls(
-            status=FitStatus(enum_name(pb.FitStatus, result.status, "FIT_STATUS_")),
-            message=result.message,
-            model_id=result.model_id,
-            nodes=tuple(NodeResult.from_proto(node) for node in result.nodes),
-            validation=Validation(
-                mean_r2=validation.mean_r2 if validation.HasField("mean_r2") else None,
-                threshold=validation.threshold,
-                passed=validation.passed,
-                failed_nodes=tuple(validation.failed_nodes),
-                enforced=validation.enforced,
-            ),
-            metadata=FitMetadata(
-                num_rows=meta.num_rows,
-                num_train=meta.num_train,
-                num_test=meta.num_test,
-                quality=enum_name(pb.Quality, meta.quality, "QUALITY_").upper(),
-                dowhy_version=meta.dowhy_version,
-                sklearn_version=meta.sklearn_version,
-                seed=meta.seed,
-                test_fraction=meta.test_fraction,
-                stage_seconds={
-                    Stage(enum_name(pb.Stage, t.stage, "STAGE_")): t.duration.ToNanoseconds() / 1e9
-                    for t in meta.stage_timings
-                },
-                total_seconds=meta.total_time.ToNanoseconds() / 1e9,
-                selection_rows=meta.selection_rows,
-                refit_on_all_rows=meta.refit_on_all_rows,
-                num_model_rows=meta.num_model_rows,
-                selection=enum_name(pb.Selection, meta.selection, "SELECTION_"),
-                selection_confidence=meta.selection_confidence,
-            ),
-            reused=result.reused,
-            raw=result,
-        )
+        return view(cls, result)
 
 
 @dataclass(frozen=True)
@@ -242,16 +204,20 @@ class FitProgress:
     elapsed_seconds: float
     raw: pb.FitProgress
 
+    DERIVED: ClassVar[Derived] = {"elapsed_seconds": ("elapsed", lambda m: seconds(m.elapsed))}
+
     @classmethod
     def from_proto(cls, progress: pb.FitProgress) -> FitProgress:
-        return cls(
-            stage=Stage(enum_name(pb.Stage, progress.stage, "STAGE_")),
-            node=progress.node,
-            done=progress.done,
-            total=progress.total,
-            elapsed_seconds=progress.elapsed.ToNanoseconds() / 1e9,
-            raw=progress,
-        )
+        return view(cls, progress)
+
+
+def _limits(info: pb.GetServerInfoResponse) -> dict[str, Any]:
+    """Every server limit by its proto name; durations in seconds."""
+    limits = info.limits
+    return {
+        field.name: seconds(getattr(limits, field.name)) if field.message_type else getattr(limits, field.name)
+        for field in limits.DESCRIPTOR.fields
+    }
 
 
 @dataclass(frozen=True)
@@ -262,27 +228,32 @@ class ServerInfo:
     dowhy_version: str
     sklearn_version: str
     python_version: str
+    limits: Mapping[str, Any]
+    """Every bound of scmfit.v1.ServerLimits by name; durations in seconds."""
     max_request_bytes: int
     max_rows: int
     max_nodes: int
-    qualities: tuple[str, ...]
+    qualities: tuple[Quality, ...]
     workers: int
+    query_workers: int
+    fit_share: float
+    fit_workers: int
     raw: pb.GetServerInfoResponse
+
+    DERIVED: ClassVar[Derived] = {
+        "limits": ("limits", _limits),
+        "max_request_bytes": ("limits", lambda m: m.limits.max_request_bytes),
+        "max_rows": ("limits", lambda m: m.limits.max_rows),
+        "max_nodes": ("limits", lambda m: m.limits.max_nodes),
+        "qualities": (
+            "available_qualities",
+            lambda m: tuple(Quality[enum_name(pb.Quality.DESCRIPTOR, q)] for q in m.available_qualities),
+        ),
+    }
 
     @classmethod
     def from_proto(cls, info: pb.GetServerInfoResponse) -> ServerInfo:
-        return cls(
-            scmfit_version=info.scmfit_version,
-            dowhy_version=info.dowhy_version,
-            sklearn_version=info.sklearn_version,
-            python_version=info.python_version,
-            max_request_bytes=info.limits.max_request_bytes,
-            max_rows=info.limits.max_rows,
-            max_nodes=info.limits.max_nodes,
-            qualities=tuple(enum_name(pb.Quality, q, "QUALITY_").upper() for q in info.available_qualities),
-            workers=info.workers,
-            raw=info,
-        )
+        return view(cls, info)
 
 
 @dataclass(frozen=True)
@@ -293,7 +264,7 @@ class ModelSummary:
     status: FitStatus
     nodes: tuple[str, ...]
     num_rows: int
-    quality: str
+    quality: Quality
     mean_r2: float | None
     create_time: float
     """Seconds since the epoch."""
@@ -304,19 +275,7 @@ class ModelSummary:
 
     @classmethod
     def from_proto(cls, summary: pb.ModelSummary) -> ModelSummary:
-        return cls(
-            model_id=summary.model_id,
-            status=FitStatus(enum_name(pb.FitStatus, summary.status, "FIT_STATUS_")),
-            nodes=tuple(summary.nodes),
-            num_rows=summary.num_rows,
-            quality=enum_name(pb.Quality, summary.quality, "QUALITY_").upper(),
-            mean_r2=summary.mean_r2 if summary.HasField("mean_r2") else None,
-            create_time=summary.create_time.ToNanoseconds() / 1e9,
-            last_use_time=summary.last_use_time.ToNanoseconds() / 1e9,
-            size_bytes=summary.size_bytes,
-            persisted=summary.persisted,
-            raw=summary,
-        )
+        return view(cls, summary)
 
 
 @dataclass(frozen=True)
@@ -333,19 +292,11 @@ class NodeStatistics:
     max: float
     categories: Mapping[str, float]
 
+    DERIVED: ClassVar[Derived] = {"categories": ("categories", lambda m: {c.value: c.share for c in m.categories})}
+
     @classmethod
     def from_proto(cls, stats: pb.NodeStatistics) -> NodeStatistics:
-        return cls(
-            node=stats.node,
-            mean=stats.mean,
-            std=stats.std,
-            q05=stats.q05,
-            q50=stats.q50,
-            q95=stats.q95,
-            min=stats.min,
-            max=stats.max,
-            categories={c.value: c.share for c in stats.categories},
-        )
+        return view(cls, stats)
 
     def as_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in ("mean", "std", "q05", "q50", "q95", "min", "max")}
@@ -361,15 +312,15 @@ class SampleResult:
     seconds: float
     raw: pb.SampleModelResponse
 
+    DERIVED: ClassVar[Derived] = {
+        "statistics": ("statistics", lambda m: {s.node: NodeStatistics.from_proto(s) for s in m.statistics}),
+        "samples": ("samples", lambda m: columns_to_arrays(m.samples)),
+        "seconds": ("duration", lambda m: seconds(m.duration)),
+    }
+
     @classmethod
     def from_proto(cls, response: pb.SampleModelResponse) -> SampleResult:
-        return cls(
-            statistics={s.node: NodeStatistics.from_proto(s) for s in response.statistics},
-            samples=columns_to_arrays(response.samples),
-            num_samples=response.num_samples,
-            seconds=response.duration.ToNanoseconds() / 1e9,
-            raw=response,
-        )
+        return view(cls, response)
 
 
 def columns_to_arrays(dataset: pb.Dataset) -> dict[str, np.ndarray]:
