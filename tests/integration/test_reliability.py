@@ -17,7 +17,8 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from scmfit.client import (
+from scmfit.client._errors import from_rpc_error
+from scmfit.client import ResourceExhaustedError, ServerError, (
     Client,
     DeadlineExceededError,
     FitProgress,
@@ -92,6 +93,9 @@ def test_a_full_server_refuses_at_once_with_retry_info(tight: ServerProcess) -> 
     assert retry.retry_delay.ToNanoseconds() > 0
     trailers = dict(error.trailing_metadata())
     assert int(trailers["grpc-retry-pushback-ms"]) == retry.retry_delay.ToMilliseconds()
+    translated = from_rpc_error(error)  # what the client raises once its own retries give up
+    assert isinstance(translated, ResourceExhaustedError) and isinstance(translated, ServerError)
+    assert translated.retry_delay == retry.retry_delay.ToNanoseconds() / 1e9
     holder.join(30)
     assert errors and isinstance(errors[0], DeadlineExceededError)
     assert wait_for(lambda: tight.metric("scmfit_in_flight") == 0)
