@@ -17,8 +17,7 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from scmfit.client._errors import from_rpc_error
-from scmfit.client import ResourceExhaustedError, ServerError, (
+from scmfit.client import (
     Client,
     DeadlineExceededError,
     FitProgress,
@@ -26,10 +25,12 @@ from scmfit.client import ResourceExhaustedError, ServerError, (
     InvalidRequestError,
     ResourceExhaustedError,
     ScmfitError,
+    ServerError,
     Stage,
     UnavailableError,
     fit_request,
 )
+from scmfit.client._errors import from_rpc_error
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 from tests.conftest import fixture_case, fresh_seed
