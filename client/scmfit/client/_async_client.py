@@ -198,6 +198,14 @@ class AsyncClient(ClientBase):
             (await self._ask("Counterfactual", timeout, model_id=model_id, **fields)).counterfactual
         )
 
+    async def arrow_strength(
+        self, model_id: str, target: str, *, num_samples: int = 0, seed: int | None = None, timeout: float | None = None
+    ) -> dict[tuple[str, str], float]:
+        """As `Client.arrow_strength`."""
+        fields = {"target": target, "num_samples": num_samples, "seed": seed}
+        response = await self._ask("ArrowStrength", timeout, model_id=model_id, **fields)
+        return {(edge.source, edge.target): edge.strength for edge in response.strengths}
+
     async def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(await self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))
 

@@ -279,6 +279,15 @@ class Client(ClientBase):
         )
         return columns_to_arrays(response.counterfactual)
 
+    def arrow_strength(
+        self, model_id: str, target: str, *, num_samples: int = 0, seed: int | None = None, timeout: float | None = None
+    ) -> dict[tuple[str, str], float]:
+        """How much each edge into `target` carries, strongest first, as DoWhy's `gcm.arrow_strength` gives it:
+        {(parent, target): strength}; `num_samples` 0 takes the server's default."""
+        fields = {"target": target, "num_samples": num_samples, "seed": seed}
+        response = self._ask("ArrowStrength", timeout, model_id=model_id, **fields)
+        return {(edge.source, edge.target): edge.strength for edge in response.strengths}
+
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))
 

@@ -2140,3 +2140,105 @@ class UploadDatasetResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UploadDatasetResponse: _TypeAlias = UploadDatasetResponse  # noqa: Y015
+
+@_typing.final
+class ArrowStrengthRequest(_message.Message):
+    """ArrowStrengthRequest asks for the strength of every edge into one node of a stored model."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
+    target: _builtins.str
+    """The node whose incoming edges are measured; it must have parents."""
+    num_samples: _builtins.int
+    """How many samples of the target's conditional distribution each comparison draws; 0 means 2000."""
+    seed: _builtins.int
+    """The seed for sampling; default 42."""
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        target: _builtins.str = ...,
+        num_samples: _builtins.int = ...,
+        seed: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "model_id", b"model_id", "num_samples", b"num_samples", "seed", b"seed", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
+    _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+
+Global___ArrowStrengthRequest: _TypeAlias = ArrowStrengthRequest  # noqa: Y015
+
+@_typing.final
+class EdgeStrength(_message.Message):
+    """EdgeStrength is how much one edge carries: the change in the target's distribution when the edge is cut."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    STRENGTH_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    """The parent at the edge's tail."""
+    target: _builtins.str
+    """The node at the edge's head."""
+    strength: _builtins.float
+    """For a numeric target, the increase in its conditional variance when the source is replaced by an
+    independent draw of itself (the edge cut); for a categorical target, the KL divergence in nats.
+    """
+    def __init__(
+        self,
+        *,
+        source: _builtins.str = ...,
+        target: _builtins.str = ...,
+        strength: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "strength", b"strength", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EdgeStrength: _TypeAlias = EdgeStrength  # noqa: Y015
+
+@_typing.final
+class ArrowStrengthResponse(_message.Message):
+    """ArrowStrengthResponse gives every edge into the target, strongest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STRENGTHS_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    DURATION_FIELD_NUMBER: _builtins.int
+    num_samples: _builtins.int
+    """The conditional samples each comparison drew."""
+    @_builtins.property
+    def strengths(self) -> _containers.RepeatedCompositeFieldContainer[Global___EdgeStrength]:
+        """One entry per parent of the target, sorted by strength, strongest first."""
+
+    @_builtins.property
+    def duration(self) -> _duration_pb2.Duration:
+        """The time the server spent answering."""
+
+    def __init__(
+        self,
+        *,
+        strengths: _abc.Iterable[Global___EdgeStrength] | None = ...,
+        num_samples: _builtins.int = ...,
+        duration: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "num_samples", b"num_samples", "strengths", b"strengths"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArrowStrengthResponse: _TypeAlias = ArrowStrengthResponse  # noqa: Y015

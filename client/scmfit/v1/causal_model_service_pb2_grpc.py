@@ -80,6 +80,11 @@ class CausalModelServiceStub:
                 request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetRequest.SerializeToString,
                 response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetResponse.FromString,
                 _registered_method=True)
+        self.ArrowStrength = channel.unary_unary(
+                '/scmfit.v1.CausalModelService/ArrowStrength',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthResponse.FromString,
+                _registered_method=True)
 
 
 class CausalModelServiceServicer:
@@ -150,6 +155,13 @@ class CausalModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ArrowStrength(self, request, context):
+        """ArrowStrength measures how much each edge into a node carries (DoWhy's gcm.arrow_strength).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CausalModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -197,6 +209,11 @@ def add_CausalModelServiceServicer_to_server(servicer, server):
                     servicer.UploadDataset,
                     request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetRequest.FromString,
                     response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetResponse.SerializeToString,
+            ),
+            'ArrowStrength': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArrowStrength,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -443,6 +460,33 @@ class CausalModelService:
             '/scmfit.v1.CausalModelService/UploadDataset',
             scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetRequest.SerializeToString,
             scmfit_dot_v1_dot_causal__model__service__pb2.UploadDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArrowStrength(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/ArrowStrength',
+            scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,8 @@ class CausalModelServiceStub:
     """Counterfactual computes what observed rows would have been under interventions."""
     UploadDataset: _grpc.StreamUnaryMultiCallable[_causal_model_service_pb2.UploadDatasetRequest, _causal_model_service_pb2.UploadDatasetResponse]
     """UploadDataset receives a large dataset in chunks and returns an id that FitModelRequest accepts."""
+    ArrowStrength: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.ArrowStrengthRequest, _causal_model_service_pb2.ArrowStrengthResponse]
+    """ArrowStrength measures how much each edge into a node carries (DoWhy's gcm.arrow_strength)."""
 
 @_typing.type_check_only
 class CausalModelServiceAsyncStub(CausalModelServiceStub):
@@ -79,6 +81,8 @@ class CausalModelServiceAsyncStub(CausalModelServiceStub):
     """Counterfactual computes what observed rows would have been under interventions."""
     UploadDataset: _aio.StreamUnaryMultiCallable[_causal_model_service_pb2.UploadDatasetRequest, _causal_model_service_pb2.UploadDatasetResponse]  # type: ignore[assignment]
     """UploadDataset receives a large dataset in chunks and returns an id that FitModelRequest accepts."""
+    ArrowStrength: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.ArrowStrengthRequest, _causal_model_service_pb2.ArrowStrengthResponse]  # type: ignore[assignment]
+    """ArrowStrength measures how much each edge into a node carries (DoWhy's gcm.arrow_strength)."""
 
 class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
     """CausalModelService fits DoWhy structural causal models and reports what was fitted."""
@@ -156,5 +160,13 @@ class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_causal_model_service_pb2.UploadDatasetResponse, _abc.Awaitable[_causal_model_service_pb2.UploadDatasetResponse]]:
         """UploadDataset receives a large dataset in chunks and returns an id that FitModelRequest accepts."""
+
+    @_abc_1.abstractmethod
+    def ArrowStrength(
+        self,
+        request: _causal_model_service_pb2.ArrowStrengthRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.ArrowStrengthResponse, _abc.Awaitable[_causal_model_service_pb2.ArrowStrengthResponse]]:
+        """ArrowStrength measures how much each edge into a node carries (DoWhy's gcm.arrow_strength)."""
 
 def add_CausalModelServiceServicer_to_server(servicer: CausalModelServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -115,6 +115,8 @@ class ModelFacts:
 
     model_id: str
     kinds: Mapping[str, ColumnType]
+    parents: Mapping[str, tuple[str, ...]]
+    """Each node's parents, sorted by name as DoWhy orders them."""
 
 
 @query("SampleModel", oversize_field="include_samples")
@@ -200,6 +202,22 @@ class CounterfactualQuery:
         return problems
 
 
+@query("ArrowStrength")
+@dataclass(frozen=True)
+class ArrowStrengthQuery:
+    """How much each edge into `target` carries: DoWhy's arrow strength, edge by edge."""
+
+    model_id: str
+    target: Annotated[str, Node()]
+    num_samples: Annotated[int, SampleCount(2000)]
+    seed: Annotated[int, Seed()]
+
+    def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
+        if not model.parents.get(self.target):
+            return [FieldViolation("target", f"node {self.target!r} is a root of the model: no edge leads into it")]
+        return []
+
+
 class Query(Protocol):
     """What every registered query type has: the model it asks, and its checks beyond single fields."""
 
@@ -251,6 +269,20 @@ class EffectOutcome:
 @dataclass(frozen=True)
 class CounterfactualOutcome:
     counterfactual: Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class EdgeStrength:
+    source: str
+    target: str
+    strength: float
+
+
+@dataclass(frozen=True)
+class ArrowStrengthOutcome:
+    strengths: tuple[EdgeStrength, ...]
+    """Strongest first."""
+    num_samples: int
 
 
 QueryOutcome = object

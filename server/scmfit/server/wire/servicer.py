@@ -319,7 +319,7 @@ class CausalModelServicer:
         """Every query RPC: decode against the model, admit, dispatch to a worker, encode by field name."""
         started = time.monotonic()
         model = self._registry.get(request.model_id)  # type: ignore[attr-defined]
-        query = decode_query(kind.query, request, ModelFacts(model.model_id, model.kinds), self._limits)
+        query = decode_query(kind.query, request, _facts(model), self._limits)
         outcome = self._answer(query, model, context)
         response_type: type[Message] = getattr(pb, f"{kind.rpc}Response")
         response = encode.answer_response(response_type, outcome, model.kinds, time.monotonic() - started)
@@ -331,6 +331,13 @@ class CausalModelServicer:
             run = self._executor.submit_query(query, lambda: model.blob, urgent)
             context.add_callback(run.cancel)
             return run.outcome()
+
+
+def _facts(model: StoredModel) -> ModelFacts:
+    """What checking a query needs of its model; the parents come from the stored FitResult."""
+    result = pb.FitResult.FromString(model.result)
+    parents = {node.name: tuple(node.parents) for node in result.nodes}
+    return ModelFacts(model.model_id, model.kinds, parents)
 
 
 SERVICE = pb.DESCRIPTOR.services_by_name["CausalModelService"]
