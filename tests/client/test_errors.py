@@ -1,4 +1,5 @@
-"""Every grpc.StatusCode maps to a specific ScmfitError, and BadRequest details become field violations."""
+"""Every grpc.StatusCode the server answers with maps to a specific ServerError, the codes gRPC raises
+itself (no server answered) to TransportErrors, and BadRequest details become field violations."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from scmfit.client import InvalidRequestError, ScmfitError
+from scmfit.client import (
+    CallTimeoutError,
+    ConnectError,
+    ConnectionLostError,
+    DeadlineExceededError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    ScmfitError,
+    ServerError,
+    TransportError,
+    UnavailableError,
+)
 from scmfit.client._errors import ERROR_FOR_CODE, from_rpc_error
 
 
@@ -48,22 +60,47 @@ def test_every_status_code_is_mapped() -> None:
     assert set(ERROR_FOR_CODE) == set(grpc.StatusCode)
 
 
+FROM_SERVER = (("x-request-id", "0123456789abcdef"),)
+"""The trailer our server sets on every answer: the status came from the server."""
+
+
 @pytest.mark.parametrize("code", list(grpc.StatusCode))
-def test_each_code_becomes_its_subclass_with_code_and_message(code: grpc.StatusCode) -> None:
-    error = from_rpc_error(FakeCall(code, f"went wrong: {code.name}"))
+def test_each_code_the_server_answers_becomes_its_subclass_with_code_and_message(code: grpc.StatusCode) -> None:
+    error = from_rpc_error(FakeCall(code, f"went wrong: {code.name}", FROM_SERVER))  # type: ignore[arg-type]
     assert type(error) is ERROR_FOR_CODE[code]
-    assert isinstance(error, ScmfitError)
+    assert isinstance(error, ServerError) and not isinstance(error, TransportError)
     assert error.code is code
     assert error.message == f"went wrong: {code.name}"
+    assert error.request_id == "0123456789abcdef"
 
 
 def test_specific_codes_get_the_documented_classes() -> None:
     names = {code.name: ERROR_FOR_CODE[code].__name__ for code in grpc.StatusCode}
     assert names["INVALID_ARGUMENT"] == "InvalidRequestError"
-    assert names["UNAVAILABLE"] == "UnavailableError"
-    assert names["DEADLINE_EXCEEDED"] == "DeadlineExceededError"
+    assert names["UNAVAILABLE"] == "ServerUnavailableError"
+    assert names["DEADLINE_EXCEEDED"] == "ServerDeadlineError"
     assert names["CANCELLED"] == "CancelledError"
     assert names["INTERNAL"] == "InternalError"
+    assert names["UNAUTHENTICATED"] == "UnauthenticatedError"
+    assert issubclass(ERROR_FOR_CODE[grpc.StatusCode.UNAVAILABLE], UnavailableError)
+    assert issubclass(ERROR_FOR_CODE[grpc.StatusCode.UNAUTHENTICATED], PermissionDeniedError)
+
+
+@pytest.mark.parametrize(
+    ("code", "details", "expected"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses", ConnectError),
+        (grpc.StatusCode.UNAVAILABLE, "Socket closed", ConnectionLostError),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded", CallTimeoutError),
+    ],
+)
+def test_codes_grpc_raises_itself_are_transport_errors(
+    code: grpc.StatusCode, details: str, expected: type[ScmfitError]
+) -> None:
+    error = from_rpc_error(FakeCall(code, details))
+    assert type(error) is expected
+    assert isinstance(error, TransportError) and not isinstance(error, ServerError)
+    assert isinstance(error, UnavailableError | DeadlineExceededError)
 
 
 def test_bad_request_details_become_field_violations() -> None:

@@ -165,7 +165,7 @@ class AsyncClient(ClientBase):
         interventions: Interventions = None,
         *,
         nodes: Sequence[str] = (),
-        num_samples: int = 1000,
+        num_samples: int = 0,
         seed: int | None = None,
         include_samples: bool = False,
         timeout: float | None = None,
@@ -182,7 +182,7 @@ class AsyncClient(ClientBase):
         target: str,
         alternative: float,
         reference: float,
-        num_samples: int = 10_000,
+        num_samples: int = 0,
         seed: int | None = None,
         timeout: float | None = None,
     ) -> float:

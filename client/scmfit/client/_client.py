@@ -243,12 +243,13 @@ class Client(ClientBase):
         interventions: Interventions = None,
         *,
         nodes: Sequence[str] = (),
-        num_samples: int = 1000,
+        num_samples: int = 0,
         seed: int | None = None,
         include_samples: bool = False,
         timeout: float | None = None,
     ) -> SampleResult:
-        """Observational samples, or interventional: `{"X": 2}` means do(X = 2); see `do`, `shift`, `scale`."""
+        """Observational samples, or interventional: `{"X": 2}` means do(X = 2); see `do`, `shift`, `scale`.
+        `num_samples` 0 takes the server's default (the proto's comment states it)."""
         fields = {"interventions": interventions, "nodes": nodes, "num_samples": num_samples, "seed": seed}
         response = self._ask("SampleModel", timeout, model_id=model_id, include_samples=include_samples, **fields)
         return SampleResult.from_proto(response)
@@ -261,7 +262,7 @@ class Client(ClientBase):
         target: str,
         alternative: float,
         reference: float,
-        num_samples: int = 10_000,
+        num_samples: int = 0,
         seed: int | None = None,
         timeout: float | None = None,
     ) -> float:

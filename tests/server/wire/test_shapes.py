@@ -182,3 +182,31 @@ def test_the_proto_comments_state_the_server_defaults() -> None:
             assert text.rstrip(".").endswith(value.name), name
         else:
             assert float(text.rstrip(".")) == value, name
+
+
+@pytest.mark.parametrize("rpc", sorted(QUERY_KINDS))
+def test_a_query_default_is_stated_once_in_the_domain_and_the_proto_says_the_same(rpc: str) -> None:
+    from scmfit.server.domain.query import SampleCount
+
+    proto = (REPO / "proto/scmfit/v1/causal_model_service.proto").read_text()
+    message = proto[proto.index(f"message {rpc}Request {{") :]
+    message = message[: message.index("}")]
+    hints = typing.get_type_hints(QUERY_KINDS[rpc].query, include_extras=True)
+    for name, hint in hints.items():
+        for marker in getattr(hint, "__metadata__", ()):
+            if isinstance(marker, SampleCount):
+                stated = re.search(rf"0 means (\d+)\.\n\s*uint32 {name} =", message)
+                assert stated is not None and int(stated.group(1)) == marker.default, (rpc, name)
+
+
+def test_a_model_summary_fills_every_field_from_the_entry_and_its_result() -> None:
+    from scmfit.server.stores.models import StoredModel
+
+    result = encode.result_response(
+        OUTCOME, model_id="m", num_rows=100, settings=SETTINGS, validating_seconds=0.1, total_seconds=2.0
+    ).result
+    model = StoredModel("m", result.SerializeToString(), b"blob", {"X": ColumnType.DOUBLE}, 1.5, 2.5, True)
+    summary = encode.model_summary(model)
+    assert unset(summary, set()) == set()
+    assert (summary.num_rows, summary.quality, list(summary.nodes)) == (100, pb.QUALITY_BETTER, ["X"])
+    assert summary.create_time.ToNanoseconds() == 1_500_000_000 and summary.mean_r2 == 0.9

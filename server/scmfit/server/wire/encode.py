@@ -205,18 +205,15 @@ def timestamp(seconds: float) -> Timestamp:
 
 
 def model_summary(model: StoredModel | ListedModel) -> pb.ModelSummary:
+    """The registry entry's own fields by name; the rest comes from the FitResult it stores."""
     result = pb.FitResult.FromString(model.result)
-    return pb.ModelSummary(
-        model_id=model.model_id,
-        status=result.status,
-        nodes=list(model.nodes),
-        num_rows=result.metadata.num_rows,
-        quality=result.metadata.quality,
-        mean_r2=result.validation.mean_r2 if result.validation.HasField("mean_r2") else None,
-        create_time=timestamp(model.create_time),
-        last_use_time=timestamp(model.last_use_time),
-        size_bytes=model.size_bytes,
-        persisted=model.persisted,
+    validation = result.validation
+    return message_of(
+        pb.ModelSummary,
+        model,
+        result,
+        result.metadata,
+        mean_r2=validation.mean_r2 if validation.HasField("mean_r2") else None,
     )
 
 
