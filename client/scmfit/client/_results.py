@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from scmfit.client._views import Derived, enum_name, seconds, view
+from scmfit.client._views import Derived, descriptor_view, enum_name, seconds, view
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 
@@ -127,41 +127,40 @@ class Validation:
     enforced: bool
 
 
-@dataclass(frozen=True)
-class FitMetadata:
-    """Row counts, versions and timings of a fit."""
+_METADATA_DERIVED: Derived = {
+    "stage_seconds": (
+        "stage_timings",
+        lambda m: {Stage[enum_name(pb.Stage.DESCRIPTOR, t.stage)]: seconds(t.duration) for t in m.stage_timings},
+    ),
+    "total_seconds": ("total_time", lambda m: seconds(m.total_time)),
+}
 
-    num_rows: int
-    num_train: int
-    num_test: int
-    quality: Quality
-    dowhy_version: str
-    sklearn_version: str
-    seed: int
-    test_fraction: float
-    stage_seconds: Mapping[Stage, float]
-    total_seconds: float
-    selection_rows: int = 0
-    """The training rows model selection ran on (a seeded subsample of large data)."""
-    refit_on_all_rows: bool = False
-    """Whether the stored model was refitted on every row after scoring (what queries use)."""
-    num_model_rows: int = 0
-    """The rows the stored model was fitted on."""
-    selection: str = "racing"
-    """How models were selected: "racing" or "exhaustive"."""
-    selection_confidence: float = 0.0
-    linear_screening: bool = False
-    """Whether nodes that a linear model explains skipped DoWhy's model zoo."""
-    screening_r2: float = 0.0
-    """The cross-validated R² that counted as explained by a linear model."""
+if TYPE_CHECKING:
 
-    DERIVED: ClassVar[Derived] = {
-        "stage_seconds": (
-            "stage_timings",
-            lambda m: {Stage[enum_name(pb.Stage.DESCRIPTOR, t.stage)]: seconds(t.duration) for t in m.stage_timings},
-        ),
-        "total_seconds": ("total_time", lambda m: seconds(m.total_time)),
-    }
+    class FitMetadata:
+        """Row counts, versions, timings and the effective settings of a fit: every field of
+        scmfit.v1.FitMetadata by name (the proto's comments document them)."""
+
+        quality: Quality
+        stage_seconds: Mapping[Stage, float]
+        total_seconds: float
+        DERIVED: ClassVar[Derived]
+
+        def __init__(self, **fields: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    FitMetadata = descriptor_view(
+        "FitMetadata",
+        pb.FitMetadata.DESCRIPTOR,
+        _METADATA_DERIVED,
+        {"quality": Quality, "stage_seconds": Mapping[Stage, float], "total_seconds": float},
+        """Row counts, versions, timings and the effective settings of a fit: every field of
+        scmfit.v1.FitMetadata by name (the proto's comments document them), so a setting the server
+        echoes is here with no client change; `stage_seconds` and `total_seconds` are in seconds.""",
+        __name__,
+    )
 
 
 @dataclass(frozen=True)

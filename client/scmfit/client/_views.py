@@ -92,3 +92,24 @@ def view(cls: type[V], message: Message) -> V:
             else:
                 values[name] = _convert(descriptor, raw, hints[name])
     return cls(**values)
+
+
+_SCALAR_TYPES: dict[int, type] = {1: float, 2: float, 3: int, 4: int, 5: int, 8: bool, 9: str, 12: bytes, 13: int}
+"""Proto scalar field types (double, float, int64, uint64, int32, bool, string, bytes, uint32) in Python."""
+
+
+def descriptor_view(name: str, message: Any, derived: Derived, types: Mapping[str, Any], doc: str, module: str) -> type:
+    """A view class whose fields are every field of `message` (a descriptor), in proto order, so a field
+    added to the proto is in the view with no edit. Enums are lower-case names unless `types` gives their
+    StrEnum; fields that `derived` reads are replaced by the derived ones."""
+    consumed = {source for source, _ in derived.values()}
+    fields: list[tuple[str, Any]] = []
+    for field in message.fields:
+        if field.name in consumed:
+            continue
+        kind = types.get(field.name) or (str if field.enum_type is not None else _SCALAR_TYPES[field.type])
+        fields.append((field.name, kind | None if field.has_presence and field.message_type is None else kind))
+    fields.extend((derived_name, types.get(derived_name, Any)) for derived_name in derived)
+    cls = dataclasses.make_dataclass(name, fields, frozen=True, namespace={"DERIVED": derived, "__doc__": doc})
+    cls.__module__ = module
+    return cls
