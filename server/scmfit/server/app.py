@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from scmfit.server.config import ServerConfig
+from scmfit.server.config import ServerConfig, StartupError
 from scmfit.server.engine.admission import Admission
 from scmfit.server.engine.executor import ManagedExecutor, ProcessFitExecutor
 from scmfit.server.engine.executors import EXECUTORS, build_executor
@@ -68,6 +69,7 @@ class RunningServer:
 
 def create_server(config: ServerConfig) -> RunningServer:
     """Starts workers, then the server; health stays NOT_SERVING until every worker is warm."""
+    check_address(config.address)  # before any worker or cluster driver starts, so a busy port costs nothing
     metrics = Metrics()
 
     kind = EXECUTORS[config.executor]
@@ -169,10 +171,14 @@ def create_server(config: ServerConfig) -> RunningServer:
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = _bind(server, config)
+    try:
+        port = _bind(server, config)
+    except RuntimeError as error:  # grpcio's "Failed to bind": a port taken since check_address looked
+        executor.close()
+        raise AddressInUseError(_in_use(config.address, str(error))) from None
     if port == 0:
         executor.close()
-        raise OSError(f"could not bind {config.address}")
+        raise AddressInUseError(_in_use(config.address, "gRPC could not bind it"))
     metrics_port = (
         metrics.serve(config.metrics_port, config.metrics_address) if config.metrics_port is not None else None
     )
@@ -227,6 +233,35 @@ def _registry(config: ServerConfig, metrics: Metrics) -> ModelRegistry:
         disk_bytes=config.model_dir_bytes,
         files=files,
     )
+
+
+class AddressInUseError(StartupError):
+    """The address to listen on is taken or not this machine's; the message names --address."""
+
+
+def _in_use(address: str, why: str) -> str:
+    return f"cannot listen on {address} ({why}); stop what uses it, or choose another with --address"
+
+
+def check_address(address: str) -> None:
+    """Binds the address once with a plain socket, as gRPC will: a port in use is refused here, in one
+    sentence, instead of by grpcio's RuntimeError after the workers (or a Ray driver) have started."""
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return  # port 0 is always free; a malformed address is the CLI's to refuse
+    try:
+        infos = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as error:
+        raise AddressInUseError(_in_use(address, f"the host does not resolve: {error.strerror}")) from None
+    for family, kind, protocol, _, where in infos:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does: TIME_WAIT is no conflict
+            try:
+                probe.bind(where)
+            except OSError as error:
+                raise AddressInUseError(_in_use(address, error.strerror or str(error))) from None
 
 
 def _bind(server: grpc.Server, config: ServerConfig) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -196,7 +197,10 @@ def _defaults_from_environment(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scmfit.server.app import serve
+    try:
+        from scmfit.server.app import AddressInUseError, serve
+    except ImportError as error:  # a client-only install: one sentence, not a traceback
+        return _usage_error(f"`scmfit serve` needs the server extra: pip install 'scmfit[server]' ({error})")
     from scmfit.server.logs import configure as configure_logs
 
     configure_logs(args.log_level, args.log_format)
@@ -263,9 +267,17 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         serve(config, port_file=args.port_file)
+    except AddressInUseError as error:
+        return _usage_error(str(error))
     except StartupError as error:
         raise SystemExit(f"scmfit serve: {error}") from None
     return 0
+
+
+def _usage_error(message: str) -> int:
+    """What the operator must change, in one line on stderr; exit code 2, as for any usage error."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
