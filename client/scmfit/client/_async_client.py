@@ -16,11 +16,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scmfit.client._channel import SERVICE_NAME, open_aio_channel
 from scmfit.client._client import (
-    DEFAULT_TARGET,
     UPLOAD_THRESHOLD_BYTES,
     ClientBase,
     FitEvent,
     ProgressCallback,
+    default_target,
 )
 from scmfit.client._config import FitConfig
 from scmfit.client._errors import ScmfitError, from_rpc_error
@@ -40,7 +40,7 @@ class AsyncClient(ClientBase):
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str | None = None,
         *,
         timeout: float | None = None,
         credentials: grpc.ChannelCredentials | None = None,
@@ -49,6 +49,7 @@ class AsyncClient(ClientBase):
         upload_threshold: int = UPLOAD_THRESHOLD_BYTES,
     ) -> None:
         """Create it inside the event loop that will use it: grpc.aio channels belong to one loop."""
+        target = target or default_target()
         super().__init__(target, timeout, token, upload_threshold)
         self._channel = open_aio_channel(target, credentials, options)
         self._stub = pb_grpc.CausalModelServiceStub(self._channel)

@@ -3,6 +3,7 @@ every gRPC failure into a ScmfitError."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import Any
@@ -33,6 +34,14 @@ from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 SERVICE = pb.DESCRIPTOR.services_by_name["CausalModelService"]
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+ADDRESS_ENV = "SCMFIT_ADDRESS"
+"""Where a client without a target connects, before DEFAULT_TARGET: `host:port`."""
+
+
+def default_target() -> str:
+    return os.environ.get(ADDRESS_ENV) or DEFAULT_TARGET
+
+
 UPLOAD_THRESHOLD_BYTES = 3 * 1024 * 1024
 """Requests larger than this send their data through UploadDataset first (gRPC's default limit is 4 MiB)."""
 
@@ -111,7 +120,7 @@ class Client(ClientBase):
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str | None = None,
         *,
         timeout: float | None = None,
         credentials: grpc.ChannelCredentials | None = None,
@@ -119,7 +128,9 @@ class Client(ClientBase):
         token: str | None = None,
         upload_threshold: int = UPLOAD_THRESHOLD_BYTES,
     ) -> None:
-        """`credentials` from `tls_credentials(...)` turn on TLS; `token` sends a bearer token on every call."""
+        """`target` is host:port, else SCMFIT_ADDRESS, else 127.0.0.1:50051. `credentials` from
+        `tls_credentials(...)` turn on TLS; `token` sends a bearer token on every call."""
+        target = target or default_target()
         super().__init__(target, timeout, token, upload_threshold)
         self._channel = open_channel(target, credentials, options)
         self._stub = pb_grpc.CausalModelServiceStub(self._channel)

@@ -4,6 +4,7 @@ rich never reads them as markup: `[link=...]`, `[/]` and `arr[i]` print literall
 
 from __future__ import annotations
 
+import argparse
 import unicodedata
 from typing import Any
 
@@ -41,3 +42,13 @@ def rich_markup(text: object) -> str:
     from rich.markup import escape
 
     return escape(shown(text))
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's formatter that shows each flag's default, except where there is none to show: an unset
+    value (None, which the help explains) or an off switch."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)

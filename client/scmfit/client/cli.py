@@ -17,13 +17,14 @@ from google.protobuf import json_format
 
 from scmfit.client._cases import load_case
 from scmfit.client._channel import tls_credentials
-from scmfit.client._client import DEFAULT_TARGET, Client
-from scmfit.client._config import FitConfig
+from scmfit.client._client import Client, default_target
+from scmfit.client._config import FIELD_NAMES, FIELD_TYPES, FitConfig, enum_choices
 from scmfit.client._errors import DeadlineExceededError, InvalidRequestError, ScmfitError, UnavailableError
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import fit_request
 from scmfit.client._results import FitProgress, FitResult, FitStatus
-from scmfit.client._terminal import rich_markup, rich_text, shown
+from scmfit.client._schema import field_comments
+from scmfit.client._terminal import HelpFormatter, rich_markup, rich_text, shown
 from scmfit.client._traces import read_graph, read_traces
 
 EXIT_SUCCESS, EXIT_NOT_SUCCESS, EXIT_ERROR = 0, 1, 2
@@ -169,7 +170,7 @@ def _fit(args: argparse.Namespace) -> int:
         traces = read_traces(args.traces, string_columns)
     else:
         raise UsageError("scmfit fit: give --case FILE, or --graph GRAPH and --traces TRACES")
-    config = FitConfig.of(config, quality=args.quality or None, r2_threshold=args.threshold, selection=args.selection)
+    config = FitConfig.of(config, **{name: getattr(args, name) for name in FIELD_NAMES})
     request = fit_request(nodes, edges, traces, config)
     with _client(args) as client:
         result = _run_fit(client, request, show_progress=not args.json and sys.stderr.isatty())
@@ -277,19 +278,24 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scmfit", description="Fit DoWhy structural causal models with scmfit.")
+    parser = argparse.ArgumentParser(
+        prog="scmfit", description="Fit DoWhy structural causal models with scmfit.", formatter_class=HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"scmfit {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    original_add_parser = commands.add_parser
+
+    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """Every subcommand shows its defaults."""
+        return original_add_parser(name, formatter_class=HelpFormatter, **kwargs)
+
+    commands.add_parser = add_parser  # type: ignore[method-assign]
 
     fit = commands.add_parser("fit", help="fit a graph on traces and show the result")
     fit.add_argument("--case", type=Path, help="a fixture: graph, traces and config in one JSON")
     fit.add_argument("--graph", type=Path, help='JSON: {"nodes": [...], "edges": [[a, b], ...]}')
     fit.add_argument("--traces", type=Path, help="CSV, JSON columns, or Parquet (with pyarrow)")
-    fit.add_argument("--quality", choices=["GOOD", "BETTER", "BEST"], type=str.upper)
-    fit.add_argument("--threshold", type=float, help="R² threshold (default 0.7)")
-    fit.add_argument(
-        "--selection", choices=["racing", "exhaustive"], type=str.lower, help="how models are chosen (default racing)"
-    )
+    _add_config_flags(fit)
     fit.add_argument("--explain", action="store_true", help="list the candidates selection tried for each node")
     fit.add_argument("--json", action="store_true", help="print the result as JSON, without progress")
     fit.add_argument(
@@ -299,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.set_defaults(handler=_fit)
     health = commands.add_parser("health", help="print the server's health status")
-    health.add_argument("--service", default="scmfit.v1.CausalModelService")
+    health.add_argument("--service", default="scmfit.v1.CausalModelService", help="the service whose health to ask")
     health.set_defaults(handler=_health)
     commands.add_parser("info", help="print versions, limits and qualities").set_defaults(handler=_info)
     query = commands.add_parser("query", help="sample a stored model, with or without interventions")
@@ -312,16 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale", action="append", metavar="NODE=FACTOR", help="soft intervention NODE := NODE * FACTOR"
     )
     query.add_argument("--nodes", nargs="*", help="nodes to report (default: all)")
-    query.add_argument("--samples", type=_positive_int, default=1000, help="samples to draw (default 1000)")
-    query.add_argument("--seed", type=int, default=None)
-    query.add_argument("--json", action="store_true")
+    query.add_argument("--samples", type=_positive_int, default=1000, help="samples to draw")
+    query.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
+    query.add_argument("--json", action="store_true", help="print the answer as JSON")
     query.set_defaults(handler=_query)
     models = commands.add_parser("models", help="list the stored models")
-    models.add_argument("--json", action="store_true")
+    models.add_argument("--json", action="store_true", help="print the models as JSON")
     models.set_defaults(handler=_models)
     for sub in (fit, health, commands.choices["info"], query, models):
-        sub.add_argument("--address", default=DEFAULT_TARGET, help=f"server address (default {DEFAULT_TARGET})")
-        sub.add_argument("--timeout", type=float, default=None, help="deadline in seconds")
+        sub.add_argument("--address", default=default_target(), help="server address, host:port (or SCMFIT_ADDRESS)")
+        sub.add_argument("--timeout", type=float, default=None, help="deadline in seconds (unset: none)")
         sub.add_argument("--tls-ca", type=Path, help="PEM CA that signed the server's certificate (turns on TLS)")
         sub.add_argument("--tls-cert", type=Path, help="PEM client certificate, for servers that require mTLS")
         sub.add_argument("--tls-key", type=Path, help="PEM client key")
@@ -346,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-pending-bytes",
         type=_positive_int,
         default=256 * 1024 * 1024,
-        help="bytes that jobs waiting for their stream may hold together; beyond it, 429 (default 256 MiB)",
+        help="bytes that jobs waiting for their stream may hold together; beyond it, 429",
     )
     web.set_defaults(handler=_web)
 
@@ -359,6 +365,23 @@ def build_parser() -> argparse.ArgumentParser:
         add_arguments(serve)
         serve.set_defaults(handler=run)
     return parser
+
+
+def _add_config_flags(fit: argparse.ArgumentParser) -> None:
+    """One flag per field of scmfit.v1.FitConfig, derived from it, with the proto's comment as its help
+    (which states the default and the range); unset flags take the server's defaults."""
+    group = fit.add_argument_group("fit settings", "each a field of scmfit.v1.FitConfig; unset: the server's default")
+    comments = field_comments("FitConfig")
+    for name, kind in FIELD_TYPES.items():
+        flags = ["--" + name.replace("_", "-"), *(["--threshold"] if name == "r2_threshold" else [])]
+        options: dict[str, Any] = {"dest": name, "default": None, "help": comments[name].replace("%", "%%")}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif kind is str:
+            options.update(choices=list(enum_choices(name)), type=str.upper)
+        else:
+            options["type"] = kind
+        group.add_argument(*flags, **options)
 
 
 def _accepts_connections(address: str) -> bool:
@@ -422,7 +445,11 @@ def _web(args: argparse.Namespace) -> int:
     try:
         from scmfit.web.app import run
     except ImportError as error:
-        print(f"error: `scmfit web` needs the web extra: pip install 'scmfit[web]' ({error})", file=sys.stderr)
+        print(
+            f"error: `scmfit web` needs the web extra: pip install '.[web]' in a clone, "
+            f"or '<wheel>[web]' (README, Installing) ({error})",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     secure = args.tls_ca is not None or args.tls_cert is not None
     run(
@@ -439,7 +466,11 @@ def _web(args: argparse.Namespace) -> int:
 
 
 def _missing_server() -> int:
-    print("error: `scmfit serve` needs the server extra: pip install 'scmfit[server]'", file=sys.stderr)
+    print(
+        "error: `scmfit serve` needs the server extra, which this install lacks: pip install '.[server]' in a "
+        "clone, or '<wheel>[server]' (README, Installing)",
+        file=sys.stderr,
+    )
     return EXIT_ERROR
 
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scmfit.client._client import DEFAULT_TARGET, Client
+from scmfit.client._client import ADDRESS_ENV, DEFAULT_TARGET, Client
 from scmfit.client._errors import InvalidRequestError, ScmfitError
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import GraphLike, fit_request, normalize_graph
@@ -30,7 +30,6 @@ from scmfit.client._upload import dataset_rows
 
 _log = logging.getLogger(__name__)
 
-ADDRESS_ENV = "SCMFIT_ADDRESS"
 """Where the adapter finds the server when no `target=` is given."""
 PROBE_SECONDS = 2.0
 """How long the constructor waits to learn whether the server is there."""

@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from scmfit.client._terminal import HelpFormatter
 from scmfit.server.config import DEFAULT_ADDRESS, Limits, Security, ServerConfig, StartupError
 from scmfit.server.engine.executors import EXECUTORS
 
@@ -34,10 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on SIGTERM"
     )
-    parser.add_argument("--max-request-bytes", type=int, default=limits.max_request_bytes)
-    parser.add_argument("--max-rows", type=int, default=limits.max_rows)
-    parser.add_argument("--max-nodes", type=int, default=limits.max_nodes)
-    parser.add_argument("--max-edges", type=int, default=limits.max_edges)
+    parser.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=limits.max_request_bytes,
+        help="largest message received or sent; bigger requests are refused by gRPC",
+    )
+    parser.add_argument("--max-rows", type=int, default=limits.max_rows, help="most rows a dataset may have")
+    parser.add_argument("--max-nodes", type=int, default=limits.max_nodes, help="most nodes a graph may have")
+    parser.add_argument("--max-edges", type=int, default=limits.max_edges, help="most edges a graph may have")
     parser.add_argument("--max-parents", type=int, default=limits.max_parents, help="most parents of one node")
     parser.add_argument("--max-samples", type=int, default=limits.max_samples, help="most samples per query")
     parser.add_argument(
@@ -76,9 +82,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-ttl", type=float, default=None, help="drop models unused for this many seconds")
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--no-warm-up", action="store_true", help="skip the warm-up fit in each worker")
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--log-format", choices=["text", "json"], default="text")
-    parser.add_argument("--max-columns", type=int, default=limits.max_columns)
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the least severe log records written",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="one line of text, or one JSON object, per record",
+    )
+    parser.add_argument("--max-columns", type=int, default=limits.max_columns, help="most columns a dataset may have")
     parser.add_argument(
         "--max-upload-cells",
         type=int,
@@ -95,7 +112,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=limits.upload_idle_seconds,
         help="end an upload that sends nothing for this long",
     )
-    parser.add_argument("--max-concurrent", type=int, default=None, help="fits and queries at once (default: workers)")
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=None,
+        help="fits at once (unset: one per worker); queries have their own lane, --max-concurrent-queries",
+    )
     parser.add_argument("--max-queue", type=int, default=defaults.max_queue, help="calls that may wait for a slot")
     parser.add_argument(
         "--max-concurrent-queries",
@@ -169,7 +191,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="kill and replace a worker whose heartbeat stops this long (SIGSTOP, wedged)",
     )
     parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (0 picks a port)")
-    parser.add_argument("--metrics-address", default="127.0.0.1")
+    parser.add_argument("--metrics-address", default="127.0.0.1", help="where the metrics endpoint listens")
     _defaults_from_environment(parser)
 
 
@@ -200,7 +222,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         from scmfit.server.app import AddressInUseError, serve
     except ImportError as error:  # a client-only install: one sentence, not a traceback
-        return _usage_error(f"`scmfit serve` needs the server extra: pip install 'scmfit[server]' ({error})")
+        return _usage_error(
+            f"`scmfit serve` needs the server extra, which this install lacks: pip install '.[server]' in a "
+            f"clone, or '<wheel>[server]' (README, Installing) ({error})"
+        )
     from scmfit.server.logs import configure as configure_logs
 
     configure_logs(args.log_level, args.log_format)
@@ -281,6 +306,8 @@ def _usage_error(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scmfit serve", description="Run the scmfit gRPC server.")
+    parser = argparse.ArgumentParser(
+        prog="scmfit serve", description="Run the scmfit gRPC server.", formatter_class=HelpFormatter
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))

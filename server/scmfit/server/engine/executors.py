@@ -37,14 +37,17 @@ def _ray(config: ServerConfig, local: ProcessFitExecutor) -> ManagedExecutor:
     try:
         from scmfit.server.engine.ray_executor import RayFitExecutor
     except ImportError as error:
-        raise SystemExit(f"--executor ray needs Ray: pip install 'scmfit[server,ray]' ({error})") from None
+        raise SystemExit(
+            f"--executor ray needs Ray, the ray extra: pip install '.[server,ray]' in a clone, "
+            f"or '<wheel>[server,ray]' ({error})"
+        ) from None
     if config.ray_address is None:
         raise ValueError("the Ray executor needs ray_address")
     return RayFitExecutor(config.ray_address, local, warm_up=config.warm_up)
 
 
 register(ExecutorKind("local", lambda config, local: local, fits_locally=True, help="local worker processes"))
-register(ExecutorKind("ray", _ray, fits_locally=False, help="a Ray cluster (pip install 'scmfit[server,ray]')"))
+register(ExecutorKind("ray", _ray, fits_locally=False, help="a Ray cluster (the ray extra)"))
 
 
 def build_executor(config: ServerConfig, local: ProcessFitExecutor) -> ManagedExecutor:

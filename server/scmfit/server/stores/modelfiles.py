@@ -183,7 +183,10 @@ class S3Files:
             import boto3
             from botocore.config import Config
         except ImportError as error:
-            raise StartupError(f"--model-store needs boto3: pip install 'scmfit[server,s3]' ({error})") from None
+            raise StartupError(
+                f"--model-store needs boto3, the s3 extra: pip install '.[server,s3]' in a clone, "
+                f"or '<wheel>[server,s3]' ({error})"
+            ) from None
         bucket, prefix = parse_url(url)
         self.bucket = bucket
         self.prefix = prefix

@@ -1,0 +1,121 @@
+"""What a new user meets in the first hour, through the real commands in subprocesses: one line and exit 2
+where a traceback used to be, every default in --help, and a flag for every fit setting."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from scmfit.v1 import causal_model_service_pb2 as pb
+from tests.conftest import fixture_path, fresh_seed
+from tests.integration.test_cli import scmfit
+from tests.serverproc import REPO, ServerProcess, server_python
+
+CLIENT_ONLY_PYTHON = REPO / ".venv-client313/bin/python"
+"""setup.sh's client-only environment: the client and CLI, none of the server's dependencies."""
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+@pytest.mark.server_internals
+def test_a_busy_port_is_one_line_naming_the_flag_and_exit_two(busy_port: int) -> None:
+    done = subprocess.run(
+        [server_python(), "-m", "scmfit.client.cli", "serve", "--address", f"127.0.0.1:{busy_port}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    line = one_line(done.stderr)
+    assert line.startswith("error: cannot listen on 127.0.0.1:") and "--address" in line
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+@pytest.mark.skipif(not CLIENT_ONLY_PYTHON.exists(), reason="setup.sh makes the client-only environment")
+def test_serve_from_a_client_only_install_is_one_line_naming_the_extra() -> None:
+    done = subprocess.run(
+        [str(CLIENT_ONLY_PYTHON), "-m", "scmfit.client.cli", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "server extra" in one_line(done.stderr) and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["fit", "query", "health", "models", "web", "serve"])
+def test_help_shows_every_default(command: str) -> None:
+    done = scmfit(command, "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "(default: 127.0.0.1:" in text  # the address, in every command that has one
+    if command == "query":
+        assert "(default: 1000)" in text
+    if command == "serve":
+        for shown in ("(default: 2000000)", "(default: INFO)", "(default: 10.0)", "(default: 16)"):
+            assert shown in text, shown
+
+
+def test_every_fit_setting_has_a_flag_documented_by_the_proto() -> None:
+    text = " ".join(scmfit("fit", "--help").stdout.split())
+    for field in pb.FitConfig.DESCRIPTOR.fields:
+        assert f"--{field.name.replace('_', '-')}" in text, field.name
+    assert "within [0, 0.5]; default 0.2" in text  # test_fraction, in the proto's words
+
+
+def test_the_derived_flags_reach_the_server(server: ServerProcess) -> None:
+    seed = fresh_seed()
+    done = scmfit(
+        "fit", "--case", str(fixture_path("linear_chain")), "--address", server.address, "--json",
+        "--seed", str(seed), "--test-fraction", "0.25", "--min-samples", "50", "--no-linear-screening",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    metadata = json.loads(done.stdout)["metadata"]
+    assert (int(metadata["seed"]), metadata["testFraction"]) == (seed, 0.25)
+    assert metadata.get("linearScreening", False) is False
+
+
+def test_a_wrong_value_for_a_derived_flag_is_an_argparse_error() -> None:
+    done = scmfit("fit", "--case", str(fixture_path("linear_chain")), "--seed", "many")
+    assert done.returncode == 2 and "--seed" in done.stderr
+
+
+def test_readme_ranges_and_defaults_match_the_server() -> None:
+    """The README's FitConfig table states each range as FIT_RANGES does and each default as FitSettings
+    does (the proto's comments are checked the same way in test_trust and test_shapes)."""
+    pytest.importorskip("dowhy")  # FIT_RANGES and FitSettings are the server's
+    from scmfit.server.domain.settings import FIT_RANGES, FitSettings
+
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("| field |") :]
+    table = table[: table.index("\n\n")]
+    for name, allowed in FIT_RANGES.items():
+        row = next((line for line in table.splitlines() if line.startswith(f"| `{name}`")), None)
+        assert row is not None, f"{name} has no row in the README's FitConfig table"
+        assert allowed.describe().removeprefix("0 or ").removeprefix("within ") in row, (name, row)
+    defaults = FitSettings()
+    for field in pb.FitConfig.DESCRIPTOR.fields:
+        row = next((line for line in table.splitlines() if line.startswith(f"| `{field.name}`")), None)
+        assert row is not None, f"{field.name} has no row in the README's FitConfig table"
+        stated = row.split("|")[2].strip()
+        value = getattr(defaults, field.name)
+        expected = str(value).lower() if isinstance(value, bool) else getattr(value, "name", str(value))
+        assert expected in stated, (field.name, stated)
