@@ -4,10 +4,13 @@ where a traceback used to be, every default in --help, and a flag for every fit 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scmfit.v1 import causal_model_service_pb2 as pb
@@ -119,3 +122,48 @@ def test_readme_ranges_and_defaults_match_the_server() -> None:
         value = getattr(defaults, field.name)
         expected = str(value).lower() if isinstance(value, bool) else getattr(value, "name", str(value))
         assert expected in stated, (field.name, stated)
+
+
+def test_explain_says_classifiers_are_searched_exhaustively_on_log_loss(server: ServerProcess, tmp_path: Path) -> None:
+    """The server chooses classifiers with DoWhy's exhaustive search; --explain must not call it racing."""
+    rows = 300
+    (tmp_path / "graph.json").write_text(json.dumps({"nodes": ["x", "mode"], "edges": [["x", "mode"]]}))
+    labels = ["slow" if i % 3 == 0 else "fast" for i in range(rows)]
+    (tmp_path / "traces.csv").write_text(
+        "x,mode\n" + "".join(f"{i % 3 + (i % 7) * 0.01},{label}\n" for i, label in enumerate(labels))
+    )
+    done = scmfit(
+        "fit", "--graph", str(tmp_path / "graph.json"), "--traces", str(tmp_path / "traces.csv"),
+        "--address", server.address, "--explain", "--seed", str(fresh_seed()),
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    assert "mode: DoWhy's exhaustive search, every candidate scored on every fold" in done.stdout
+    assert "loss: log loss on each held-out fold, averaged (nats" in done.stdout
+    assert "racing" not in done.stdout.split("model selection:")[1]
+
+
+def test_a_categorical_parent_reads_as_contrasts_against_its_reference(server: ServerProcess, tmp_path: Path) -> None:
+    """y = 1 + 2x + effect(mode): the table shows each category against the first (fast), which are the
+    identified numbers (+3 and +8), and the intercept at the reference (1 - 3 = -2)."""
+    rng = np.random.default_rng(3)
+    effect = {"fast": -3.0, "normal": 0.0, "slow": 5.0}
+    modes = rng.choice(sorted(effect), size=400)
+    x = rng.normal(size=400)
+    y = [effect[m] + 2 * v + 1 + rng.normal(scale=0.05) for m, v in zip(modes, x, strict=True)]
+    (tmp_path / "graph.json").write_text(
+        json.dumps({"nodes": ["mode", "x", "y"], "edges": [["mode", "y"], ["x", "y"]]})
+    )
+    (tmp_path / "traces.csv").write_text(
+        "mode,x,y\n" + "".join(f"{m},{a},{b}\n" for m, a, b in zip(modes, x, y, strict=True))
+    )
+    done = scmfit(
+        "fit", "--graph", str(tmp_path / "graph.json"), "--traces", str(tmp_path / "traces.csv"),
+        "--address", server.address, "--seed", str(fresh_seed()),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("y "))
+    found = {m.group(1): float(m.group(2)) for m in re.finditer(r"mode\[(\w+) vs fast\]=(-?[\d.]+)", row)}
+    assert found == pytest.approx({"normal": 3.0, "slow": 8.0}, abs=0.05)
+    intercept = re.search(r"\((-?[\d.e+-]+)\)$", row)
+    assert intercept is not None and float(intercept.group(1)) == pytest.approx(-2.0, abs=0.05)
+    assert "mode=fast" not in row  # no unidentified raw one-hot weights in the table

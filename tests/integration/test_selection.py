@@ -3,6 +3,8 @@ exhaustive procedure on every fixture, and `scmfit fit --explain` shows it."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -68,7 +70,9 @@ def test_fit_explain_lists_the_candidates(server: ServerProcess) -> None:
     done = scmfit("fit", "--case", "fixtures/nonlinear.json", "--address", server.address, "--explain")
     assert done.returncode in (0, 1), done.stderr
     assert "model selection:" in done.stdout
-    assert "racing selection on mean squared error" in done.stdout
+    assert "racing, candidates dropped fold by fold" in done.stdout
+    assert "loss: mean squared error on each held-out fold, averaged (target units squared" in done.stdout
+    assert re.search(r"^  candidate +folds +mean loss +outcome$", done.stdout, re.MULTILINE)
     assert "chosen" in done.stdout
 
 

@@ -9,7 +9,7 @@ import argparse
 import json
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from scmfit.client._config import FIELD_NAMES, FIELD_TYPES, FitConfig, enum_choi
 from scmfit.client._errors import DeadlineExceededError, InvalidRequestError, ScmfitError, UnavailableError
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import fit_request
-from scmfit.client._results import FitProgress, FitResult, FitStatus
+from scmfit.client._results import FitProgress, FitResult, FitStatus, NodeResult
 from scmfit.client._schema import field_comments
 from scmfit.client._terminal import HelpFormatter, rich_markup, rich_text, shown
 from scmfit.client._traces import read_graph, read_traces
@@ -36,11 +36,38 @@ _STATUS_STYLE = {
 }
 
 
+def contrasts(
+    parents: Sequence[str], coefficients: Mapping[str, float], intercept: float | None
+) -> tuple[list[tuple[str, float]], float | None]:
+    """One-hot weights read as effects: each category of a categorical parent against that parent's
+    reference category (its first in sorted order), and the intercept at the reference categories.
+    One-hot columns of all categories beside an intercept are not identified one by one; only these
+    differences are. Numeric parents and other terms are kept as they are; the raw weights stay on the
+    wire (`--json`)."""
+    terms: list[tuple[str, float]] = []
+    used: set[str] = set()
+    for parent in parents:
+        prefix = f"{parent}="
+        levels = sorted(
+            (feature[len(prefix) :], value) for feature, value in coefficients.items() if feature.startswith(prefix)
+        )
+        if len(levels) < 2:
+            continue
+        (reference, base), *others = levels
+        used.update(prefix + category for category, _ in levels)
+        terms.extend((f"{parent}[{category} vs {reference}]", value - base) for category, value in others)
+        if intercept is not None:
+            intercept += base
+    kept = [(feature, value) for feature, value in coefficients.items() if feature not in used]
+    return kept + terms, intercept
+
+
 def _coefficients(result: FitResult, name: str) -> str:
-    mechanism = result.node(name).mechanism
-    text = ", ".join(f"{shown(feature)}={value:.4g}" for feature, value in mechanism.coefficients.items())
-    if mechanism.intercept is not None:
-        text += f" (+{mechanism.intercept:.3g})" if mechanism.intercept >= 0 else f" ({mechanism.intercept:.3g})"
+    node = result.node(name)
+    terms, intercept = contrasts(node.parents, node.mechanism.coefficients, node.mechanism.intercept)
+    text = ", ".join(f"{shown(feature)}={value:.4g}" for feature, value in terms)
+    if intercept is not None:
+        text += f" (+{intercept:.3g})" if intercept >= 0 else f" ({intercept:.3g})"
     return text or "-"
 
 
@@ -80,9 +107,19 @@ def render_plain(result: FitResult) -> str:
     return "\n".join(lines)
 
 
+LOSS_UNITS = {"log loss": "nats, lower is better", "mean squared error": "target units squared, lower is better"}
+"""What each selection loss measures, for the --explain header."""
+
+
+def _searched_exhaustively(result: FitResult, node: NodeResult) -> bool:
+    """As the server chooses: classifiers and BEST quality always use DoWhy's exhaustive search."""
+    classifier = node.accuracy is not None or node.r2_omission == "categorical_target"
+    return classifier or result.metadata.selection == "exhaustive" or result.metadata.quality == "BEST"
+
+
 def render_explanation(result: FitResult) -> str:
-    """Why each node got its model: the candidates selection tried, as DoWhy's
-    AutoAssignmentSummary lists them, with what racing decided and after how many folds."""
+    """Why each node got its model: the candidates selection tried, as DoWhy's AutoAssignmentSummary lists
+    them, in a headed table: how many folds each was scored on, its mean held-out loss, and the decision."""
     lines = []
     for node in result.nodes:
         name = shown(node.name)
@@ -93,12 +130,27 @@ def render_explanation(result: FitResult) -> str:
         elif not node.candidates:
             lines.append(f"{name}: {shown(node.mechanism.model_type)} (no candidates reported)")
         else:
-            lines.append(f"{name}: {result.metadata.selection} selection on {node.selection_metric}")
-            for candidate in node.candidates:
+            if _searched_exhaustively(result, node):
+                lines.append(f"{name}: DoWhy's exhaustive search, every candidate scored on every fold")
+            else:
                 lines.append(
-                    f"  {candidate.outcome:<11} {candidate.model_type:<46} {candidate.mean_loss:>12.6g} "
-                    f"over {candidate.folds} fold{'s' if candidate.folds != 1 else ''}"
+                    f"{name}: racing, candidates dropped fold by fold once confidently worse; a mean over fewer "
+                    "folds is an early estimate, not comparable with one over more"
                 )
+            metric = node.selection_metric.removesuffix(" (MSE)")
+            lines.append(
+                f"  loss: {metric} on each held-out fold, averaged ({LOSS_UNITS.get(metric, 'lower is better')})"
+            )
+            rows = [("candidate", "folds", "mean loss", "outcome")]
+            rows += [
+                (shown(c.model_type), str(c.folds), f"{c.mean_loss:.6g}", c.outcome.replace("_", " "))
+                for c in node.candidates
+            ]
+            widths = [max(len(row[k]) for row in rows) for k in range(3)]
+            for number, (model, folds, mean, outcome) in enumerate(rows):
+                lines.append(f"  {model:<{widths[0]}}  {folds:>{widths[1]}}  {mean:>{widths[2]}}  {outcome}")
+                if number == 0:
+                    lines.append("  " + "  ".join("-" * width for width in (*widths, len("outcome"))))
             lines.extend(f"  why: {shown(reason)}" for reason in node.selection_note.split("; ") if reason)
     return "\n".join(lines)
 
