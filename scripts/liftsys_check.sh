@@ -20,24 +20,28 @@ python="${LIFTSYS_PYTHON:-$liftsys/.venv/bin/python}"
 bash "$here/scripts/setup.sh"
 "$here/.tools/uv/bin/uv" pip install -q --python "$python" "$here"
 work="$(mktemp -d)"
-"$here/.venv/bin/python" -m scmfit.server --address 127.0.0.1:0 --port-file "$work/port" \
+# -P: scmfit is a namespace package, so a `scmfit/` folder in the current directory would join it.
+"$here/.venv/bin/python" -P -m scmfit.server --address 127.0.0.1:0 --port-file "$work/port" \
   >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 600); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { cat "$work/server.log" >&2; exit 1; }
 export SCMFIT_ADDRESS="127.0.0.1:$(cat "$work/port")"
-"$here/.venv/bin/python" - <<PY
+"$here/.venv/bin/python" -P - <<PY || { cat "$work/server.log" >&2; exit 1; }
+import sys
 import time
-from scmfit.client import Client
+from scmfit.client import Client, ScmfitError
 with Client("$SCMFIT_ADDRESS", timeout=2) as client:
     for _ in range(600):
         try:
             if client.health() == "SERVING":
                 break
-        except Exception:
+        except ScmfitError:
             pass
         time.sleep(0.2)
+    else:
+        sys.exit("error: the scmfit server at $SCMFIT_ADDRESS did not report SERVING within 120 s")
 PY
 if [ "${SCMFIT_LIFTSYS_BASELINE:-0}" = 1 ]; then
   echo "== lift-sys tests/causal against its own subprocess client (baseline)"

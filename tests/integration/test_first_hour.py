@@ -167,3 +167,18 @@ def test_a_categorical_parent_reads_as_contrasts_against_its_reference(server: S
     intercept = re.search(r"\((-?[\d.e+-]+)\)$", row)
     assert intercept is not None and float(intercept.group(1)) == pytest.approx(-2.0, abs=0.05)
     assert "mode=fast" not in row  # no unidentified raw one-hot weights in the table
+
+
+def test_liftsys_check_runs_its_pythons_apart_from_the_current_directory(tmp_path: Path) -> None:
+    """A `scmfit/` folder where the script is run joins the namespace package unless Python runs with -P;
+    every Python the script starts from this checkout's environment does."""
+    script = (REPO / "scripts/liftsys_check.sh").read_text()
+    invocations = re.findall(r'"\$here/\.venv/bin/python"[^\n]*', script)
+    assert len(invocations) >= 2 and all(line.split()[1] == "-P" for line in invocations), invocations
+    (tmp_path / "scmfit/client").mkdir(parents=True)
+    (tmp_path / "scmfit/client/__init__.py").write_text("raise SystemExit('shadowed')\n")
+    probe = ["-c", "import scmfit.client"]
+    assert subprocess.run([server_python(), *probe], cwd=tmp_path, capture_output=True, check=False).returncode != 0
+    assert (
+        subprocess.run([server_python(), "-P", *probe], cwd=tmp_path, capture_output=True, check=False).returncode == 0
+    )

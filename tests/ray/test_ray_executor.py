@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -247,3 +248,19 @@ def test_a_lost_cluster_fails_the_fit_in_flight_turns_health_not_serving_and_is_
         case = fixture_case("complex_dag")
         assert client.fit(case.graph, case.traces, seed=fresh_seed()).status is FitStatus.SUCCESS
     assert "reconnected to the Ray cluster" in ray_server.log()
+
+
+def test_a_busy_port_with_the_ray_executor_is_one_line_before_any_driver_starts(cluster: RayCluster) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        finished = subprocess.run(
+            [server_python(), "-m", "scmfit.client.cli", "serve", "--address", f"127.0.0.1:{port}",
+             "--executor", "ray", "--ray-address", cluster.address],
+            check=False, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert finished.returncode == 2
+    lines = [line for line in finished.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--address" in lines[0], finished.stderr
+    assert "Traceback" not in finished.stderr and "SIGTERM" not in finished.stderr
