@@ -9,7 +9,7 @@ here="$PWD"
 uv=.tools/uv/bin/uv
 work="$(mktemp -d)"
 server=""
-trap '[ -n "$server" ] && kill -TERM $server 2>/dev/null && wait $server; rm -rf "$work"' EXIT
+trap '[ -n "$server" ] && kill -TERM $server 2>/dev/null && { wait $server || true; }; rm -rf "$work"' EXIT
 "$uv" build -q --out-dir "$work/dist"
 wheel="$(ls "$work"/dist/scmfit-*.whl)"
 # The versions uv.lock chose, as constraints: a fresh install gets what the tests ran on.
@@ -28,8 +28,10 @@ grep -q "server extra" "$work/serve.err"
 
 "$uv" venv -q --python "$(find_python 3.11)" "$work/server"
 "$uv" pip install -q --python "$work/server/bin/python" -c "$work/constraints.txt" "$wheel[server,cli]"
-(cd "$work" && server/bin/scmfit serve --address 127.0.0.1:0 --port-file "$work/port" --workers 1 \
-  >"$work/server.log" 2>&1) &
+# Console scripts put their own bin/ first on sys.path, never the current directory: the checkout
+# here cannot stand in for the installed wheel.
+"$work/server/bin/scmfit" serve --address 127.0.0.1:0 --port-file "$work/port" --workers 1 \
+  >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1200); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { cat "$work/server.log" >&2; echo "the wheel's server did not start" >&2; exit 1; }
@@ -40,4 +42,7 @@ for _ in $(seq 600); do
 done
 (cd "$work" && client/bin/scmfit fit --case "$here/fixtures/linear_chain.json" --address "$address" >"$work/fit.out")
 grep -q "SUCCESS" "$work/fit.out"
+kill -TERM "$server"
+wait "$server" || { echo "the wheel's server did not stop cleanly on SIGTERM" >&2; exit 1; }
+server=""
 echo "wheels: the client (3.13) fitted through the server (3.11), each installed from the wheel alone"
