@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scmfit.client import InvalidRequestError, fit_request
+from scmfit.client import InvalidRequestError, column, fit_request
 from scmfit.client._request import normalize_data, normalize_graph
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -56,10 +56,27 @@ def test_pandas_dtypes_map_without_loss() -> None:
     assert list(columns["c"].strings.values) == ["lo", "hi", "lo"]
 
 
-def test_pandas_missing_categories_are_refused() -> None:
+def test_pandas_gaps_become_missing_cells_in_every_dtype() -> None:
+    """NaN, None and pd.NA are missing cells (Column.missing_rows), and the column keeps its own type:
+    a nullable int column with a hole is still int64, never floats or labels."""
     pd = pytest.importorskip("pandas")
-    with pytest.raises(InvalidRequestError, match="missing"):
-        normalize_data(pd.DataFrame({"s": pd.Categorical(["a", None])}))
+    frame = pd.DataFrame(
+        {
+            "s": pd.Categorical(["a", None, "b"]),
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "b": pd.array([True, False, None], dtype="boolean"),
+            "f": [1.5, float("nan"), 2.5],
+            "o": [None, "x", "y"],
+        }
+    )
+    columns = {name: column(name, values) for name, values in normalize_data(frame).items()}
+    assert {name: c.WhichOneof("values") for name, c in columns.items()} == {
+        "s": "strings", "i": "int64s", "b": "bools", "f": "doubles", "o": "strings",
+    }  # fmt: skip
+    assert {name: list(c.missing_rows) for name, c in columns.items()} == {
+        "s": [1], "i": [1], "b": [2], "f": [1], "o": [0],
+    }  # fmt: skip
+    assert list(columns["i"].int64s.values)[::2] == [1, 3]
 
 
 def test_mapping_of_lists_and_arrays() -> None:

@@ -41,7 +41,14 @@ CONFIG_KEYS = FIELD_NAMES
 """The config keys a case may set: exactly FitConfig's fields, so a misspelling is an error."""
 
 
-def load_case(path: Path, string_columns: Collection[str] = ()) -> Case:
+def accepts_gaps(config: FitConfig) -> bool:
+    """Whether the fit's missing-value policy takes gaps (so readers mark them instead of refusing)."""
+    return config.missing_values in ("PER_NODE", "COMPLETE_ROWS")
+
+
+def load_case(path: Path, string_columns: Collection[str] = (), overrides: FitConfig | None = None) -> Case:
+    """`overrides` (the command line's settings) win over the case's config, and decide with it whether
+    gaps in the traces are refused or read as missing cells."""
     raw = load_json(path.read_text(), path)
     if not isinstance(raw, dict) or "graph" not in raw or "traces" not in raw:
         description = 'a case file is {"graph": {...}, "traces": {...}, "config": {...}}'
@@ -59,12 +66,14 @@ def load_case(path: Path, string_columns: Collection[str] = ()) -> Case:
             f"{path}: {error.message}",
             tuple(FieldViolation(f"{path}: {v.field}", v.description) for v in error.violations),
         ) from None
+    if overrides is not None:
+        settings = FitConfig.of(settings, **{name: getattr(overrides, name) for name in FIELD_NAMES})
     nodes, edges = graph_from_json(raw["graph"], path, "graph")
     return Case(
         name=raw.get("name", path.stem),
         nodes=nodes,
         edges=edges,
-        traces=traces_from_json(raw["traces"], str(path), string_columns),
+        traces=traces_from_json(raw["traces"], str(path), string_columns, accepts_gaps(settings)),
         config=settings,
         expected=dict(raw.get("expected", {})),
         description=raw.get("description", ""),

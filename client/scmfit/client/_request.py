@@ -68,11 +68,13 @@ def normalize_data(data: DataLike) -> dict[str, np.ndarray]:
         refuse_duplicates(data.keys(), "the mapping (names are compared as strings)")
         arrays: dict[str, np.ndarray] = {}
         for name, values in data.items():
-            array = (
-                _series_array(values)
-                if hasattr(values, "dtype") and hasattr(values, "to_numpy")
-                else _typed_object_array(str(name), np.asarray(values))
-            )
+            array: np.ndarray
+            if np.ma.isMaskedArray(values):  # gaps already marked (the file readers, or the caller)
+                array = values
+            elif hasattr(values, "dtype") and hasattr(values, "to_numpy"):
+                array = _series_array(values)
+            else:
+                array = _typed_object_array(str(name), np.asarray(values))
             if array.ndim != 1:
                 raise _invalid(f"data[{name!r}]", f"columns must be one-dimensional, got shape {array.shape}")
             arrays[str(name)] = array
@@ -81,21 +83,24 @@ def normalize_data(data: DataLike) -> dict[str, np.ndarray]:
 
 
 def _series_array(series: Any) -> np.ndarray:
+    """pandas' NaN, None and pd.NA are missing cells (a masked array), in every dtype."""
     dtype_name = str(series.dtype)
+    gaps = np.asarray(series.isna().to_numpy(), dtype=bool)
     if dtype_name == "category" or dtype_name.startswith(("string", "str")):
-        if bool(series.isna().any()):
-            raise _invalid(f"data[{series.name!r}]", "categorical columns must not have missing values")
-        return np.asarray(series.astype(str).to_numpy(dtype=object)).astype(str)
+        labels = np.asarray(series.astype(object).where(~series.isna(), "").astype(str).to_numpy(dtype=object))
+        return masked(labels.astype(str), gaps)
     if dtype_name in {"Int64", "Int32", "Int16", "Int8", "boolean"}:
-        if bool(series.isna().any()):
-            raise _invalid(f"data[{series.name!r}]", "nullable columns must not have missing values")
-        return np.asarray(series.to_numpy(dtype="int64" if dtype_name != "boolean" else "bool"))
+        kind = "int64" if dtype_name != "boolean" else "bool"
+        return masked(np.asarray(series.to_numpy(dtype=kind, na_value=0 if kind == "int64" else False)), gaps)
     return _typed_object_array(str(series.name), np.asarray(series.to_numpy()))
 
 
 def _typed_object_array(name: str, array: np.ndarray) -> np.ndarray:
-    """An object column is typed by what it holds; a gap (None, NaN) or a mix of numbers and text is
-    refused, because guessing would turn a numeric trace with one hole into category labels."""
+    """An object column is typed by what its present cells hold, so an int trace with a hole stays int64;
+    a gap (None, NaN) is a missing cell (a masked array). A mix of numbers and text is refused, because
+    guessing would turn a numeric trace into category labels."""
+    if array.dtype.kind == "f":
+        return masked(array, np.isnan(array))
     if array.dtype.kind != "O":
         return array
     values = array.tolist()
@@ -106,12 +111,13 @@ def _typed_object_array(name: str, array: np.ndarray) -> np.ndarray:
                 f"data[{name!r}][{index}]",
                 f"row {index} holds a {type(values[index]).__name__}, not a number or string",
             )
-        if kind is None:
-            raise _invalid(
-                f"data[{name!r}][{index}]",
-                f"row {index} is missing ({values[index]!r}); fill or drop it, or convert the column explicitly "
-                "(astype('string') for labels, astype(float) for numbers)",
-            )
+    gaps = np.fromiter((kind is None for kind in kinds), dtype=bool, count=len(kinds))
+    if gaps.any():
+        present = [value for value, gap in zip(values, gaps, strict=True) if not gap]
+        typed = _typed_object_array(name, np.asarray(present, dtype=object)) if present else np.zeros(0)
+        full = np.zeros(len(values), dtype=typed.dtype)  # "" for strings, 0 or False otherwise
+        full[~gaps] = typed
+        return masked(full, gaps)
     dtype = dtype_for_kinds(set(kinds))
     if dtype is not None:
         return array.astype(dtype)
@@ -151,8 +157,29 @@ def dtype_for_kinds(kinds: set[str | None]) -> type | None:
     return None
 
 
+PLACEHOLDER = {"b": False, "i": 0, "u": 0, "f": np.nan, "U": "", "O": ""}
+"""What a missing cell holds on the wire, by dtype kind; the server never reads it."""
+
+
+def masked(values: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """`values` with `gaps` marked missing (a numpy masked array), or `values` itself when nothing is."""
+    if not gaps.any():
+        return values
+    filled = values.copy()
+    filled[gaps] = PLACEHOLDER.get(values.dtype.kind, 0)
+    return np.ma.masked_array(filled, mask=gaps)
+
+
 def column(name: str, values: Sequence[Any] | np.ndarray) -> pb.Column:
-    """Lossless typing: int stays int64, bool stays bool, str and categories become strings."""
+    """Lossless typing: int stays int64, bool stays bool, str and categories become strings. A masked
+    array's masked cells travel as missing_rows (Arrow's validity), whatever its type."""
+    if np.ma.isMaskedArray(values):
+        gaps = np.ma.getmaskarray(values)
+        data = np.ma.getdata(values).copy()
+        data[gaps] = PLACEHOLDER.get(data.dtype.kind, 0)
+        built = column(name, data)
+        built.missing_rows.extend(np.flatnonzero(gaps).tolist())
+        return built
     array = np.asarray(values)
     kind = array.dtype.kind
     if kind == "b":

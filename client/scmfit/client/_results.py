@@ -86,6 +86,14 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class QualityStep:
+    """One quality a node was selected at, and its held-out R² there."""
+
+    quality: Quality
+    r2: float | None
+
+
+@dataclass(frozen=True)
 class NodeResult:
     """One node's mechanism and held-out scores."""
 
@@ -110,6 +118,14 @@ class NodeResult:
     """The loss the candidates were compared on."""
     selection_note: str = ""
     """Why racing chose a candidate other than the lowest loss; empty otherwise."""
+    num_train_rows: int = 0
+    """Training rows its mechanism was fitted on: fewer than the split's where its or its parents'
+    cells were missing (MISSING_VALUES_PER_NODE)."""
+    num_test_rows: int = 0
+    quality: Quality | None = None
+    """The quality its kept model was selected at (above the fit's when it escalated)."""
+    quality_steps: tuple[QualityStep, ...] = ()
+    """Each quality it was selected at, with its R² there: more than one when it escalated."""
 
     @classmethod
     def from_proto(cls, node: pb.NodeResult) -> NodeResult:

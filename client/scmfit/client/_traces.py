@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from scmfit.client._errors import FieldViolation, InvalidRequestError
-from scmfit.client._request import dtype_for_kinds, refuse_duplicates, value_kind
+from scmfit.client._request import dtype_for_kinds, masked, refuse_duplicates, value_kind
 
 _BOOL_WORDS = {"true": True, "false": False}
 MISSING_WORDS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "nil", "#n/a", "missing", "?"})
@@ -105,16 +105,33 @@ def _is_number(text: str) -> bool:
         return False
 
 
+GAPS_HINT = "--missing-values PER_NODE (or COMPLETE_ROWS) fits with gaps"
+"""How a gap is accepted instead of refused: the fit's missing-value policy."""
+
+
 def _gap_hint(name: str) -> str:
-    return f"fill or drop the row, or, if {name!r} holds labels, pass it in --string-columns"
+    return f"fill or drop the row, {GAPS_HINT}, or, if {name!r} holds labels, pass it in --string-columns"
 
 
 def infer_column(
-    texts: list[str], name: str = "column", source: str = "traces", lines: list[int] | None = None
+    texts: list[str],
+    name: str = "column",
+    source: str = "traces",
+    lines: list[int] | None = None,
+    allow_missing: bool = False,
 ) -> np.ndarray:
-    """CSV cells are text: int64, then float64, then bool, then str, each only where every cell fits."""
-    array = np.asarray(texts, dtype=str)
+    """CSV cells are text: int64, then float64, then bool, then str, each only where every cell fits. With
+    `allow_missing`, gap cells (empty, NA, null, ...) are missing and the type comes from the others."""
     line_of = (lambda row: lines[row]) if lines is not None else (lambda row: row + 2)
+    if allow_missing:
+        gaps = np.fromiter((text.strip().lower() in MISSING_WORDS for text in texts), dtype=bool, count=len(texts))
+        if gaps.any():
+            rows = np.flatnonzero(~gaps)
+            present = infer_column([texts[row] for row in rows], name, source, [line_of(row) for row in rows])
+            full = np.zeros(len(texts), dtype=present.dtype)
+            full[rows] = present
+            return masked(full, gaps)
+    array = np.asarray(texts, dtype=str)
     try:
         return array.astype(np.int64)
     except (ValueError, OverflowError):
@@ -154,7 +171,7 @@ def infer_column(
             line_of(row),
             texts[row],
             "is a missing value",
-            f"fill or drop the row, or pass {name!r} in --string-columns to keep the text as a label",
+            f"fill or drop the row, {GAPS_HINT}, or pass {name!r} in --string-columns to keep the text as a label",
         )
     return array
 
@@ -164,7 +181,9 @@ def _cell_error(source: str, name: str, line: int, text: str, problem: str, fix:
     return InvalidRequestError(f"{source}: {description}", (FieldViolation(f"{source}:{line}:{name}", description),))
 
 
-def parse_csv(text: str, source: str, string_columns: Collection[str] = ()) -> dict[str, np.ndarray]:
+def parse_csv(
+    text: str, source: str, string_columns: Collection[str] = (), allow_missing: bool = False
+) -> dict[str, np.ndarray]:
     reader = csv.reader(io.StringIO(text))
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -183,7 +202,9 @@ def parse_csv(text: str, source: str, string_columns: Collection[str] = ()) -> d
     for i, name in enumerate(header):
         cells = [row[i] for row in body]
         columns[name] = (
-            np.asarray(cells, dtype=str) if name in string_columns else infer_column(cells, name, source, body_lines)
+            np.asarray(cells, dtype=str)
+            if name in string_columns
+            else infer_column(cells, name, source, body_lines, allow_missing)
         )
     return columns
 
@@ -194,10 +215,19 @@ def _check_string_columns(string_columns: Collection[str], names: Iterable[str],
         raise _bad_file(source, f"--string-columns names no column {', '.join(map(repr, unknown))}")
 
 
-def typed_json_column(values: Any, name: str, source: str, as_strings: bool = False) -> np.ndarray:
-    """JSON values carry their own types; a column must hold one of them, with no nulls."""
+def typed_json_column(
+    values: Any, name: str, source: str, as_strings: bool = False, allow_missing: bool = False
+) -> np.ndarray:
+    """JSON values carry their own types; a column must hold one of them. A null is a missing cell when
+    `allow_missing` (the type then comes from the other values), and refused otherwise."""
     if not isinstance(values, list):
         raise _bad_file(source, f"column {name!r} must be a list of values", f"{source}: traces.{name}")
+    if allow_missing and any(value is None for value in values):
+        gaps = np.fromiter((value is None for value in values), dtype=bool, count=len(values))
+        present = typed_json_column([value for value in values if value is not None], name, source, as_strings)
+        full = np.zeros(len(values), dtype=present.dtype)
+        full[~gaps] = present
+        return masked(full, gaps)
     if as_strings:
         for index, value in enumerate(values):
             if not isinstance(value, str):
@@ -230,14 +260,16 @@ def typed_json_column(values: Any, name: str, source: str, as_strings: bool = Fa
 def _json_cell_error(source: str, name: str, index: int, value: Any, problem: str) -> InvalidRequestError:
     description = (
         f"column {name!r}, value {index} (row {index + 1}): {json.dumps(value)} {problem}; "
-        "every value of a column must have the column's type, with no nulls"
+        f"every value of a column must have the column's type, with no nulls ({GAPS_HINT})"
     )
     return InvalidRequestError(
         f"{source}: {description}", (FieldViolation(f"{source}: traces.{name}[{index}]", description),)
     )
 
 
-def traces_from_json(raw: Any, source: str, string_columns: Collection[str] = ()) -> dict[str, np.ndarray]:
+def traces_from_json(
+    raw: Any, source: str, string_columns: Collection[str] = (), allow_missing: bool = False
+) -> dict[str, np.ndarray]:
     """`{column: [values]}` or a list of row objects `[{column: value}, ...]`."""
     if isinstance(raw, list):
         if not all(isinstance(row, dict) for row in raw):
@@ -253,21 +285,23 @@ def traces_from_json(raw: Any, source: str, string_columns: Collection[str] = ()
         raise _bad_file(source, "expected {column: [values]} or [{column: value}, ...]")
     _check_string_columns(string_columns, raw, source)
     return {
-        str(name): typed_json_column(values, str(name), source, str(name) in string_columns)
+        str(name): typed_json_column(values, str(name), source, str(name) in string_columns, allow_missing)
         for name, values in raw.items()
     }
 
 
-def read_traces(path: Path, string_columns: Collection[str] = ()) -> dict[str, np.ndarray]:
+def read_traces(path: Path, string_columns: Collection[str] = (), allow_missing: bool = False) -> dict[str, np.ndarray]:
+    """A traces file's typed columns; gaps are refused, naming file, line and column, unless
+    `allow_missing` (the fit's missing-value policy accepts them), when they are missing cells."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return parse_csv(path.read_text(), str(path), string_columns)
+        return parse_csv(path.read_text(), str(path), string_columns, allow_missing)
     if suffix == ".json":
         raw: Any = load_json(path.read_text(), path)
         if isinstance(raw, dict) and "traces" in raw:
             check_keys(raw, ("traces",), "the traces file", path)
             raw = raw["traces"]
-        return traces_from_json(raw, str(path), string_columns)
+        return traces_from_json(raw, str(path), string_columns, allow_missing)
     if suffix in {".parquet", ".pq"}:
         try:
             from pyarrow import parquet  # type: ignore[import-not-found, unused-ignore]

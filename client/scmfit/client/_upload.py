@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
+
 from scmfit.client._wire import column_type
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -33,10 +35,16 @@ def upload_messages(dataset: pb.Dataset) -> Iterator[pb.UploadDatasetRequest]:
     yield pb.UploadDatasetRequest(header=header)
     for index, (column, kind) in enumerate(zip(dataset.columns, kinds, strict=True)):
         values = getattr(column, kind).values
+        missing = np.asarray(column.missing_rows, dtype=np.uint64)
         step = CHUNK_VALUES[kind]
         for start in range(0, rows, step):
+            end = start + step
+            marked = missing[(missing >= start) & (missing < end)]  # each chunk carries its own gaps
             chunk = pb.ColumnChunk(
-                column=index, offset=start, **{kind: type(getattr(column, kind))(values=values[start : start + step])}
+                column=index,
+                offset=start,
+                missing_rows=marked.tolist(),
+                **{kind: type(getattr(column, kind))(values=values[start:end])},
             )
             yield pb.UploadDatasetRequest(chunk=chunk)
 

@@ -108,7 +108,11 @@ def descriptor_view(name: str, message: Any, derived: Derived, types: Mapping[st
         if field.name in consumed:
             continue
         kind = types.get(field.name) or (str if field.enum_type is not None else _SCALAR_TYPES[field.type])
-        fields.append((field.name, kind | None if field.has_presence and field.message_type is None else kind))
+        if field.is_repeated:
+            kind = tuple[kind, ...]  # type: ignore[valid-type]
+        elif field.has_presence and field.message_type is None:
+            kind = kind | None
+        fields.append((field.name, kind))
     fields.extend((derived_name, types.get(derived_name, Any)) for derived_name in derived)
     cls = dataclasses.make_dataclass(name, fields, frozen=True, namespace={"DERIVED": derived, "__doc__": doc})
     cls.__module__ = module

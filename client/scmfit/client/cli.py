@@ -15,7 +15,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from scmfit.client._cases import load_case
+from scmfit.client._cases import accepts_gaps, load_case
 from scmfit.client._channel import tls_credentials
 from scmfit.client._client import Client, default_target
 from scmfit.client._config import FIELD_NAMES, FIELD_TYPES, FitConfig, enum_choices
@@ -211,18 +211,18 @@ def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    config = FitConfig()
+    flags = FitConfig.of(**{name: getattr(args, name) for name in FIELD_NAMES})
     string_columns = [name for name in (args.string_columns or "").split(",") if name]
     if args.case is not None:
-        case = load_case(args.case, string_columns)
+        case = load_case(args.case, string_columns, overrides=flags)
         nodes, edges, traces = case.nodes, case.edges, case.traces
         config = case.config
     elif args.graph is not None and args.traces is not None:
+        config = flags
         nodes, edges = read_graph(args.graph)
-        traces = read_traces(args.traces, string_columns)
+        traces = read_traces(args.traces, string_columns, allow_missing=accepts_gaps(config))
     else:
         raise UsageError("scmfit fit: give --case FILE, or --graph GRAPH and --traces TRACES")
-    config = FitConfig.of(config, **{name: getattr(args, name) for name in FIELD_NAMES})
     request = fit_request(nodes, edges, traces, config)
     with _client(args) as client:
         result = _run_fit(client, request, show_progress=not args.json and sys.stderr.isatty())
@@ -425,7 +425,8 @@ def _add_config_flags(fit: argparse.ArgumentParser) -> None:
     group = fit.add_argument_group("fit settings", "each a field of scmfit.v1.FitConfig; unset: the server's default")
     comments = field_comments("FitConfig")
     for name, kind in FIELD_TYPES.items():
-        flags = ["--" + name.replace("_", "-"), *(["--threshold"] if name == "r2_threshold" else [])]
+        aliases = {"r2_threshold": ["--threshold"], "escalate_quality": ["--escalate"]}
+        flags = ["--" + name.replace("_", "-"), *aliases.get(name, [])]
         options: dict[str, Any] = {"dest": name, "default": None, "help": comments[name].replace("%", "%%")}
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction

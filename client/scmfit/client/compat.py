@@ -195,8 +195,15 @@ class DoWhyClient:
         validate_r2: bool = True,
         r2_threshold: float = 0.7,
         test_size: float = 0.2,
+        *,
+        missing_values: str | None = None,
+        escalate_quality: bool = False,
     ) -> dict[str, Any]:
-        """Raises ValueError for a non-DAG graph or mismatched columns, DoWhySubprocessError otherwise."""
+        """Raises ValueError for a non-DAG graph or mismatched columns, DoWhySubprocessError otherwise.
+
+        Beyond the original: `missing_values="PER_NODE"` (or "COMPLETE_ROWS") fits traces with gaps (NaN,
+        None, pd.NA), which the original refused, as this adapter does by default; `escalate_quality=True`
+        refits nodes below the threshold at the next quality up (off, as in the original)."""
         try:
             request = fit_request(
                 graph,
@@ -206,6 +213,8 @@ class DoWhyClient:
                 r2_threshold=r2_threshold,
                 test_fraction=test_size,
                 refit_on_all_rows=False,  # the original describes the model it scored, fitted on the split
+                missing_values=missing_values,
+                escalate_quality=escalate_quality,
             )
         except InvalidRequestError as error:
             raise ValueError(error.message) from error

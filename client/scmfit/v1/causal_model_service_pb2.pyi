@@ -73,6 +73,34 @@ SELECTION_EXHAUSTIVE: Selection.ValueType  # 2
 """DoWhy's procedure exactly: every candidate on every fold, the lowest mean loss wins."""
 Global___Selection: _TypeAlias = Selection  # noqa: Y015
 
+class _MissingValues:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MissingValuesEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MissingValues.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MISSING_VALUES_UNSPECIFIED: _MissingValues.ValueType  # 0
+    """Unset: MISSING_VALUES_REFUSE."""
+    MISSING_VALUES_REFUSE: _MissingValues.ValueType  # 1
+    """Any missing cell is INVALID_ARGUMENT, naming the column, the first missing row, and these options."""
+    MISSING_VALUES_PER_NODE: _MissingValues.ValueType  # 2
+    """Each node's mechanism is selected, fitted and scored on the rows where the node and all its parents are present; a root's distribution comes from its present values."""
+    MISSING_VALUES_COMPLETE_ROWS: _MissingValues.ValueType  # 3
+    """Only the rows where every column is present are used, for every node (a whole-frame dropna)."""
+
+class MissingValues(_MissingValues, metaclass=_MissingValuesEnumTypeWrapper):
+    """MissingValues is what a fit does with cells that Column.missing_rows marks."""
+
+MISSING_VALUES_UNSPECIFIED: MissingValues.ValueType  # 0
+"""Unset: MISSING_VALUES_REFUSE."""
+MISSING_VALUES_REFUSE: MissingValues.ValueType  # 1
+"""Any missing cell is INVALID_ARGUMENT, naming the column, the first missing row, and these options."""
+MISSING_VALUES_PER_NODE: MissingValues.ValueType  # 2
+"""Each node's mechanism is selected, fitted and scored on the rows where the node and all its parents are present; a root's distribution comes from its present values."""
+MISSING_VALUES_COMPLETE_ROWS: MissingValues.ValueType  # 3
+"""Only the rows where every column is present are used, for every node (a whole-frame dropna)."""
+Global___MissingValues: _TypeAlias = MissingValues  # noqa: Y015
+
 class _Stage:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -392,6 +420,7 @@ class Column(_message.Message):
     INT64S_FIELD_NUMBER: _builtins.int
     BOOLS_FIELD_NUMBER: _builtins.int
     STRINGS_FIELD_NUMBER: _builtins.int
+    MISSING_ROWS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The node this column belongs to."""
     @_builtins.property
@@ -410,6 +439,14 @@ class Column(_message.Message):
     def strings(self) -> Global___StringValues:
         """String values, modelled as categories."""
 
+    @_builtins.property
+    def missing_rows(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The rows that have no value (a variable never assigned on that run), ascending and distinct, as
+        Arrow's validity bitmap marks them; the values list still has one entry per row, and the entry at a
+        missing row is ignored (send 0, false, "" or NaN). FitConfig.missing_values says what a fit does
+        with them.
+        """
+
     def __init__(
         self,
         *,
@@ -418,10 +455,11 @@ class Column(_message.Message):
         int64s: Global___Int64Values | None = ...,
         bools: Global___BoolValues | None = ...,
         strings: Global___StringValues | None = ...,
+        missing_rows: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bools", b"bools", "doubles", b"doubles", "int64s", b"int64s", "strings", b"strings", "values", b"values"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bools", b"bools", "doubles", b"doubles", "int64s", b"int64s", "name", b"name", "strings", b"strings", "values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bools", b"bools", "doubles", b"doubles", "int64s", b"int64s", "missing_rows", b"missing_rows", "name", b"name", "strings", b"strings", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_values: _TypeAlias = _typing.Literal["doubles", "int64s", "bools", "strings"]  # noqa: Y015
     _WhichOneofArgType_values: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
@@ -543,6 +581,8 @@ class FitConfig(_message.Message):
     REFIT_ON_ALL_ROWS_FIELD_NUMBER: _builtins.int
     SELECTION_FIELD_NUMBER: _builtins.int
     SELECTION_CONFIDENCE_FIELD_NUMBER: _builtins.int
+    MISSING_VALUES_FIELD_NUMBER: _builtins.int
+    ESCALATE_QUALITY_FIELD_NUMBER: _builtins.int
     quality: Global___Quality.ValueType
     """The model-selection quality; unset means QUALITY_GOOD."""
     r2_threshold: _builtins.float
@@ -567,6 +607,10 @@ class FitConfig(_message.Message):
     """How DoWhy's model zoo is searched; unset means SELECTION_RACING."""
     selection_confidence: _builtins.float
     """The confidence with which racing drops a candidate as worse than the leader, within (0.5, 1); default 0.99."""
+    missing_values: Global___MissingValues.ValueType
+    """What a fit does with missing cells; unset means MISSING_VALUES_REFUSE."""
+    escalate_quality: _builtins.bool
+    """Whether a node whose held-out R² is below r2_threshold is reselected and refitted at the next quality up (BETTER, then BEST where it is installed), alone; default false."""
     def __init__(
         self,
         *,
@@ -582,11 +626,15 @@ class FitConfig(_message.Message):
         refit_on_all_rows: _builtins.bool | None = ...,
         selection: Global___Selection.ValueType = ...,
         selection_confidence: _builtins.float | None = ...,
+        missing_values: Global___MissingValues.ValueType = ...,
+        escalate_quality: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_confidence", b"_selection_confidence", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection_confidence", b"selection_confidence", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_escalate_quality", b"_escalate_quality", "_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_confidence", b"_selection_confidence", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "escalate_quality", b"escalate_quality", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection_confidence", b"selection_confidence", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_confidence", b"_selection_confidence", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "quality", b"quality", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection", b"selection", "selection_confidence", b"selection_confidence", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_escalate_quality", b"_escalate_quality", "_linear_screening", b"_linear_screening", "_min_samples", b"_min_samples", "_r2_threshold", b"_r2_threshold", "_refit_on_all_rows", b"_refit_on_all_rows", "_screening_r2", b"_screening_r2", "_seed", b"_seed", "_selection_confidence", b"_selection_confidence", "_selection_rows", b"_selection_rows", "_test_fraction", b"_test_fraction", "_validate_r2", b"_validate_r2", "escalate_quality", b"escalate_quality", "linear_screening", b"linear_screening", "min_samples", b"min_samples", "missing_values", b"missing_values", "quality", b"quality", "r2_threshold", b"r2_threshold", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection", b"selection", "selection_confidence", b"selection_confidence", "selection_rows", b"selection_rows", "test_fraction", b"test_fraction", "validate_r2", b"validate_r2"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__escalate_quality: _TypeAlias = _typing.Literal["escalate_quality"]  # noqa: Y015
+    _WhichOneofArgType__escalate_quality: _TypeAlias = _typing.Literal["_escalate_quality", b"_escalate_quality"]  # noqa: Y015
     _WhichOneofReturnType__linear_screening: _TypeAlias = _typing.Literal["linear_screening"]  # noqa: Y015
     _WhichOneofArgType__linear_screening: _TypeAlias = _typing.Literal["_linear_screening", b"_linear_screening"]  # noqa: Y015
     _WhichOneofReturnType__min_samples: _TypeAlias = _typing.Literal["min_samples"]  # noqa: Y015
@@ -607,6 +655,8 @@ class FitConfig(_message.Message):
     _WhichOneofArgType__test_fraction: _TypeAlias = _typing.Literal["_test_fraction", b"_test_fraction"]  # noqa: Y015
     _WhichOneofReturnType__validate_r2: _TypeAlias = _typing.Literal["validate_r2"]  # noqa: Y015
     _WhichOneofArgType__validate_r2: _TypeAlias = _typing.Literal["_validate_r2", b"_validate_r2"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__escalate_quality) -> _WhichOneofReturnType__escalate_quality | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__linear_screening) -> _WhichOneofReturnType__linear_screening | None: ...
     @_typing.overload
@@ -824,6 +874,10 @@ class NodeResult(_message.Message):
     CANDIDATES_FIELD_NUMBER: _builtins.int
     SELECTION_METRIC_FIELD_NUMBER: _builtins.int
     SELECTION_NOTE_FIELD_NUMBER: _builtins.int
+    NUM_TRAIN_ROWS_FIELD_NUMBER: _builtins.int
+    NUM_TEST_ROWS_FIELD_NUMBER: _builtins.int
+    QUALITY_FIELD_NUMBER: _builtins.int
+    QUALITY_STEPS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The node name."""
     r2: _builtins.float
@@ -842,6 +896,12 @@ class NodeResult(_message.Message):
     """The loss candidates were compared on, such as "mean squared error" or "log loss"."""
     selection_note: _builtins.str
     """Why racing's choice weighed cost: it chose a candidate other than the lowest loss (one confidently within 0.005 of its R² and cheaper at full size), or it dropped a dearer candidate that could not be better than a cheaper one by more than 0.005 of R²; one clause per decision, separated by "; "; empty otherwise."""
+    num_train_rows: _builtins.int
+    """The training rows this node's mechanism was selected and fitted on: fewer than FitMetadata.num_train when missing cells of the node or its parents were left out (MISSING_VALUES_PER_NODE)."""
+    num_test_rows: _builtins.int
+    """The held-out rows this node was scored on, after the same rows were left out."""
+    quality: Global___Quality.ValueType
+    """The quality the node's model was finally selected at (above FitMetadata.quality when it escalated)."""
     @_builtins.property
     def parents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The node's parents in the order DoWhy feeds them to the model (sorted by name)."""
@@ -853,6 +913,10 @@ class NodeResult(_message.Message):
     @_builtins.property
     def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___Candidate]:
         """The candidates model selection tried, in DoWhy's order; empty for roots, the linear screen and QUALITY_BEST."""
+
+    @_builtins.property
+    def quality_steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___QualityStep]:
+        """Each quality the node was selected at, in order, with its held-out R² there: one entry unless it escalated."""
 
     def __init__(
         self,
@@ -869,10 +933,14 @@ class NodeResult(_message.Message):
         candidates: _abc.Iterable[Global___Candidate] | None = ...,
         selection_metric: _builtins.str = ...,
         selection_note: _builtins.str = ...,
+        num_train_rows: _builtins.int = ...,
+        num_test_rows: _builtins.int = ...,
+        quality: Global___Quality.ValueType = ...,
+        quality_steps: _abc.Iterable[Global___QualityStep] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "r2", b"r2", "screening_r2", b"screening_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "candidates", b"candidates", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "parents", b"parents", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection", "selection_metric", b"selection_metric", "selection_note", b"selection_note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "candidates", b"candidates", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "num_test_rows", b"num_test_rows", "num_train_rows", b"num_train_rows", "parents", b"parents", "quality", b"quality", "quality_steps", b"quality_steps", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection", "selection_metric", b"selection_metric", "selection_note", b"selection_note"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -892,6 +960,34 @@ class NodeResult(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__screening_r2) -> _WhichOneofReturnType__screening_r2 | None: ...
 
 Global___NodeResult: _TypeAlias = NodeResult  # noqa: Y015
+
+@_typing.final
+class QualityStep(_message.Message):
+    """QualityStep is one quality a node was selected and scored at."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUALITY_FIELD_NUMBER: _builtins.int
+    R2_FIELD_NUMBER: _builtins.int
+    quality: Global___Quality.ValueType
+    """The quality."""
+    r2: _builtins.float
+    """The node's held-out R² at that quality; absent when the node has none."""
+    def __init__(
+        self,
+        *,
+        quality: Global___Quality.ValueType = ...,
+        r2: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_r2", b"_r2", "r2", b"r2"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_r2", b"_r2", "quality", b"quality", "r2", b"r2"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__r2: _TypeAlias = _typing.Literal["r2"]  # noqa: Y015
+    _WhichOneofArgType__r2: _TypeAlias = _typing.Literal["_r2", b"_r2"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__r2) -> _WhichOneofReturnType__r2 | None: ...
+
+Global___QualityStep: _TypeAlias = QualityStep  # noqa: Y015
 
 @_typing.final
 class Candidate(_message.Message):
@@ -1024,6 +1120,9 @@ class FitMetadata(_message.Message):
     NUM_MODEL_ROWS_FIELD_NUMBER: _builtins.int
     SELECTION_FIELD_NUMBER: _builtins.int
     SELECTION_CONFIDENCE_FIELD_NUMBER: _builtins.int
+    MISSING_VALUES_FIELD_NUMBER: _builtins.int
+    ESCALATE_QUALITY_FIELD_NUMBER: _builtins.int
+    ESCALATED_NODES_FIELD_NUMBER: _builtins.int
     num_rows: _builtins.int
     """All rows received."""
     num_train: _builtins.int
@@ -1054,6 +1153,10 @@ class FitMetadata(_message.Message):
     """The selection mode that was used, never SELECTION_UNSPECIFIED."""
     selection_confidence: _builtins.float
     """The racing confidence that was applied."""
+    missing_values: Global___MissingValues.ValueType
+    """The missing-value policy that was applied, never MISSING_VALUES_UNSPECIFIED."""
+    escalate_quality: _builtins.bool
+    """Whether failing nodes could escalate to a higher quality."""
     @_builtins.property
     def stage_timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageTiming]:
         """Time spent per stage."""
@@ -1061,6 +1164,10 @@ class FitMetadata(_message.Message):
     @_builtins.property
     def total_time(self) -> _duration_pb2.Duration:
         """Total wall time from receipt to result."""
+
+    @_builtins.property
+    def escalated_nodes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The nodes that were reselected at a higher quality because their R² was below the threshold."""
 
     def __init__(
         self,
@@ -1082,10 +1189,13 @@ class FitMetadata(_message.Message):
         num_model_rows: _builtins.int = ...,
         selection: Global___Selection.ValueType = ...,
         selection_confidence: _builtins.float = ...,
+        missing_values: Global___MissingValues.ValueType = ...,
+        escalate_quality: _builtins.bool = ...,
+        escalated_nodes: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["total_time", b"total_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dowhy_version", b"dowhy_version", "linear_screening", b"linear_screening", "num_model_rows", b"num_model_rows", "num_rows", b"num_rows", "num_test", b"num_test", "num_train", b"num_train", "quality", b"quality", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection", b"selection", "selection_confidence", b"selection_confidence", "selection_rows", b"selection_rows", "sklearn_version", b"sklearn_version", "stage_timings", b"stage_timings", "test_fraction", b"test_fraction", "total_time", b"total_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dowhy_version", b"dowhy_version", "escalate_quality", b"escalate_quality", "escalated_nodes", b"escalated_nodes", "linear_screening", b"linear_screening", "missing_values", b"missing_values", "num_model_rows", b"num_model_rows", "num_rows", b"num_rows", "num_test", b"num_test", "num_train", b"num_train", "quality", b"quality", "refit_on_all_rows", b"refit_on_all_rows", "screening_r2", b"screening_r2", "seed", b"seed", "selection", b"selection", "selection_confidence", b"selection_confidence", "selection_rows", b"selection_rows", "sklearn_version", b"sklearn_version", "stage_timings", b"stage_timings", "test_fraction", b"test_fraction", "total_time", b"total_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2033,6 +2143,7 @@ class ColumnChunk(_message.Message):
     INT64S_FIELD_NUMBER: _builtins.int
     BOOLS_FIELD_NUMBER: _builtins.int
     STRINGS_FIELD_NUMBER: _builtins.int
+    MISSING_ROWS_FIELD_NUMBER: _builtins.int
     column: _builtins.int
     """The index of the column in the header."""
     offset: _builtins.int
@@ -2053,6 +2164,12 @@ class ColumnChunk(_message.Message):
     def strings(self) -> Global___StringValues:
         """String values."""
 
+    @_builtins.property
+    def missing_rows(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The rows of this chunk that have no value, as absolute row numbers within [offset, offset + the
+        number of values), ascending; as Column.missing_rows.
+        """
+
     def __init__(
         self,
         *,
@@ -2062,10 +2179,11 @@ class ColumnChunk(_message.Message):
         int64s: Global___Int64Values | None = ...,
         bools: Global___BoolValues | None = ...,
         strings: Global___StringValues | None = ...,
+        missing_rows: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bools", b"bools", "doubles", b"doubles", "int64s", b"int64s", "strings", b"strings", "values", b"values"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bools", b"bools", "column", b"column", "doubles", b"doubles", "int64s", b"int64s", "offset", b"offset", "strings", b"strings", "values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bools", b"bools", "column", b"column", "doubles", b"doubles", "int64s", b"int64s", "missing_rows", b"missing_rows", "offset", b"offset", "strings", b"strings", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_values: _TypeAlias = _typing.Literal["doubles", "int64s", "bools", "strings"]  # noqa: Y015
     _WhichOneofArgType_values: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015

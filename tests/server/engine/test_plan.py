@@ -12,7 +12,7 @@ from scmfit.server.domain.errors import InvalidRequestError
 from scmfit.server.domain.fit import ColumnType, Stage
 from scmfit.server.domain.split import split_indices
 from scmfit.server.engine.plan import ProgressTracker, plan_fit
-from scmfit.server.wire.decode import Entry, decode_fit_request
+from scmfit.server.wire.decode import NO_ROWS, Entry, decode_fit_request
 from tests.conftest import fixture_case
 
 
@@ -56,7 +56,10 @@ def test_uploaded_entries_are_validated_like_inline_columns() -> None:
 
     def lookup(dataset_id: str) -> list[Entry]:
         looked_up.append(dataset_id)
-        return [("X", ColumnType.DOUBLE, np.array([1.0, np.nan, 2.0])), ("Y", ColumnType.DOUBLE, np.ones(3))]
+        return [
+            ("X", ColumnType.DOUBLE, np.array([1.0, np.nan, 2.0]), NO_ROWS),
+            ("Y", ColumnType.DOUBLE, np.ones(3), NO_ROWS),
+        ]
 
     with pytest.raises(InvalidRequestError) as caught:
         decode_fit_request(request, Limits(), lookup)

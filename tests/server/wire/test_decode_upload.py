@@ -32,7 +32,7 @@ def test_chunks_reassemble_every_type_exactly() -> None:
     messages = list(upload_messages(source))
     assert len(messages) > 8 and messages[0].HasField("header")
     assert all(m.ByteSize() < 4 * 1024 * 1024 for m in messages)
-    columns, kinds = assemble_upload(messages, LIMITS)
+    columns, kinds, _ = assemble_upload(messages, LIMITS)
     assert kinds == {"f": ColumnType.DOUBLE, "i": ColumnType.INT64, "b": ColumnType.BOOL, "s": ColumnType.STRING}
     np.testing.assert_array_equal(columns["f"], np.asarray(source.columns[0].doubles.values))
     assert columns["i"][-1] == 299_999 and columns["i"].dtype == np.int64
@@ -111,7 +111,7 @@ def test_chunks_in_any_order_give_the_same_column_and_the_same_content_addressed
     shuffled = [header(30), chunk(20, values[20:]), chunk(0, values[:10]), chunk(10, values[10:20])]
     ids = set()
     for messages in (in_order, shuffled, in_order):
-        columns, kinds = assemble_upload(messages, LIMITS)
+        columns, kinds, _ = assemble_upload(messages, LIMITS)
         np.testing.assert_array_equal(columns["x"], values)
         ids.add(dataset_id_for(columns, kinds))
     assert len(ids) == 1

@@ -7,12 +7,12 @@ and so that fitting code never sees a protobuf message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
 
-from scmfit.server.domain.settings import FitSettings
+from scmfit.server.domain.settings import FitSettings, Quality
 
 
 class ColumnType(Enum):
@@ -41,6 +41,9 @@ class FitJob:
     """Where each node's column sat in the request, so that later errors can name the field."""
     settings: FitSettings
     model_id: str
+    missing: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """Per column with missing cells (MISSING_VALUES_PER_NODE only), a mask of them; their values are
+    placeholders, never read."""
 
     @property
     def num_rows(self) -> int:
@@ -142,6 +145,14 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class QualityStep:
+    """One quality a node was selected and scored at, with its held-out R² there."""
+
+    quality: Quality
+    r2: float | None
+
+
+@dataclass(frozen=True)
 class NodeResult:
     """One node's fitted mechanism and its scores."""
 
@@ -157,6 +168,12 @@ class NodeResult:
     selection_note: str = ""
     """Why racing's choice weighed cost: a cheaper candidate chosen over the lowest loss, or a dearer one
     dropped as no better than a cheaper one by more than the R² tolerance; empty otherwise."""
+    num_train_rows: int = 0
+    """Training rows the mechanism was selected and fitted on (fewer than the split's when cells were missing)."""
+    num_test_rows: int = 0
+    quality: Quality | None = None
+    """The quality the kept model was selected at; None until the task sets it."""
+    quality_steps: tuple[QualityStep, ...] = ()
 
 
 class FitStatus(Enum):
@@ -197,6 +214,8 @@ class FitOutcome:
     """The training rows model selection ran on."""
     refitted: bool = False
     """Whether the stored mechanisms were refitted on every row after scoring."""
+    escalated_nodes: tuple[str, ...] = ()
+    """Nodes reselected at a higher quality because their R² was below the threshold."""
 
 
 @dataclass(frozen=True)

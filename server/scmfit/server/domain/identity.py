@@ -40,8 +40,13 @@ def _field(digest: hashlib._Hash, value: bytes) -> None:
     digest.update(value)
 
 
-def hash_column(digest: hashlib._Hash, name: str, kind: ColumnType, values: np.ndarray) -> None:
-    """One typed column into a digest; shared by model ids and uploaded-dataset ids."""
+def hash_column(
+    digest: hashlib._Hash, name: str, kind: ColumnType, values: np.ndarray, missing: np.ndarray | None = None
+) -> None:
+    """One typed column, and which of its cells are missing, into a digest; shared by model ids and
+    uploaded-dataset ids. A column without missing cells hashes as it always did."""
+    if missing is not None and missing.any():
+        _field(digest, b"missing\x00" + np.packbits(missing).tobytes() + struct.pack("<Q", len(missing)))
     _field(digest, f"{name}\x00{kind.value}".encode())
     if kind is ColumnType.STRING:
         for value in values:
@@ -56,6 +61,7 @@ def model_id_for(
     columns: Mapping[str, np.ndarray],
     kinds: Mapping[str, ColumnType],
     settings: FitSettings,
+    missing: Mapping[str, np.ndarray] | None = None,
 ) -> str:
     digest = hashlib.sha256()
     _field(digest, b"scmfit-model-v2")
@@ -65,7 +71,7 @@ def model_id_for(
     for source, target in sorted(edges):
         _field(digest, f"{source}\x00{target}".encode())
     for name in nodes:
-        hash_column(digest, name, kinds[name], columns[name])
+        hash_column(digest, name, kinds[name], columns[name], (missing or {}).get(name))
     # Every settings field, by construction: a field added to FitSettings changes the id without an edit here.
     for setting in dataclasses.fields(settings):
         value = getattr(settings, setting.name)

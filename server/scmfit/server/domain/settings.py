@@ -15,6 +15,14 @@ class Selection(Enum):
     EXHAUSTIVE = "exhaustive"
 
 
+class MissingValues(Enum):
+    """What a fit does with missing cells (see fitting's per-node rows and wire/decode.py)."""
+
+    REFUSE = "refuse"
+    PER_NODE = "per_node"
+    COMPLETE_ROWS = "complete_rows"
+
+
 class Quality(Enum):
     """DoWhy's assignment quality, independent of the proto enum so that workers need no stubs."""
 
@@ -80,3 +88,5 @@ class FitSettings:
     refit_on_all_rows: bool = True
     selection: Selection = Selection.RACING
     selection_confidence: float = 0.99
+    missing_values: MissingValues = MissingValues.REFUSE
+    escalate_quality: bool = False

@@ -3,7 +3,8 @@
 - a node's R² is the held-out R² of its mechanism's prediction from its parents;
 - roots, categorical nodes (scored by accuracy), constant held-out targets and splits with
   fewer than two test rows have no R², and say why; `mean_r2` averages the others;
-- WARNING when rows < min_samples, or when no node has an R² to validate;
+- WARNING when rows < min_samples, or a node's own rows are (cells missing under
+  MISSING_VALUES_PER_NODE), or when no node has an R² to validate;
 - otherwise SUCCESS when validation is off or mean_r2 >= threshold, else VALIDATION_FAILED.
 """
 
@@ -37,6 +38,18 @@ def judge(
             FitStatus.WARNING,
             f"insufficient data: {num_rows} rows < min_samples {settings.min_samples}; "
             f"the fit ran but is not trustworthy ({r2_text})",
+            validation,
+        )
+    short = [
+        f"{node.name!r} ({node.num_train_rows + node.num_test_rows})"
+        for node in nodes
+        if node.num_train_rows + node.num_test_rows < min(num_rows, settings.min_samples)
+    ]
+    if short:
+        return (
+            FitStatus.WARNING,
+            f"too few rows for node(s) {', '.join(short)}: under min_samples {settings.min_samples} once their "
+            f"missing cells were left out; the fit ran but those nodes are not trustworthy ({r2_text})",
             validation,
         )
     if not settings.validate_r2:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import pickle
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -51,10 +51,21 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class Rows:
-    """The fit's split, decided once: row indices for training and for held-out scoring."""
+    """The fit's split, decided once: row indices for training and for held-out scoring, and the masks of
+    missing cells (MISSING_VALUES_PER_NODE), so each node keeps only the rows where it and its parents
+    are all present."""
 
     train: np.ndarray
     held_out: np.ndarray
+    missing: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def of(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The training and held-out rows where every named column is present."""
+        masks = [self.missing[name] for name in names if name in self.missing]
+        if not masks:
+            return self.train, self.held_out
+        present = ~np.logical_or.reduce(masks)
+        return self.train[present[self.train]], self.held_out[present[self.held_out]]
 
 
 def node_specs(job: FitJob) -> list[NodeSpec]:
@@ -73,18 +84,19 @@ def node_specs(job: FitJob) -> list[NodeSpec]:
 
 def split_rows(job: FitJob) -> Rows:
     train, held_out = split_indices(job.num_rows, job.settings.test_fraction, job.settings.seed)
-    return Rows(train=train, held_out=held_out)
+    return Rows(train=train, held_out=held_out, missing=dict(job.missing))
 
 
 def node_task(spec: NodeSpec, columns: Mapping[str, np.ndarray], rows: Rows) -> NodeTask:
     """The node's own and its parents' columns, split; runs wherever the columns are."""
     names = (*spec.parents, spec.node)
+    train, held_out = rows.of(names)
     return NodeTask(
         node=spec.node,
         parents=spec.parents,
         kinds=spec.kinds,
-        train={name: columns[name][rows.train] for name in names},
-        test={name: columns[name][rows.held_out] for name in names},
+        train={name: columns[name][train] for name in names},
+        test={name: columns[name][held_out] for name in names},
         settings=spec.settings,
         seed=spec.seed,
     )
@@ -124,6 +136,7 @@ def assemble(job: FitJob, fits: Mapping[str, NodeFit]) -> FitOutcome:
         model_blob=pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL),
         selection_rows=max((fit.selection_rows for fit in fits.values()), default=0),
         refitted=job.settings.refit_on_all_rows and num_test > 0,
+        escalated_nodes=tuple(node.name for node in nodes if len(node.quality_steps) > 1),
     )
 
 

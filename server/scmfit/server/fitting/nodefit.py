@@ -4,6 +4,8 @@ seeded subsample), fit it on every training row, score it on the held-out rows, 
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import pickle
 import time
 from collections.abc import Callable
@@ -23,7 +25,16 @@ from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from scmfit.server.domain.errors import FitFailedError
-from scmfit.server.domain.fit import Candidate, NodeFit, NodeResult, NodeTask, SelectionPath, Stage
+from scmfit.server.domain.fit import (
+    Candidate,
+    NodeFit,
+    NodeResult,
+    NodeScore,
+    NodeTask,
+    QualityStep,
+    SelectionPath,
+    Stage,
+)
 from scmfit.server.domain.settings import Quality
 from scmfit.server.fitting.evaluate import score_node
 from scmfit.server.fitting.models import AnchoredLinearRegressor, Int64DiscreteAdditiveNoiseModel, int64_safe
@@ -127,6 +138,21 @@ def _refittable(mechanism: object, every_row: pd.DataFrame, task: NodeTask) -> b
     return not isinstance(mechanism, DiscreteAdditiveNoiseModel) or is_discrete(every_row[task.node].to_numpy())
 
 
+ESCALATION = (Quality.GOOD, Quality.BETTER, Quality.BEST)
+
+
+def _escalations(task: NodeTask, score: NodeScore) -> list[Quality]:
+    """The qualities above the fit's to try for a node whose held-out R² is below the threshold: BETTER,
+    then BEST where AutoGluon is installed; none for nodes that pass, or that have no R²."""
+    settings = task.settings
+    if not settings.escalate_quality or score.r2 is None or score.r2 >= settings.r2_threshold:
+        return []
+    higher = list(ESCALATION[ESCALATION.index(settings.quality) + 1 :])
+    if Quality.BEST in higher and importlib.util.find_spec("autogluon") is None:
+        higher.remove(Quality.BEST)
+    return higher
+
+
 def fit_node(task: NodeTask, report: Report) -> NodeFit:
     set_random_seed(task.seed)
     names = [*task.parents, task.node]
@@ -149,6 +175,23 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         started = time.perf_counter()
         score = score_node(scm, task.node, task.parents, test)
         seconds[Stage.EVALUATING] = time.perf_counter() - started
+        quality = task.settings.quality
+        steps = [QualityStep(quality, score.r2)]
+        for higher in _escalations(task, score):
+            # Reselected from scratch at the higher quality, alone: other nodes are never refitted.
+            candidate_scm = gcm.InvertibleStructuralCausalModel(graph)
+            step_task = dataclasses.replace(task, settings=dataclasses.replace(task.settings, quality=higher))
+            set_random_seed(task.seed)
+            started = time.perf_counter()
+            step_chosen = choose_mechanism(candidate_scm, step_task, train)
+            fitting_sampling.fit_causal_model_of_target(candidate_scm, task.node, train)
+            step_score = score_node(candidate_scm, task.node, task.parents, test)
+            seconds[Stage.ASSIGNING] += time.perf_counter() - started
+            steps.append(QualityStep(higher, step_score.r2))
+            if step_score.r2 is not None and (score.r2 is None or step_score.r2 > score.r2):
+                scm, chosen, score, quality = candidate_scm, step_chosen, step_score, higher
+            if score.r2 is not None and score.r2 >= task.settings.r2_threshold:
+                break
         if task.settings.refit_on_all_rows and len(test):
             # Scored on the split, stored fitted on everything: queries then use all the data, as
             # scikit-learn's search refits its best model. The model type chosen above is kept.
@@ -170,6 +213,10 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         candidates=chosen.candidates,
         selection_metric=chosen.metric,
         selection_note=chosen.note,
+        num_train_rows=len(train),
+        num_test_rows=len(test),
+        quality=quality,
+        quality_steps=tuple(steps),
     )
     return NodeFit(
         outcome=outcome,

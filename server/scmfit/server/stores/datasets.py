@@ -7,7 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -25,16 +25,25 @@ class StoredDataset:
     kinds: Mapping[str, ColumnType]
     size_bytes: int
     last_use_time: float
+    missing: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """Per column with missing cells, their row numbers (ascending)."""
 
 
 def _invalid(field: str, description: str) -> InvalidRequestError:
     return InvalidRequestError([FieldViolation(field, description)])
 
 
-def dataset_id_for(columns: Mapping[str, np.ndarray], kinds: Mapping[str, ColumnType]) -> str:
+def dataset_id_for(
+    columns: Mapping[str, np.ndarray], kinds: Mapping[str, ColumnType], missing: Mapping[str, np.ndarray] | None = None
+) -> str:
     digest = hashlib.sha256(b"scmfit-dataset-v1")
     for name in sorted(columns):
-        hash_column(digest, name, kinds[name], columns[name])
+        rows = (missing or {}).get(name)
+        mask = None
+        if rows is not None and len(rows):
+            mask = np.zeros(len(columns[name]), dtype=bool)
+            mask[rows.astype(np.int64)] = True
+        hash_column(digest, name, kinds[name], columns[name], mask)
     return DATASET_ID_PREFIX + digest.hexdigest()
 
 
@@ -55,12 +64,17 @@ class DatasetStore:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def put(self, columns: Mapping[str, np.ndarray], kinds: Mapping[str, ColumnType]) -> StoredDataset:
+    def put(
+        self,
+        columns: Mapping[str, np.ndarray],
+        kinds: Mapping[str, ColumnType],
+        missing: Mapping[str, np.ndarray] | None = None,
+    ) -> StoredDataset:
         size = _size(columns)
         if size > self.max_bytes:
             raise _invalid("header.num_rows", f"the dataset takes {size} bytes, over the server's {self.max_bytes}")
-        dataset_id = dataset_id_for(columns, kinds)
-        stored = StoredDataset(dataset_id, dict(columns), dict(kinds), size, time.time())
+        dataset_id = dataset_id_for(columns, kinds, missing)
+        stored = StoredDataset(dataset_id, dict(columns), dict(kinds), size, time.time(), dict(missing or {}))
         with self._lock:
             self._expire()
             old = self._items.pop(dataset_id, None)
@@ -80,7 +94,7 @@ class DatasetStore:
             if stored is None:
                 raise DatasetNotFoundError(dataset_id)
             self._items.move_to_end(dataset_id)
-            stored = StoredDataset(stored.dataset_id, stored.columns, stored.kinds, stored.size_bytes, time.time())
+            stored = replace(stored, last_use_time=time.time())
             self._items[dataset_id] = stored
             return stored
 

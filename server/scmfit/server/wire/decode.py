@@ -10,6 +10,8 @@ import collections
 import dataclasses
 import importlib.util
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import networkx as nx
@@ -19,9 +21,9 @@ from scmfit.server.config import Limits
 from scmfit.server.domain.errors import FieldViolation, InvalidRequestError, MissingDependencyError
 from scmfit.server.domain.fit import ColumnType, FitJob
 from scmfit.server.domain.identity import model_id_for
-from scmfit.server.domain.settings import FIT_RANGES, FitSettings, Quality
+from scmfit.server.domain.settings import FIT_RANGES, FitSettings, MissingValues, Quality
 from scmfit.server.domain.split import MIN_TRAIN_ROWS, held_out_rows, split_indices
-from scmfit.server.wire.enums import COLUMN_OF_FIELD, DTYPE, from_wire
+from scmfit.server.wire.enums import COLUMN_OF_FIELD, DTYPE, VALUES_FIELD, from_wire
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 MAX_EXACT_INT = 2**53
@@ -57,13 +59,21 @@ def decode_fit_request(
         if uploaded is None:
             violations.append(FieldViolation("dataset_id", "this server does not accept uploaded datasets"))
             raise InvalidRequestError(violations)
-        columns, kinds, index = decode_dataset(uploaded(request.dataset_id), nodes, limits, violations, "dataset_id")
+        prefix = "dataset_id"
+        decoded = decode_dataset(uploaded(request.dataset_id), nodes, limits, violations, prefix)
     else:
-        columns, kinds, index = decode_dataset(request.dataset, nodes, limits, violations)
+        prefix = "dataset"
+        decoded = decode_dataset(request.dataset, nodes, limits, violations)
+    columns, kinds, index = decoded.columns, decoded.kinds, decoded.index
+    missing: dict[str, np.ndarray] = {}
+    if not violations:
+        columns, missing = _apply_missing_policy(decoded, settings, prefix, violations)
     if not violations:
         _check_rows(columns, settings, violations)
+    if not violations and missing:
+        _check_node_rows(nodes, edges, columns, missing, settings, violations)
     if not violations:
-        _check_classifier_targets(edges, columns, kinds, index, settings, violations)
+        _check_classifier_targets(edges, columns, kinds, index, settings, violations, missing)
     if violations:
         raise InvalidRequestError(violations)
     if settings.quality is Quality.BEST and not autogluon_available():
@@ -77,14 +87,84 @@ def decode_fit_request(
         kinds=ordered_kinds,
         column_index={name: index[name] for name in nodes},
         settings=settings,
-        model_id=model_id_for(nodes, edges, ordered, ordered_kinds, settings),
+        model_id=model_id_for(nodes, edges, ordered, ordered_kinds, settings, missing),
+        missing={name: missing[name] for name in nodes if name in missing},
     )
+
+
+def _apply_missing_policy(
+    decoded: Decoded, settings: FitSettings, prefix: str, violations: list[FieldViolation]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The columns a fit uses, and the masks it keeps, under config.missing_values."""
+    masks = decoded.missing
+    if not masks:
+        return decoded.columns, {}
+    policy = settings.missing_values
+    if policy is MissingValues.REFUSE:
+        for name, mask in masks.items():
+            first = int(np.argmax(mask))
+            values_field = VALUES_FIELD[decoded.kinds[name]]
+            violations.append(
+                FieldViolation(
+                    f"{prefix}.columns[{decoded.index[name]}].{values_field}.values[{first}]",
+                    f"column {name!r} has {int(mask.sum())} missing cell(s) (missing_rows), the first at row "
+                    f"{first}; set config.missing_values to MISSING_VALUES_PER_NODE (each node "
+                    "fitted on the rows where it and its parents are present) or MISSING_VALUES_COMPLETE_ROWS "
+                    "(only rows with no gap) to fit anyway (CLI: --missing-values PER_NODE)",
+                )
+            )
+        return decoded.columns, {}
+    if policy is MissingValues.COMPLETE_ROWS:
+        keep = ~np.logical_or.reduce(list(masks.values()))
+        if not keep.any():
+            violations.append(
+                FieldViolation(f"{prefix}.columns", "no row has every column present (MISSING_VALUES_COMPLETE_ROWS)")
+            )
+        return {name: values[keep] for name, values in decoded.columns.items()}, {}
+    return decoded.columns, dict(masks)
+
+
+def present_rows(names: Sequence[str], missing: Mapping[str, np.ndarray], num_rows: int) -> np.ndarray:
+    """The mask of rows where every named column has a value."""
+    keep = np.ones(num_rows, dtype=bool)
+    for name in names:
+        if name in missing:
+            keep &= ~missing[name]
+    return keep
+
+
+def _check_node_rows(
+    nodes: Sequence[str],
+    edges: Sequence[tuple[str, str]],
+    columns: Mapping[str, np.ndarray],
+    missing: Mapping[str, np.ndarray],
+    settings: FitSettings,
+    violations: list[FieldViolation],
+) -> None:
+    """Under MISSING_VALUES_PER_NODE, each node needs enough training rows where it and its parents are all
+    present; the split is the fit's, so this is decided here, before admission."""
+    num_rows = len(next(iter(columns.values())))
+    train, _ = split_indices(num_rows, settings.test_fraction, settings.seed)
+    needed = MIN_TRAIN_ROWS[settings.quality]
+    for i, node in enumerate(nodes):
+        parents = sorted(source for source, target in edges if target == node)
+        usable = int(present_rows((*parents, node), missing, num_rows)[train].sum())
+        least = needed if parents else 1
+        if usable < least:
+            violations.append(
+                FieldViolation(
+                    f"graph.nodes[{i}]",
+                    f"node {node!r} has {usable} training row(s) where it and its parents are all present; "
+                    f"fitting it needs at least {least}",
+                )
+            )
 
 
 def _decode_settings(config: pb.FitConfig, violations: list[FieldViolation]) -> FitSettings:
     defaults = FitSettings()
     values: dict[str, Any] = {}
-    for name in ("quality", "selection"):  # enums: unset (0) is the default, unknown values are named
+    enums = [field.name for field in dataclasses.fields(FitSettings) if isinstance(getattr(defaults, field.name), Enum)]
+    for name in enums:  # enums: unset (0) is the default, unknown values are named
         wire = getattr(config, name)
         default = getattr(defaults, name)
         values[name] = default if wire == 0 else from_wire(type(default), wire)
@@ -172,19 +252,63 @@ def _check_acyclic(nodes: Sequence[str], edges: Sequence[tuple[str, str]], viola
     )
 
 
-Entry = tuple[str, "ColumnType | None", "np.ndarray | None"]
+Entry = tuple[str, "ColumnType | None", "np.ndarray | None", "np.ndarray"]
+"""A column as it arrived: name, type, values, and the rows marked missing (ascending row numbers)."""
+
+NO_ROWS = np.zeros(0, dtype=np.uint64)
+
+PLACEHOLDER = {ColumnType.DOUBLE: np.nan, ColumnType.INT64: 0, ColumnType.BOOL: False, ColumnType.STRING: ""}
+"""What a missing cell holds once decoded, whatever the client sent there: never read as a value."""
 
 
 def proto_entries(dataset: pb.Dataset) -> list[Entry]:
     entries: list[Entry] = []
     for column in dataset.columns:
         which = column.WhichOneof("values")
+        missing = np.asarray(column.missing_rows, dtype=np.uint64)
         if which is None:
-            entries.append((column.name, None, None))
+            entries.append((column.name, None, None, missing))
         else:
             kind = COLUMN_OF_FIELD[which]
-            entries.append((column.name, kind, np.asarray(getattr(column, which).values, dtype=DTYPE[kind])))
+            values: np.ndarray = np.asarray(getattr(column, which).values, dtype=DTYPE[kind])
+            entries.append((column.name, kind, values, missing))
     return entries
+
+
+def _missing_mask(
+    name: str, values: np.ndarray, missing: np.ndarray, where: str, violations: list[FieldViolation]
+) -> np.ndarray | None:
+    """The rows marked missing as a mask, after checking they are ascending, distinct and in range."""
+    if not len(missing):
+        return None
+    if (np.diff(missing.astype(np.int64)) <= 0).any():
+        violations.append(
+            FieldViolation(f"{where}.missing_rows", f"column {name!r}: rows must be ascending and distinct")
+        )
+        return None
+    if int(missing[-1]) >= len(values):
+        violations.append(
+            FieldViolation(
+                f"{where}.missing_rows",
+                f"column {name!r} marks row {int(missing[-1])} missing, but has {len(values)} rows",
+            )
+        )
+        return None
+    mask = np.zeros(len(values), dtype=bool)
+    mask[missing.astype(np.int64)] = True
+    return mask
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Typed columns matched one to one with the nodes, and which of their cells are missing."""
+
+    columns: dict[str, np.ndarray]
+    kinds: dict[str, ColumnType]
+    index: dict[str, int]
+    """Where each column sat in the request, for naming fields."""
+    missing: dict[str, np.ndarray]
+    """A boolean mask per column that has missing cells (those cells hold PLACEHOLDER)."""
 
 
 def decode_dataset(
@@ -193,15 +317,17 @@ def decode_dataset(
     limits: Limits,
     violations: list[FieldViolation],
     prefix: str = "dataset",
-) -> tuple[dict[str, np.ndarray], dict[str, ColumnType], dict[str, int]]:
-    """Typed columns matched one to one with `nodes`, all of one length and finite.
+) -> Decoded:
+    """Typed columns matched one to one with `nodes`, all of one length, finite where present.
 
     The columns come inline (a Dataset message) or as entries of an uploaded dataset; the checks are the same.
+    Missing cells are only recognised here; what a fit does with them is decided by the caller.
     """
     entries = proto_entries(dataset) if isinstance(dataset, pb.Dataset) else list(dataset)
     columns: dict[str, np.ndarray] = {}
     kinds: dict[str, ColumnType] = {}
     index: dict[str, int] = {}
+    masks: dict[str, np.ndarray] = {}
     node_set = set(nodes)
     if not entries:
         violations.append(FieldViolation(f"{prefix}.columns", "the dataset has no columns"))
@@ -212,8 +338,8 @@ def decode_dataset(
                 f"{len(entries)} columns exceed the server limit max_columns={limits.max_columns}",
             )
         )
-        return {}, {}, {}
-    for i, (name, kind, values) in enumerate(entries):
+        return Decoded({}, {}, {}, {})
+    for i, (name, kind, given, missing) in enumerate(entries):
         where = f"{prefix}.columns[{i}]"
         if not name:
             violations.append(FieldViolation(f"{where}.name", "column names must not be empty"))
@@ -227,22 +353,29 @@ def decode_dataset(
             continue
         if name not in node_set:
             violations.append(FieldViolation(f"{where}.name", f"column {name!r} matches no graph node"))
-        if kind is None or values is None:
+        if kind is None or given is None:
             violations.append(FieldViolation(f"{where}.values", f"column {name!r} has no values set"))
             continue
+        values = given
         if len(values) > limits.max_rows:
             violations.append(
                 FieldViolation(where, f"{len(values)} rows exceed the server limit max_rows={limits.max_rows}")
             )
+        mask = _missing_mask(name, values, missing, where, violations)
+        if mask is not None:
+            values = values.copy()
+            values[mask] = PLACEHOLDER[kind]
+            masks[name] = mask
+        present = values if mask is None else values[~mask]
         if kind is ColumnType.DOUBLE:
-            problem = _double_problem(name, values, limits)
+            problem = _double_problem(name, values, limits, mask)
             if problem is not None:
                 row, description = problem
                 violations.append(FieldViolation(f"{where}.doubles.values[{row}]", description))
         elif kind is ColumnType.INT64:
-            beyond = np.flatnonzero((values > MAX_EXACT_INT) | (values < -MAX_EXACT_INT))
+            beyond = np.flatnonzero((present > MAX_EXACT_INT) | (present < -MAX_EXACT_INT))
             if beyond.size:
-                row = int(beyond[0])
+                row = _row(beyond[0], mask)
                 violations.append(
                     FieldViolation(
                         f"{where}.int64s.values[{row}]",
@@ -252,9 +385,9 @@ def decode_dataset(
                     )
                 )
         elif kind is ColumnType.STRING:
-            with_nul = np.flatnonzero(np.fromiter(("\x00" in value for value in values), bool, len(values)))
+            with_nul = np.flatnonzero(np.fromiter(("\x00" in value for value in present), bool, len(present)))
             if with_nul.size:
-                row = int(with_nul[0])
+                row = _row(with_nul[0], mask)
                 violations.append(
                     FieldViolation(
                         f"{where}.strings.values[{row}]",
@@ -281,26 +414,35 @@ def decode_dataset(
                         f"has {lengths[first]}",
                     )
                 )
-    return columns, kinds, index
+    return Decoded(columns, kinds, index, masks)
 
 
-def _double_problem(name: str, values: np.ndarray, limits: Limits) -> tuple[int, str] | None:
-    """The first value that no model here can compute with faithfully, and why."""
-    bad = np.flatnonzero(~np.isfinite(values))
+def _row(position: int | np.integer, mask: np.ndarray | None) -> int:
+    """The row number of the `position`-th present cell."""
+    if mask is None:
+        return int(position)
+    return int(np.flatnonzero(~mask)[int(position)])
+
+
+def _double_problem(name: str, values: np.ndarray, limits: Limits, mask: np.ndarray | None) -> tuple[int, str] | None:
+    """The first present value that no model here can compute with faithfully, and why (a NaN sent
+    without a missing_rows mark is refused here: it is a value, not a gap)."""
+    present = np.ones(len(values), dtype=bool) if mask is None else ~mask
+    bad = np.flatnonzero(~np.isfinite(values) & present)
     if bad.size:
         row = int(bad[0])
         return row, (
             f"column {name!r} has a non-finite value ({values[row]}) at row {row}; "
             f"{bad.size} non-finite value(s) in all"
         )
-    huge = np.flatnonzero(np.abs(values) > limits.max_abs_value)
+    huge = np.flatnonzero((np.abs(values) > limits.max_abs_value) & present)
     if huge.size:
         row = int(huge[0])
         return row, (
             f"column {name!r} has {values[row]:g} at row {row}, beyond the server limit "
             f"max_abs_value={limits.max_abs_value:g} (tree models compute in float32)"
         )
-    tiny = np.flatnonzero((values != 0) & (np.abs(values) < np.finfo(np.float64).tiny))
+    tiny = np.flatnonzero((values != 0) & (np.abs(values) < np.finfo(np.float64).tiny) & present)
     if tiny.size:
         row = int(tiny[0])
         return row, (
@@ -335,16 +477,29 @@ def _check_classifier_targets(
     index: Mapping[str, int],
     settings: FitSettings,
     violations: list[FieldViolation],
+    missing: Mapping[str, np.ndarray] | None = None,
 ) -> None:
     """Every classifier target needs its classes in the dataset and then in the training split; the split
-    depends only on the request, so a starved classifier is refused here, before admission."""
+    depends only on the request, so a starved classifier is refused here, before admission. With missing
+    cells, only the rows where the target and its parents are present count (those it is fitted on)."""
     targets = {target for _, target in edges}
     categorical = [name for name in sorted(targets, key=index.__getitem__) if kinds[name].categorical]
-    found = [classifier_target_violation(name, index[name], columns[name], "the dataset") for name in categorical]
-    if categorical and not any(found):
-        train_rows, _ = split_indices(len(columns[categorical[0]]), settings.test_fraction, settings.seed)
+    if not categorical:
+        return
+    num_rows = len(columns[categorical[0]])
+    usable = {
+        name: present_rows((*(s for s, t in edges if t == name), name), missing or {}, num_rows) for name in categorical
+    }
+    found = [
+        classifier_target_violation(name, index[name], columns[name][usable[name]], "the dataset")
+        for name in categorical
+    ]
+    if not any(found):
+        train_rows, _ = split_indices(num_rows, settings.test_fraction, settings.seed)
         found = [
-            classifier_target_violation(name, index[name], columns[name][train_rows], "the training split")
+            classifier_target_violation(
+                name, index[name], columns[name][train_rows[usable[name][train_rows]]], "the training split"
+            )
             for name in categorical
         ]
     violations.extend(problem for problem in found if problem is not None)

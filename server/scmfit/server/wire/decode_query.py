@@ -14,6 +14,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from google.protobuf.message import Message
 
 from scmfit.server.config import Limits
@@ -150,7 +151,16 @@ def _read_interventions(
 def _read_rows(
     marker: Rows, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations
 ) -> Mapping[str, Any]:
-    columns, kinds, index = decode_dataset(getattr(request, name), tuple(model.kinds), limits, found, prefix=name)
+    decoded = decode_dataset(getattr(request, name), tuple(model.kinds), limits, found, prefix=name)
+    columns, kinds, index = decoded.columns, decoded.kinds, decoded.index
+    for column, mask in decoded.missing.items():
+        found.append(
+            FieldViolation(
+                f"{name}.columns[{index[column]}].missing_rows",
+                f"column {column!r} is missing at row {int(np.argmax(mask))}; a counterfactual needs every "
+                "observed cell (drop or fill those rows)",
+            )
+        )
     for column, kind in kinds.items():
         if column in model.kinds and kind is not model.kinds[column]:
             found.append(

@@ -7,6 +7,7 @@ data (chunks plus the joined arrays), and nothing uninitialised can reach a fit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -45,11 +46,13 @@ class _Column:
     field: str
     chunks: list[tuple[int, np.ndarray, int]]
     """(offset, values, message number)."""
+    missing: list[np.ndarray] = dataclasses.field(default_factory=list)
+    """The missing rows each chunk marked (absolute row numbers, checked to lie in the chunk)."""
 
 
 def assemble_upload(
     messages: Iterable[pb.UploadDatasetRequest], limits: UploadLimits
-) -> tuple[dict[str, np.ndarray], dict[str, ColumnType]]:
+) -> tuple[dict[str, np.ndarray], dict[str, ColumnType], dict[str, np.ndarray]]:
     """Checks the header's claim against the limits, collects each chunk, then checks that every column
     received each row exactly once before it builds the arrays: no row is ever left uninitialised."""
     iterator = iter(messages)
@@ -87,8 +90,17 @@ def assemble_upload(
         if len(values):
             array = np.array(list(values), dtype=object) if column.dtype is object else np.asarray(values, column.dtype)
             column.chunks.append((chunk.offset, array, number))
+        if chunk.missing_rows:
+            marked = np.asarray(chunk.missing_rows, dtype=np.uint64)
+            if int(marked.min()) < chunk.offset or int(marked.max()) >= end:
+                raise _invalid(
+                    f"messages[{number}].chunk.missing_rows",
+                    f"rows marked missing must lie in this chunk's rows {chunk.offset}..{end}",
+                )
+            column.missing.append(marked)
     arrays = {column.name: _join(column, num_rows) for column in columns}
-    return arrays, {column.name: column.kind for column in columns}
+    missing = {column.name: np.sort(np.concatenate(column.missing)) for column in columns if column.missing}
+    return arrays, {column.name: column.kind for column in columns}, missing
 
 
 def _check_header(header: pb.DatasetHeader, limits: UploadLimits) -> list[_Column]:

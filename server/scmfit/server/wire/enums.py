@@ -23,7 +23,7 @@ from scmfit.server.domain.fit import (
     SelectionPath,
     Stage,
 )
-from scmfit.server.domain.settings import Quality, Selection
+from scmfit.server.domain.settings import MissingValues, Quality, Selection
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 E = TypeVar("E", bound=Enum)
@@ -33,6 +33,7 @@ WIRE: dict[type[Enum], tuple[Any, str]] = {
     Selection: (pb.Selection, "SELECTION_"),
     ColumnType: (pb.ColumnType, "COLUMN_TYPE_"),
     FitStatus: (pb.FitStatus, "FIT_STATUS_"),
+    MissingValues: (pb.MissingValues, "MISSING_VALUES_"),
     MechanismKind: (pb.MechanismKind, "MECHANISM_KIND_"),
     Quality: (pb.Quality, "QUALITY_"),
     R2Omission: (pb.R2Omission, "R2_OMISSION_"),

@@ -27,7 +27,7 @@ from scmfit.server.stores.modelfiles import call_deadline
 from scmfit.server.stores.registry import ModelRegistry, StoredModel
 from scmfit.server.wire import encode
 from scmfit.server.wire import grpc_errors as status
-from scmfit.server.wire.decode import Entry, available_qualities, decode_fit_request
+from scmfit.server.wire.decode import NO_ROWS, Entry, available_qualities, decode_fit_request
 from scmfit.server.wire.decode_query import decode_query
 from scmfit.server.wire.decode_upload import UploadLimits, assemble_upload
 from scmfit.v1 import causal_model_service_pb2 as pb
@@ -160,7 +160,10 @@ class CausalModelServicer:
 
     def _uploaded(self, dataset_id: str) -> list[Entry]:
         stored = self._datasets.get(dataset_id)
-        return [(name, stored.kinds[name], values) for name, values in stored.columns.items()]
+        return [
+            (name, stored.kinds[name], values, stored.missing.get(name, NO_ROWS))
+            for name, values in stored.columns.items()
+        ]
 
     @_unary
     def UploadDataset(  # noqa: N802
@@ -172,8 +175,8 @@ class CausalModelServicer:
         )
         with self._uploads.slot(lambda: False):  # no queue: a full server refuses with a retry delay
             messages = _idle_limited(request_iterator, limits.upload_idle_seconds)
-            columns, kinds = assemble_upload(messages, upload_limits)
-        stored = self._datasets.put(columns, kinds)
+            columns, kinds, missing = assemble_upload(messages, upload_limits)
+        stored = self._datasets.put(columns, kinds, missing)
         _log.info(
             "dataset %s: %d columns x %d rows", stored.dataset_id[:15], len(columns), len(next(iter(columns.values())))
         )
