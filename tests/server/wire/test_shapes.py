@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import typing
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +25,14 @@ from scmfit.server.domain.fit import (
     NodeResult,
     NodeScore,
     Progress,
+    QualityStep,
     R2Omission,
     SelectionPath,
     Stage,
     ValidationSummary,
 )
 from scmfit.server.domain.query import QUERY_KINDS, CategoryShare, NodeStatistics, SampleOutcome
-from scmfit.server.domain.settings import FitSettings, Quality, Selection
+from scmfit.server.domain.settings import FitSettings, MissingValues, Quality, Selection
 from scmfit.server.wire import encode
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -46,6 +48,10 @@ NODE = NodeResult(
     candidates=(Candidate("LinearRegression", 5, 0.1, CandidateOutcome.CHOSEN, 1),),
     selection_metric="mse",
     selection_note="cheaper",
+    num_train_rows=80,
+    num_test_rows=20,
+    quality=Quality.BETTER,
+    quality_steps=(QualityStep(Quality.GOOD, 0.6), QualityStep(Quality.BETTER, 0.9)),
 )
 OUTCOME = FitOutcome(
     status=FitStatus.SUCCESS,
@@ -60,6 +66,7 @@ OUTCOME = FitOutcome(
     model_blob=b"blob",
     selection_rows=80,
     refitted=True,
+    escalated_nodes=("Y",),
 )
 SETTINGS = FitSettings(
     quality=Quality.BETTER,
@@ -69,6 +76,8 @@ SETTINGS = FitSettings(
     screening_r2=0.95,
     selection=Selection.EXHAUSTIVE,
     selection_confidence=0.9,
+    missing_values=MissingValues.PER_NODE,
+    escalate_quality=True,
 )
 
 NOT_FROM_THE_FIT = {"FitResult": {"reused"}}
@@ -178,7 +187,7 @@ def test_the_proto_comments_state_the_server_defaults() -> None:
         value = getattr(defaults, name)
         if isinstance(value, bool):
             assert text.rstrip(".") == str(value).lower(), name
-        elif isinstance(value, Quality | Selection):
+        elif isinstance(value, Enum):
             assert text.rstrip(".").endswith(value.name), name
         else:
             assert float(text.rstrip(".")) == value, name

@@ -40,10 +40,10 @@ def judge(
             f"the fit ran but is not trustworthy ({r2_text})",
             validation,
         )
-    short = [
+    short = [  # counts of 0 are unknown (a result built without them), not an empty node: decode refuses those
         f"{node.name!r} ({node.num_train_rows + node.num_test_rows})"
         for node in nodes
-        if node.num_train_rows + node.num_test_rows < min(num_rows, settings.min_samples)
+        if 0 < node.num_train_rows + node.num_test_rows < min(num_rows, settings.min_samples)
     ]
     if short:
         return (
