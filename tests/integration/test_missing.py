@@ -116,6 +116,10 @@ EXPECTED_KINDS = {"count": "int64s", "flag": "bools", "mode": "strings", "value"
 def check_typed_result(result_json: dict[str, Any], data: dict[str, list[object]]) -> None:
     nodes = {node["name"]: node for node in result_json["nodes"]}
     assert set(nodes) == set(data)
+    root = nodes["count"]  # a root's distribution comes from its present values
+    assert int(root.get("numTrainRows", 0)) + int(root.get("numTestRows", 0)) == sum(
+        v is not None for v in data["count"]
+    )
     for name in ("flag", "mode", "value"):  # each child: rows where it and `count` are present
         both = sum(1 for a, b in zip(data["count"], data[name], strict=True) if a is not None and b is not None)
         used = int(nodes[name].get("numTrainRows", 0)) + int(nodes[name].get("numTestRows", 0))
