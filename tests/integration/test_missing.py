@@ -33,11 +33,17 @@ GRAPH = (["X", "Y", "Z"], [("X", "Y"), ("Y", "Z")])
 
 
 def test_gaps_are_refused_by_default_naming_the_cell_and_the_option(client: Client) -> None:
+    """The client refuses first, before any RPC; a request built without that check (another language's
+    client, or the lift-sys adapter) is refused by the server, naming the same cell."""
     frame = chain_with_gaps()
     first = int(np.flatnonzero(frame["Y"].isna())[0])
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(InvalidRequestError) as local:
         client.fit(GRAPH, frame, seed=fresh_seed())
-    [violation] = caught.value.violations
+    [violation] = local.value.violations
+    assert violation.field == f"data['Y'][{first}]" and "missing_values='PER_NODE'" in violation.description
+    with pytest.raises(InvalidRequestError) as served:
+        client.fit(fit_request(GRAPH, frame, seed=fresh_seed(), check_gaps=False))
+    [violation] = served.value.violations
     assert violation.field == f"dataset.columns[1].doubles.values[{first}]"
     assert "MISSING_VALUES_PER_NODE" in violation.description and "--missing-values" in violation.description
 

@@ -255,15 +255,39 @@ def find_cycle(nodes: Sequence[str], edges: Sequence[Edge]) -> list[str]:
     return []
 
 
+GAP_POLICIES = ("PER_NODE", "COMPLETE_ROWS")
+"""The missing-value policies that accept gaps; unset (the server's default) refuses them."""
+
+
+def refuse_gaps(arrays: Mapping[str, np.ndarray]) -> None:
+    """The default policy's precise refusal, before any RPC: the first gap of each column, and the fix."""
+    violations = [
+        FieldViolation(
+            f"data[{name!r}][{int(np.flatnonzero(np.ma.getmaskarray(values))[0])}]",
+            f"row {int(np.flatnonzero(np.ma.getmaskarray(values))[0])} is missing "
+            f"({int(np.ma.getmaskarray(values).sum())} gap(s) in the column); fill or drop those rows, or fit with "
+            "missing_values='PER_NODE' (each node on its own present rows) or 'COMPLETE_ROWS'",
+        )
+        for name, values in arrays.items()
+        if np.ma.isMaskedArray(values) and np.ma.getmaskarray(values).any()
+    ]
+    if violations:
+        raise InvalidRequestError("; ".join(f"{v.field}: {v.description}" for v in violations), tuple(violations))
+
+
 def fit_request(
     graph: GraphLike,
     edges_or_data: Any,
     data: DataLike | None = None,
     config: FitConfig | None = None,
+    *,
+    check_gaps: bool = True,
     **settings: Any,
 ) -> pb.FitModelRequest:
     """`fit_request(graph, data, config)` or `fit_request(nodes, edges, data, config)`; keyword settings
-    (`seed=7`) change single fields of `config`, and an unknown one is an error."""
+    (`seed=7`) change single fields of `config`, and an unknown one is an error. Gaps (NaN, None, pd.NA)
+    are refused here unless `missing_values` accepts them; `check_gaps=False` leaves that to the server
+    (the lift-sys adapter does, so that the error comes from the service, as the original's did)."""
     if data is None:
         nodes, edges = normalize_graph(graph)
         data = edges_or_data
@@ -271,8 +295,11 @@ def fit_request(
         nodes, edges = normalize_graph((graph, edges_or_data))
     arrays = normalize_data(data)
     check_graph(nodes, edges, arrays.keys())
+    settled = FitConfig.of(config, **settings)
+    if check_gaps and settled.missing_values not in GAP_POLICIES:
+        refuse_gaps(arrays)
     return pb.FitModelRequest(
         graph=pb.Graph(nodes=nodes, edges=[pb.Edge(source=s, target=t) for s, t in edges]),
         dataset=pb.Dataset(columns=[column(name, values) for name, values in arrays.items()]),
-        config=FitConfig.of(config, **settings).to_proto(),
+        config=settled.to_proto(),
     )

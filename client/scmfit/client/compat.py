@@ -215,6 +215,7 @@ class DoWhyClient:
                 refit_on_all_rows=False,  # the original describes the model it scored, fitted on the split
                 missing_values=missing_values,
                 escalate_quality=escalate_quality,
+                check_gaps=False,  # the original's service raised on NaN, so the refusal comes from the server
             )
         except InvalidRequestError as error:
             raise ValueError(error.message) from error
@@ -249,7 +250,9 @@ class DoWhyClient:
         """
         try:
             # As the original's query script: selection and fit on every row, nothing held out or scored.
-            request = fit_request(graph, traces, quality=quality, test_fraction=0.0, validate_r2=False)
+            request = fit_request(
+                graph, traces, quality=quality, test_fraction=0.0, validate_r2=False, check_gaps=False
+            )
         except InvalidRequestError as error:
             raise ValueError(error.message) from error
         nodes, _ = normalize_graph(graph)
