@@ -116,3 +116,34 @@ def test_bad_request_details_become_field_violations() -> None:
     assert isinstance(error, InvalidRequestError)
     assert error.fields() == ["graph.edges"]
     assert error.violations[0].description == "cycle"
+
+
+def test_every_google_rpc_detail_is_readable_from_the_exception() -> None:
+    """All the details the server sends (grpc_errors.py), unpacked: RetryInfo, ResourceInfo,
+    PreconditionFailure and ErrorInfo; a detail of another kind is kept as it came."""
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.FromNanoseconds(1_500_000_000)
+    details = [
+        retry,
+        error_details_pb2.ResourceInfo(resource_type="scmfit.v1.Model", resource_name="ab" * 32, description="gone"),
+        error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(type="NOT_INVERTIBLE", subject="Y", description="x")
+            ]
+        ),
+        error_details_pb2.ErrorInfo(reason="UNEXPECTED", domain="scmfit.dev", metadata={"ref": "0123abcd4567"}),
+        error_details_pb2.DebugInfo(detail="kept as it came"),
+    ]
+    packed = []
+    for detail in details:
+        wrapper = any_pb2.Any()
+        wrapper.Pack(detail)
+        packed.append(wrapper)
+    status = status_pb2.Status(code=code_pb2.INTERNAL, message="boom", details=packed)
+    trailers = (("grpc-status-details-bin", status.SerializeToString()), ("x-request-id", "feedbeef"))
+    error = from_rpc_error(FakeCall(grpc.StatusCode.INTERNAL, "boom", trailers))  # type: ignore[arg-type]
+    assert error.retry_delay == 1.5
+    assert error.resource is not None and error.resource.resource_name == "ab" * 32
+    assert [(v.type, v.subject) for v in error.preconditions] == [("NOT_INVERTIBLE", "Y")]
+    assert error.error_info is not None and error.error_info.metadata["ref"] == "0123abcd4567"
+    assert len(error.details.others) == 1 and error.request_id == "feedbeef"
