@@ -65,7 +65,9 @@ def test_serve_from_a_client_only_install_is_one_line_naming_the_extra() -> None
     assert "server extra" in one_line(done.stderr) and "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("command", ["fit", "query", "health", "models", "web", "serve"])
+@pytest.mark.parametrize(
+    "command", ["fit", "query", "effect", "counterfactual", "delete", "health", "models", "web", "serve"]
+)
 def test_help_shows_every_default(command: str) -> None:
     if command == "serve" and importlib.util.find_spec("pebble") is None:
         pytest.skip("a client-only install has no server flags; it says so in one line (tested above)")

@@ -292,6 +292,56 @@ def _query(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def _effect(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        effect = client.effect(
+            args.model,
+            treatment=args.treatment,
+            target=args.target,
+            alternative=args.alternative,
+            reference=args.reference,
+            num_samples=args.samples or 0,
+            seed=args.seed,
+        )
+    if args.json:
+        print(json.dumps({"effect": effect, "treatment": args.treatment, "target": args.target}))
+        return EXIT_SUCCESS
+    treatment, target = shown(args.treatment), shown(args.target)
+    print(
+        f"E[{target} | do({treatment} = {args.alternative:g})] - E[{target} | do({treatment} = {args.reference:g})] "
+        f"= {effect:.6g}"
+    )
+    return EXIT_SUCCESS
+
+
+def _counterfactual(args: argparse.Namespace) -> int:
+    interventions = [_assignment(text, kind) for kind in ("do", "shift", "scale") for text in getattr(args, kind) or []]
+    if not interventions:
+        raise UsageError("scmfit counterfactual: give at least one --do, --shift or --scale")
+    observed = read_traces(args.observed)
+    with _client(args) as client:
+        rows = client.counterfactual(args.model, observed, interventions)
+    if args.json:
+        print(json.dumps({name: values.tolist() for name, values in rows.items()}))
+        return EXIT_SUCCESS
+    names = list(rows)
+    print("  ".join(f"{shown(name):>14}" for name in names))
+    for row in range(len(next(iter(rows.values()), []))):
+        print("  ".join(f"{_cell(rows[name][row]):>14}" for name in names))
+    return EXIT_SUCCESS
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else shown(str(value))
+
+
+def _delete(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.delete_model(args.model)
+    print(f"deleted {shown(args.model)}")
+    return EXIT_SUCCESS
+
+
 def _models(args: argparse.Namespace) -> int:
     with _client(args) as client:
         models = list(client.list_models())
@@ -374,10 +424,36 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
     query.add_argument("--json", action="store_true", help="print the answer as JSON")
     query.set_defaults(handler=_query)
+    model_help = "the model id printed by `scmfit fit`, or a unique prefix of 8+ characters"
+    effect = commands.add_parser(
+        "effect", help="the average causal effect of setting a treatment to one value rather than another"
+    )
+    effect.add_argument("--model", required=True, help=model_help)
+    effect.add_argument("--treatment", required=True, help="the node intervened on")
+    effect.add_argument("--target", required=True, help="the node whose mean changes")
+    effect.add_argument("--alternative", type=float, required=True, help="do(treatment = this)")
+    effect.add_argument("--reference", type=float, required=True, help="against do(treatment = this)")
+    effect.add_argument("--samples", type=_positive_int, default=None, help="samples per arm (unset: the server's)")
+    effect.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
+    effect.add_argument("--json", action="store_true", help="print the effect as JSON")
+    effect.set_defaults(handler=_effect)
+    counterfactual = commands.add_parser(
+        "counterfactual", help="what observed rows would have been under interventions (invertible mechanisms)"
+    )
+    counterfactual.add_argument("--model", required=True, help=model_help)
+    counterfactual.add_argument("--observed", type=Path, required=True, help="the observed rows: CSV or JSON")
+    counterfactual.add_argument("--do", action="append", metavar="NODE=VALUE", help="hard intervention")
+    counterfactual.add_argument("--shift", action="append", metavar="NODE=BY", help="NODE := NODE + BY")
+    counterfactual.add_argument("--scale", action="append", metavar="NODE=FACTOR", help="NODE := NODE * FACTOR")
+    counterfactual.add_argument("--json", action="store_true", help="print the rows as JSON columns")
+    counterfactual.set_defaults(handler=_counterfactual)
+    delete = commands.add_parser("delete", help="delete a stored model")
+    delete.add_argument("--model", required=True, help=model_help)
+    delete.set_defaults(handler=_delete)
     models = commands.add_parser("models", help="list the stored models")
     models.add_argument("--json", action="store_true", help="print the models as JSON")
     models.set_defaults(handler=_models)
-    for sub in (fit, health, commands.choices["info"], query, models):
+    for sub in (fit, health, commands.choices["info"], query, models, effect, counterfactual, delete):
         sub.add_argument("--address", default=default_target(), help="server address, host:port (or SCMFIT_ADDRESS)")
         sub.add_argument("--timeout", type=float, default=None, help="deadline in seconds (unset: none)")
         sub.add_argument("--tls-ca", type=Path, help="PEM CA that signed the server's certificate (turns on TLS)")
