@@ -17,6 +17,17 @@ from tests.serverproc import ServerProcess
 SCREENSHOTS = os.environ.get("SCMFIT_SCREENSHOTS")
 
 
+def wait_until(page: Any, expression: str, timeout: float = 60.0) -> None:
+    """Polls `expression` with page.evaluate. Playwright's wait_for_function polls by eval() inside the
+    page, which the page's Content-Security-Policy (script-src 'self', no unsafe-eval) rightly blocks
+    whenever the first check is false."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:g}s: {expression}")
+        time.sleep(0.1)
+
+
 def run_fit(page: Any, fixture: str, quality: str = "GOOD") -> None:
     page.select_option("#fixture", fixture)
     page.select_option("#quality", quality)
@@ -26,7 +37,7 @@ def run_fit(page: Any, fixture: str, quality: str = "GOOD") -> None:
 def test_complex_dag_streams_live_and_shows_the_result(page: Any, grpc_server: ServerProcess) -> None:
     run_fit(page, "complex_dag", "BETTER")
     page.wait_for_selector("#result-card:not([hidden])", timeout=120_000)
-    page.wait_for_function("window.scmfitEvents.some(e => e.type === 'result')")
+    wait_until(page, "window.scmfitEvents.some(e => e.type === 'result')")
     events = page.evaluate("window.scmfitEvents")
     result_time = next(e["t"] for e in events if e["type"] == "result")
     progress = [e for e in events if e["type"] == "progress" and e["node"]]
@@ -136,7 +147,7 @@ def test_a_down_grpc_server_reads_as_server_unavailable(browser: Any, dead_web: 
     context = browser.new_context()
     page = context.new_page()
     page.goto(dead_web)
-    page.wait_for_function("document.querySelectorAll('#fixture option').length > 1")
+    wait_until(page, "document.querySelectorAll('#fixture option').length > 1")
     run_fit(page, "linear_chain")
     page.wait_for_selector("#error:not([hidden])", timeout=60_000)
     assert "server unavailable" in page.inner_text("#error")
