@@ -114,10 +114,7 @@ def _typed_object_array(name: str, array: np.ndarray) -> np.ndarray:
     gaps = np.fromiter((kind is None for kind in kinds), dtype=bool, count=len(kinds))
     if gaps.any():
         present = [value for value, gap in zip(values, gaps, strict=True) if not gap]
-        typed = _typed_object_array(name, np.asarray(present, dtype=object)) if present else np.zeros(0)
-        full = np.zeros(len(values), dtype=typed.dtype)  # "" for strings, 0 or False otherwise
-        full[~gaps] = typed
-        return masked(full, gaps)
+        return spread(_typed_object_array(name, np.asarray(present, dtype=object)) if present else np.zeros(0), gaps)
     dtype = dtype_for_kinds(set(kinds))
     if dtype is not None:
         return array.astype(dtype)
@@ -168,6 +165,14 @@ def masked(values: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     filled = values.copy()
     filled[gaps] = PLACEHOLDER.get(values.dtype.kind, 0)
     return np.ma.masked_array(filled, mask=gaps)
+
+
+def spread(present: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """The typed values of the present cells laid back over all rows, the gaps marked missing: how every
+    reader (objects, CSV, JSON) types a column by its present cells alone."""
+    full = np.zeros(len(gaps), dtype=present.dtype)  # "" for strings, 0 or False otherwise
+    full[~gaps] = present
+    return masked(full, gaps)
 
 
 def column(name: str, values: Sequence[Any] | np.ndarray) -> pb.Column:
@@ -261,16 +266,18 @@ GAP_POLICIES = ("PER_NODE", "COMPLETE_ROWS")
 
 def refuse_gaps(arrays: Mapping[str, np.ndarray]) -> None:
     """The default policy's precise refusal, before any RPC: the first gap of each column, and the fix."""
-    violations = [
-        FieldViolation(
-            f"data[{name!r}][{int(np.flatnonzero(np.ma.getmaskarray(values))[0])}]",
-            f"row {int(np.flatnonzero(np.ma.getmaskarray(values))[0])} is missing "
-            f"({int(np.ma.getmaskarray(values).sum())} gap(s) in the column); fill or drop those rows, or fit with "
-            "missing_values='PER_NODE' (each node on its own present rows) or 'COMPLETE_ROWS'",
-        )
-        for name, values in arrays.items()
-        if np.ma.isMaskedArray(values) and np.ma.getmaskarray(values).any()
-    ]
+    violations = []
+    for name, values in arrays.items():
+        gaps = np.ma.getmaskarray(values)
+        if gaps.any():
+            first = int(np.argmax(gaps))
+            violations.append(
+                FieldViolation(
+                    f"data[{name!r}][{first}]",
+                    f"row {first} is missing ({int(gaps.sum())} gap(s) in the column); fill or drop those rows, "
+                    "or fit with missing_values='PER_NODE' (each node on its own present rows) or 'COMPLETE_ROWS'",
+                )
+            )
     if violations:
         raise InvalidRequestError("; ".join(f"{v.field}: {v.description}" for v in violations), tuple(violations))
 

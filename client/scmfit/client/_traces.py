@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from scmfit.client._errors import FieldViolation, InvalidRequestError
-from scmfit.client._request import dtype_for_kinds, masked, refuse_duplicates, value_kind
+from scmfit.client._request import dtype_for_kinds, refuse_duplicates, spread, value_kind
 
 _BOOL_WORDS = {"true": True, "false": False}
 MISSING_WORDS = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "nil", "#n/a", "missing", "?"})
@@ -127,10 +127,9 @@ def infer_column(
         gaps = np.fromiter((text.strip().lower() in MISSING_WORDS for text in texts), dtype=bool, count=len(texts))
         if gaps.any():
             rows = np.flatnonzero(~gaps)
-            present = infer_column([texts[row] for row in rows], name, source, [line_of(row) for row in rows])
-            full = np.zeros(len(texts), dtype=present.dtype)
-            full[rows] = present
-            return masked(full, gaps)
+            return spread(
+                infer_column([texts[row] for row in rows], name, source, [line_of(row) for row in rows]), gaps
+            )
     array = np.asarray(texts, dtype=str)
     try:
         return array.astype(np.int64)
@@ -225,9 +224,7 @@ def typed_json_column(
     if allow_missing and any(value is None for value in values):
         gaps = np.fromiter((value is None for value in values), dtype=bool, count=len(values))
         present = typed_json_column([value for value in values if value is not None], name, source, as_strings)
-        full = np.zeros(len(values), dtype=present.dtype)
-        full[~gaps] = present
-        return masked(full, gaps)
+        return spread(present, gaps)
     if as_strings:
         for index, value in enumerate(values):
             if not isinstance(value, str):

@@ -6,7 +6,7 @@ and so that fitting code never sees a protobuf message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -52,6 +52,16 @@ class FitJob:
     def parents(self, node: str) -> tuple[str, ...]:
         """Parents sorted by name, because DoWhy feeds them to models in `sorted()` order."""
         return tuple(sorted(source for source, target in self.edges if target == node))
+
+
+def present_rows(names: Sequence[str], missing: Mapping[str, np.ndarray], num_rows: int) -> np.ndarray:
+    """The mask of rows where every named column has a value (`missing` holds a mask per column with
+    gaps): what a node is fitted on under MISSING_VALUES_PER_NODE, decided once for decode and plan."""
+    keep = np.ones(num_rows, dtype=bool)
+    for name in names:
+        if name in missing:
+            keep &= ~missing[name]
+    return keep
 
 
 class Stage(Enum):

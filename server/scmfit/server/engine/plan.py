@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from scmfit.server.domain.fit import ColumnType, FitJob, FitOutcome, ModelBundle, NodeFit, NodeTask, Progress, Stage
+from scmfit.server.domain.fit import (
+    ColumnType,
+    FitJob,
+    FitOutcome,
+    ModelBundle,
+    NodeFit,
+    NodeTask,
+    Progress,
+    Stage,
+    present_rows,
+)
 from scmfit.server.domain.identity import library_version
 from scmfit.server.domain.settings import FitSettings
 from scmfit.server.domain.split import held_out_rows, split_indices
@@ -61,10 +71,9 @@ class Rows:
 
     def of(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """The training and held-out rows where every named column is present."""
-        masks = [self.missing[name] for name in names if name in self.missing]
-        if not masks:
+        if not any(name in self.missing for name in names):
             return self.train, self.held_out
-        present = ~np.logical_or.reduce(masks)
+        present = present_rows(names, self.missing, len(self.train) + len(self.held_out))
         return self.train[present[self.train]], self.held_out[present[self.held_out]]
 
 

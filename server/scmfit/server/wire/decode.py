@@ -19,7 +19,7 @@ import numpy as np
 
 from scmfit.server.config import Limits
 from scmfit.server.domain.errors import FieldViolation, InvalidRequestError, MissingDependencyError
-from scmfit.server.domain.fit import ColumnType, FitJob
+from scmfit.server.domain.fit import ColumnType, FitJob, present_rows
 from scmfit.server.domain.identity import model_id_for
 from scmfit.server.domain.settings import FIT_RANGES, FitSettings, MissingValues, Quality
 from scmfit.server.domain.split import MIN_TRAIN_ROWS, held_out_rows, split_indices
@@ -115,22 +115,13 @@ def _apply_missing_policy(
             )
         return decoded.columns, {}
     if policy is MissingValues.COMPLETE_ROWS:
-        keep = ~np.logical_or.reduce(list(masks.values()))
+        keep = present_rows(list(masks), masks, len(next(iter(decoded.columns.values()))))
         if not keep.any():
             violations.append(
                 FieldViolation(f"{prefix}.columns", "no row has every column present (MISSING_VALUES_COMPLETE_ROWS)")
             )
         return {name: values[keep] for name, values in decoded.columns.items()}, {}
     return decoded.columns, dict(masks)
-
-
-def present_rows(names: Sequence[str], missing: Mapping[str, np.ndarray], num_rows: int) -> np.ndarray:
-    """The mask of rows where every named column has a value."""
-    keep = np.ones(num_rows, dtype=bool)
-    for name in names:
-        if name in missing:
-            keep &= ~missing[name]
-    return keep
 
 
 def _check_node_rows(
