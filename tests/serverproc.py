@@ -66,7 +66,12 @@ class ServerProcess:
     def terminate(self, timeout: float = 60.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"the server ignored SIGTERM for {timeout}s; its log:\n{self.log()}") from None
 
 
 def start_server(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import socket
@@ -281,6 +282,8 @@ def _bind(server: grpc.Server, config: ServerConfig) -> int:
 
 
 READINESS_SECONDS = 0.5
+SHUTDOWN_SLACK_SECONDS = 60.0
+"""Beyond the grace period, how long the workers and the cluster driver get to stop."""
 
 
 def _mark_ready(running: RunningServer) -> None:
@@ -328,5 +331,9 @@ def serve(config: ServerConfig, port_file: Path | None = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     stop.wait()
+    # The last resort if a shutdown step waits without end: every thread's stack in the log, then exit 1,
+    # so that a supervisor sees a failed stop instead of a process that ignores SIGTERM.
+    faulthandler.dump_traceback_later(config.grace_seconds + SHUTDOWN_SLACK_SECONDS, exit=True)
     running.stop()
+    faulthandler.cancel_dump_traceback_later()
     _log.info("stopped")

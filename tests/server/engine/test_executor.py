@@ -6,13 +6,14 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pebble
 import pytest
 
-from scmfit.server.engine.executor import BoundedDispatch
+from scmfit.server.engine.executor import BoundedDispatch, joined, kill_workers
 from tests.integration.test_lifecycle import wait_for
 
 
@@ -82,3 +83,24 @@ def test_urgent_tasks_are_sent_before_every_waiting_ordinary_one(pool: pebble.Pr
     for task in (busy, query, *nodes):
         task.result(timeout=60)
     assert sent == ["busy", "query", "node0", "node1", "node2"]
+
+
+def test_a_pool_whose_join_never_returns_is_abandoned_and_its_worker_killed() -> None:
+    """pebble issue #147: a stopped pool's join can wait without end, and its workers are not daemons."""
+    pool = pebble.ProcessPool(max_workers=1, context=multiprocessing.get_context("spawn"))
+    running = pool.schedule(sleep_then_pid, args=(120,))
+    assert wait_for(running.running)
+    workers = [child for child in multiprocessing.active_children() if child.name.startswith("pebble_pool_worker")]
+    assert len(workers) == 1 and workers[0].is_alive()
+    real_join = pool.join
+    wedged = threading.Event()
+    pool.join = lambda timeout=None: wedged.wait()  # type: ignore[method-assign]
+    try:
+        assert not joined([pool], 0.5)
+        kill_workers()
+        assert not workers[0].is_alive()
+    finally:
+        wedged.set()
+        pool.join = real_join  # type: ignore[method-assign]
+        pool.stop()
+        pool.join(10)

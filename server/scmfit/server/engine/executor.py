@@ -17,6 +17,7 @@ import multiprocessing
 import queue
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -32,6 +33,8 @@ from scmfit.server.engine.workerlink import DEFAULT_STALL_SECONDS, WorkerLink
 _log = logging.getLogger(__name__)
 
 SUPERVISE_SECONDS = 0.5
+STOP_SECONDS = 10.0
+"""How long close() waits for pebble to stop its pools before it kills the workers itself."""
 POLL_SECONDS = 0.05
 """How often a waiting RPC thread looks for progress or completion; bounds cancel latency too."""
 
@@ -477,7 +480,10 @@ class ProcessFitExecutor:
         old = self._dispatch.pools()[name]
         self._dispatch.replace_pool(self._new_pool(name), WorkerLostError(f"{reason}; the call's work was lost"), name)
         old.stop()
-        old.join(timeout=10)
+        if not joined([old], STOP_SECONDS):
+            _log.warning(
+                "the old %s worker pool did not stop within %gs; close() will kill its workers", name, STOP_SECONDS
+            )
 
     @property
     def capacity(self) -> int:
@@ -527,13 +533,35 @@ class ProcessFitExecutor:
         if self._closed.is_set():
             return
         self._closed.set()
-        self._supervisor.join(timeout=10)
-        pools = self._dispatch.pools().values()
+        self._supervisor.join(timeout=STOP_SECONDS)
+        pools = list(self._dispatch.pools().values())
         for pool in pools:
             pool.stop()
-        for pool in pools:
-            pool.join(timeout=10)
+        if not joined(pools, STOP_SECONDS):
+            _log.warning("the worker pools did not stop within %gs; killing their workers", STOP_SECONDS)
+        kill_workers()
         self.link.close()
+
+
+def joined(pools: list[pebble.ProcessPool], seconds: float) -> bool:
+    """Joins the stopped pools within `seconds`: a stopped pebble pool ignores join's timeout, and its
+    join can wait without end on a worker that holds the task pipe's lock (pebble issue #147)."""
+    joiners = [threading.Thread(target=pool.join, name="scmfit-pool-join", daemon=True) for pool in pools]
+    for joiner in joiners:
+        joiner.start()
+    deadline = time.monotonic() + seconds
+    for joiner in joiners:
+        joiner.join(timeout=max(0.0, deadline - time.monotonic()))
+    return not any(joiner.is_alive() for joiner in joiners)
+
+
+def kill_workers() -> None:
+    """Kills pebble workers still alive: they are not daemons, so the interpreter's exit would wait for them."""
+    for child in multiprocessing.active_children():
+        if child.name.startswith(pebble.pool.process.WORKERS_NAME) and child.is_alive():
+            _log.warning("killing worker pid %s, which outlived its pool", child.pid)
+            child.kill()
+            child.join(timeout=STOP_SECONDS)
 
 
 def fit_workers(workers: int, fit_share: float) -> int:
