@@ -13,11 +13,14 @@ from google.protobuf.message import Message
 
 from scmfit.client import (
     Candidate,
+    EffectDecomposition,
+    EffectEstimate,
     FitConfig,
     FitMetadata,
     FitProgress,
     FitResult,
     FitStatus,
+    Interval,
     Mechanism,
     MechanismKind,
     ModelSummary,
@@ -45,6 +48,9 @@ VIEWS: list[tuple[type, type[Message]]] = [
     (ModelSummary, pb.ModelSummary),
     (NodeStatistics, pb.NodeStatistics),
     (SampleResult, pb.SampleModelResponse),
+    (Interval, pb.Interval),
+    (EffectDecomposition, pb.EffectDecomposition),
+    (EffectEstimate, pb.EstimateEffectResponse),
 ]
 
 

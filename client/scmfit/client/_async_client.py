@@ -24,9 +24,16 @@ from scmfit.client._client import (
 )
 from scmfit.client._config import FitConfig
 from scmfit.client._errors import ScmfitError, from_rpc_error
-from scmfit.client._interventions import Interventions
+from scmfit.client._interventions import Interventions, Scalar
 from scmfit.client._request import DataLike, GraphLike
-from scmfit.client._results import FitResult, ModelSummary, SampleResult, ServerInfo, columns_to_arrays
+from scmfit.client._results import (
+    EffectEstimate,
+    FitResult,
+    ModelSummary,
+    SampleResult,
+    ServerInfo,
+    columns_to_arrays,
+)
 from scmfit.client._retry import with_pushback_async
 from scmfit.client._upload import upload_messages
 from scmfit.v1 import causal_model_service_pb2 as pb
@@ -169,9 +176,19 @@ class AsyncClient(ClientBase):
         num_samples: int = 0,
         seed: int | None = None,
         include_samples: bool = False,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
         timeout: float | None = None,
     ) -> SampleResult:
-        fields = {"interventions": interventions, "nodes": nodes, "num_samples": num_samples, "seed": seed}
+        """As `Client.sample`."""
+        fields = {
+            "interventions": interventions,
+            "nodes": nodes,
+            "num_samples": num_samples,
+            "seed": seed,
+            "confidence_level": confidence_level,
+            "num_bootstrap": num_bootstrap,
+        }
         response = await self._ask("SampleModel", timeout, model_id=model_id, include_samples=include_samples, **fields)
         return SampleResult.from_proto(response)
 
@@ -181,15 +198,55 @@ class AsyncClient(ClientBase):
         *,
         treatment: str,
         target: str,
-        alternative: float,
-        reference: float,
+        alternative: Scalar,
+        reference: Scalar,
         num_samples: int = 0,
         seed: int | None = None,
         timeout: float | None = None,
     ) -> float:
-        arms = {"alternative_value": alternative, "reference_value": reference}
-        fields = {"treatment": treatment, "target": target, "num_samples": num_samples, "seed": seed, **arms}
-        return float((await self._ask("EstimateEffect", timeout, model_id=model_id, **fields)).effect)
+        """As `Client.effect`."""
+        estimate = await self.estimate_effect(
+            model_id,
+            treatment=treatment,
+            target=target,
+            alternative=alternative,
+            reference=reference,
+            num_samples=num_samples,
+            seed=seed,
+            timeout=timeout,
+        )
+        return estimate.effect
+
+    async def estimate_effect(
+        self,
+        model_id: str,
+        *,
+        treatment: str,
+        target: str,
+        alternative: Scalar,
+        reference: Scalar,
+        target_category: str = "",
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
+        decompose: bool = False,
+        num_samples: int = 0,
+        seed: int | None = None,
+        timeout: float | None = None,
+    ) -> EffectEstimate:
+        """As `Client.estimate_effect`."""
+        fields = self._effect_fields(
+            treatment,
+            target,
+            alternative,
+            reference,
+            target_category=target_category,
+            confidence_level=confidence_level,
+            num_bootstrap=num_bootstrap,
+            decompose=decompose,
+            num_samples=num_samples,
+            seed=seed,
+        )
+        return EffectEstimate.from_proto(await self._ask("EstimateEffect", timeout, model_id=model_id, **fields))
 
     async def counterfactual(
         self, model_id: str, observed: DataLike, interventions: Interventions, *, timeout: float | None = None

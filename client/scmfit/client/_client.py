@@ -16,9 +16,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from scmfit.client._channel import SERVICE_NAME, call_metadata, open_channel
 from scmfit.client._config import FitConfig
 from scmfit.client._errors import ScmfitError, from_rpc_error
-from scmfit.client._interventions import Interventions, interventions_proto
+from scmfit.client._interventions import Interventions, Scalar, interventions_proto, value_proto
 from scmfit.client._request import DataLike, GraphLike, column, fit_request, normalize_data
 from scmfit.client._results import (
+    EffectEstimate,
     FitProgress,
     FitResult,
     ModelSummary,
@@ -54,6 +55,8 @@ def _wire_field(request_type: type[Message], name: str, value: Any) -> Any:
     kind = field.message_type.name if field.message_type is not None else ""
     if kind == "Intervention":
         return interventions_proto(value)
+    if kind == "Value":
+        return value_proto(value, name)
     if kind == "Dataset":
         arrays = normalize_data(value)
         return pb.Dataset(columns=[column(column_name, values) for column_name, values in arrays.items()])
@@ -109,6 +112,21 @@ class ClientBase:
         the proto field's type, so a new query's method only names its fields."""
         request_type: type[Message] = getattr(pb, SERVICE.methods_by_name[rpc].input_type.name)
         return request_type(**{name: _wire_field(request_type, name, value) for name, value in fields.items()})
+
+    @staticmethod
+    def _effect_fields(
+        treatment: str,
+        target: str,
+        alternative: Scalar,
+        reference: Scalar,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Typed arms, and the double fields too for numbers, which servers before typed values read."""
+        arms: dict[str, Any] = {"alternative": alternative, "reference": reference}
+        for arm, value in (("alternative", alternative), ("reference", reference)):
+            if value_proto(value, arm).WhichOneof("kind") in ("double_value", "int64_value"):
+                arms[f"{arm}_value"] = float(value)
+        return {"treatment": treatment, "target": target, **arms, **options}
 
     @staticmethod
     def _health_status(response: health_pb2.HealthCheckResponse) -> str:
@@ -257,11 +275,21 @@ class Client(ClientBase):
         num_samples: int = 0,
         seed: int | None = None,
         include_samples: bool = False,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
         timeout: float | None = None,
     ) -> SampleResult:
-        """Observational samples, or interventional: `{"X": 2}` means do(X = 2); see `do`, `shift`, `scale`.
-        `num_samples` 0 takes the server's default (the proto's comment states it)."""
-        fields = {"interventions": interventions, "nodes": nodes, "num_samples": num_samples, "seed": seed}
+        """Observational samples, or interventional: `{"X": 2}` means do(X = 2), `{"mode": "slow"}` sets a
+        category; see `do`, `shift`, `scale`. `num_samples` 0 takes the server's default (the proto's comment
+        states it). A `confidence_level` such as 0.95 adds each numeric node's `mean_interval`."""
+        fields = {
+            "interventions": interventions,
+            "nodes": nodes,
+            "num_samples": num_samples,
+            "seed": seed,
+            "confidence_level": confidence_level,
+            "num_bootstrap": num_bootstrap,
+        }
         response = self._ask("SampleModel", timeout, model_id=model_id, include_samples=include_samples, **fields)
         return SampleResult.from_proto(response)
 
@@ -271,16 +299,58 @@ class Client(ClientBase):
         *,
         treatment: str,
         target: str,
-        alternative: float,
-        reference: float,
+        alternative: Scalar,
+        reference: Scalar,
         num_samples: int = 0,
         seed: int | None = None,
         timeout: float | None = None,
     ) -> float:
-        """E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]."""
-        arms = {"alternative_value": alternative, "reference_value": reference}
-        fields = {"treatment": treatment, "target": target, "num_samples": num_samples, "seed": seed, **arms}
-        return float(self._ask("EstimateEffect", timeout, model_id=model_id, **fields).effect)
+        """E[target | do(treatment = alternative)] - E[target | do(treatment = reference)], the number only;
+        `estimate_effect` adds intervals, categorical targets and the direct/indirect split."""
+        return self.estimate_effect(
+            model_id,
+            treatment=treatment,
+            target=target,
+            alternative=alternative,
+            reference=reference,
+            num_samples=num_samples,
+            seed=seed,
+            timeout=timeout,
+        ).effect
+
+    def estimate_effect(
+        self,
+        model_id: str,
+        *,
+        treatment: str,
+        target: str,
+        alternative: Scalar,
+        reference: Scalar,
+        target_category: str = "",
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
+        decompose: bool = False,
+        num_samples: int = 0,
+        seed: int | None = None,
+        timeout: float | None = None,
+    ) -> EffectEstimate:
+        """The average causal effect of setting `treatment` (values in its own type: a number, a bool or a
+        category); for a bool or string target, the change in P(target = target_category). With a
+        `confidence_level` such as 0.95 it carries a bootstrap interval, and `decompose` splits it into
+        natural direct and indirect effects."""
+        fields = self._effect_fields(
+            treatment,
+            target,
+            alternative,
+            reference,
+            target_category=target_category,
+            confidence_level=confidence_level,
+            num_bootstrap=num_bootstrap,
+            decompose=decompose,
+            num_samples=num_samples,
+            seed=seed,
+        )
+        return EffectEstimate.from_proto(self._ask("EstimateEffect", timeout, model_id=model_id, **fields))
 
     def counterfactual(
         self, model_id: str, observed: DataLike, interventions: Interventions, *, timeout: float | None = None

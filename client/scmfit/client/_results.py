@@ -126,6 +126,8 @@ class NodeResult:
     """The quality its kept model was selected at (above the fit's when it escalated)."""
     quality_steps: tuple[QualityStep, ...] = ()
     """Each quality it was selected at, with its R² there: more than one when it escalated."""
+    categories: tuple[str, ...] = ()
+    """For bool and string nodes, the categories seen: what `do(node, value)` may set it to."""
 
     @classmethod
     def from_proto(cls, node: pb.NodeResult) -> NodeResult:
@@ -294,6 +296,23 @@ class ModelSummary:
 
 
 @dataclass(frozen=True)
+class Interval:
+    """A bootstrap confidence interval: the model's own mechanisms refitted on rows drawn with replacement."""
+
+    lower: float
+    upper: float
+    confidence_level: float
+    num_bootstrap: int
+
+    def __contains__(self, value: float) -> bool:
+        return self.lower <= value <= self.upper
+
+    @property
+    def width(self) -> float:
+        return self.upper - self.lower
+
+
+@dataclass(frozen=True)
 class NodeStatistics:
     """Summary of one node's samples; categorical nodes fill `categories` (share by category)."""
 
@@ -306,6 +325,8 @@ class NodeStatistics:
     min: float
     max: float
     categories: Mapping[str, float]
+    mean_interval: Interval | None
+    """The confidence interval of the mean, when the query asked for one."""
 
     DERIVED: ClassVar[Derived] = {"categories": ("categories", lambda m: {c.value: c.share for c in m.categories})}
 
@@ -335,6 +356,37 @@ class SampleResult:
 
     @classmethod
     def from_proto(cls, response: pb.SampleModelResponse) -> SampleResult:
+        return view(cls, response)
+
+
+@dataclass(frozen=True)
+class EffectDecomposition:
+    """The total effect split on shared noise draws: direct + indirect == total, exactly."""
+
+    natural_direct_effect: float
+    natural_indirect_effect: float
+    total_effect: float
+    natural_direct_effect_interval: Interval | None
+    natural_indirect_effect_interval: Interval | None
+    mediators: tuple[str, ...]
+
+    @classmethod
+    def from_proto(cls, message: pb.EffectDecomposition) -> EffectDecomposition:
+        return view(cls, message)
+
+
+@dataclass(frozen=True)
+class EffectEstimate:
+    """An average causal effect, with its interval and decomposition when they were asked for."""
+
+    effect: float
+    num_samples: int
+    interval: Interval | None
+    decomposition: EffectDecomposition | None
+    raw: pb.EstimateEffectResponse
+
+    @classmethod
+    def from_proto(cls, response: pb.EstimateEffectResponse) -> EffectEstimate:
         return view(cls, response)
 
 

@@ -878,6 +878,7 @@ class NodeResult(_message.Message):
     NUM_TEST_ROWS_FIELD_NUMBER: _builtins.int
     QUALITY_FIELD_NUMBER: _builtins.int
     QUALITY_STEPS_FIELD_NUMBER: _builtins.int
+    CATEGORIES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The node name."""
     r2: _builtins.float
@@ -918,6 +919,10 @@ class NodeResult(_message.Message):
     def quality_steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___QualityStep]:
         """Each quality the node was selected at, in order, with its held-out R² there: one entry unless it escalated."""
 
+    @_builtins.property
+    def categories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For bool and string nodes, the categories seen in the node's rows, sorted: the values an intervention may set."""
+
     def __init__(
         self,
         *,
@@ -937,10 +942,11 @@ class NodeResult(_message.Message):
         num_test_rows: _builtins.int = ...,
         quality: Global___Quality.ValueType = ...,
         quality_steps: _abc.Iterable[Global___QualityStep] | None = ...,
+        categories: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "r2", b"r2", "screening_r2", b"screening_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "candidates", b"candidates", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "num_test_rows", b"num_test_rows", "num_train_rows", b"num_train_rows", "parents", b"parents", "quality", b"quality", "quality_steps", b"quality_steps", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection", "selection_metric", b"selection_metric", "selection_note", b"selection_note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "candidates", b"candidates", "categories", b"categories", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "num_test_rows", b"num_test_rows", "num_train_rows", b"num_train_rows", "parents", b"parents", "quality", b"quality", "quality_steps", b"quality_steps", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection", "selection_metric", b"selection_metric", "selection_note", b"selection_note"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -1668,22 +1674,64 @@ class DeleteModelResponse(_message.Message):
 Global___DeleteModelResponse: _TypeAlias = DeleteModelResponse  # noqa: Y015
 
 @_typing.final
+class Value(_message.Message):
+    """Value is one cell of a node's type: a number, a whole number, a flag or a category."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOUBLE_VALUE_FIELD_NUMBER: _builtins.int
+    INT64_VALUE_FIELD_NUMBER: _builtins.int
+    BOOL_VALUE_FIELD_NUMBER: _builtins.int
+    STRING_VALUE_FIELD_NUMBER: _builtins.int
+    double_value: _builtins.float
+    """For double nodes (int64 nodes take it when it is whole)."""
+    int64_value: _builtins.int
+    """For int64 nodes (double nodes take it too)."""
+    bool_value: _builtins.bool
+    """For bool nodes."""
+    string_value: _builtins.str
+    """For string nodes: one of the node's categories (NodeResult.categories)."""
+    def __init__(
+        self,
+        *,
+        double_value: _builtins.float = ...,
+        int64_value: _builtins.int = ...,
+        bool_value: _builtins.bool = ...,
+        string_value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bool_value", b"bool_value", "double_value", b"double_value", "int64_value", b"int64_value", "kind", b"kind", "string_value", b"string_value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bool_value", b"bool_value", "double_value", b"double_value", "int64_value", b"int64_value", "kind", b"kind", "string_value", b"string_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["double_value", "int64_value", "bool_value", "string_value"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___Value: _TypeAlias = Value  # noqa: Y015
+
+@_typing.final
 class HardIntervention(_message.Message):
     """HardIntervention sets a node to a constant: do(X = value)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     VALUE_FIELD_NUMBER: _builtins.int
+    TYPED_VALUE_FIELD_NUMBER: _builtins.int
     value: _builtins.float
-    """The value the node is set to."""
+    """The value the node is set to, for numeric nodes; ignored when typed_value is set."""
+    @_builtins.property
+    def typed_value(self) -> Global___Value:
+        """The value in the node's own type; needed for bool and string nodes."""
+
     def __init__(
         self,
         *,
         value: _builtins.float = ...,
+        typed_value: Global___Value | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["typed_value", b"typed_value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["typed_value", b"typed_value", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1787,6 +1835,8 @@ class SampleModelRequest(_message.Message):
     NUM_SAMPLES_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
     INCLUDE_SAMPLES_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_LEVEL_FIELD_NUMBER: _builtins.int
+    NUM_BOOTSTRAP_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     num_samples: _builtins.int
@@ -1795,6 +1845,10 @@ class SampleModelRequest(_message.Message):
     """The seed for sampling; default 42."""
     include_samples: _builtins.bool
     """Whether to return the samples themselves as well as their statistics."""
+    confidence_level: _builtins.float
+    """The confidence level of each numeric node's mean_interval, in (0, 1); 0 means no intervals."""
+    num_bootstrap: _builtins.int
+    """How many bootstrap refits the intervals use; 0 means 100."""
     @_builtins.property
     def interventions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Intervention]:
         """The interventions; none means observational sampling."""
@@ -1812,16 +1866,52 @@ class SampleModelRequest(_message.Message):
         num_samples: _builtins.int = ...,
         seed: _builtins.int | None = ...,
         include_samples: _builtins.bool = ...,
+        confidence_level: _builtins.float = ...,
+        num_bootstrap: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "include_samples", b"include_samples", "interventions", b"interventions", "model_id", b"model_id", "nodes", b"nodes", "num_samples", b"num_samples", "seed", b"seed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "confidence_level", b"confidence_level", "include_samples", b"include_samples", "interventions", b"interventions", "model_id", b"model_id", "nodes", b"nodes", "num_bootstrap", b"num_bootstrap", "num_samples", b"num_samples", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
 
 Global___SampleModelRequest: _TypeAlias = SampleModelRequest  # noqa: Y015
+
+@_typing.final
+class Interval(_message.Message):
+    """Interval is a bootstrap confidence interval: refits of the model's own mechanisms on resampled rows."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOWER_FIELD_NUMBER: _builtins.int
+    UPPER_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_LEVEL_FIELD_NUMBER: _builtins.int
+    NUM_BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    lower: _builtins.float
+    """The lower bound."""
+    upper: _builtins.float
+    """The upper bound."""
+    confidence_level: _builtins.float
+    """The confidence level it was computed at, in (0, 1)."""
+    num_bootstrap: _builtins.int
+    """How many bootstrap refits it rests on."""
+    def __init__(
+        self,
+        *,
+        lower: _builtins.float = ...,
+        upper: _builtins.float = ...,
+        confidence_level: _builtins.float = ...,
+        num_bootstrap: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence_level", b"confidence_level", "lower", b"lower", "num_bootstrap", b"num_bootstrap", "upper", b"upper"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Interval: _TypeAlias = Interval  # noqa: Y015
 
 @_typing.final
 class CategoryShare(_message.Message):
@@ -1864,6 +1954,7 @@ class NodeStatistics(_message.Message):
     MIN_FIELD_NUMBER: _builtins.int
     MAX_FIELD_NUMBER: _builtins.int
     CATEGORIES_FIELD_NUMBER: _builtins.int
+    MEAN_INTERVAL_FIELD_NUMBER: _builtins.int
     node: _builtins.str
     """The node."""
     mean: _builtins.float
@@ -1884,6 +1975,10 @@ class NodeStatistics(_message.Message):
     def categories(self) -> _containers.RepeatedCompositeFieldContainer[Global___CategoryShare]:
         """For categorical nodes, the share of each category; the numeric fields are then zero."""
 
+    @_builtins.property
+    def mean_interval(self) -> Global___Interval:
+        """The confidence interval of the mean, when the request asked for one; unset for string nodes."""
+
     def __init__(
         self,
         *,
@@ -1896,10 +1991,11 @@ class NodeStatistics(_message.Message):
         min: _builtins.float = ...,
         max: _builtins.float = ...,
         categories: _abc.Iterable[Global___CategoryShare] | None = ...,
+        mean_interval: Global___Interval | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mean_interval", b"mean_interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories", "max", b"max", "mean", b"mean", "min", b"min", "node", b"node", "q05", b"q05", "q50", b"q50", "q95", b"q95", "std", b"std"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories", "max", b"max", "mean", b"mean", "mean_interval", b"mean_interval", "min", b"min", "node", b"node", "q05", b"q05", "q50", b"q50", "q95", b"q95", "std", b"std"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1947,7 +2043,7 @@ Global___SampleModelResponse: _TypeAlias = SampleModelResponse  # noqa: Y015
 
 @_typing.final
 class EstimateEffectRequest(_message.Message):
-    """EstimateEffectRequest asks for E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]."""
+    """EstimateEffectRequest asks for E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]; for a bool or string target, the change in P(target = target_category)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1958,6 +2054,12 @@ class EstimateEffectRequest(_message.Message):
     REFERENCE_VALUE_FIELD_NUMBER: _builtins.int
     NUM_SAMPLES_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    ALTERNATIVE_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    TARGET_CATEGORY_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_LEVEL_FIELD_NUMBER: _builtins.int
+    NUM_BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    DECOMPOSE_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     treatment: _builtins.str
@@ -1965,13 +2067,29 @@ class EstimateEffectRequest(_message.Message):
     target: _builtins.str
     """The node whose mean changes."""
     alternative_value: _builtins.float
-    """The treatment value of the alternative intervention."""
+    """The treatment value of the alternative intervention, for a numeric treatment; ignored when alternative is set."""
     reference_value: _builtins.float
-    """The treatment value of the reference intervention."""
+    """The treatment value of the reference intervention, for a numeric treatment; ignored when reference is set."""
     num_samples: _builtins.int
     """How many samples to draw for each intervention; 0 means 10000."""
     seed: _builtins.int
     """The seed for sampling; default 42."""
+    target_category: _builtins.str
+    """For a string target, the category whose probability changes; for a bool target, empty or "true" or "false" (default "true")."""
+    confidence_level: _builtins.float
+    """The confidence level of the intervals, in (0, 1); 0 means no intervals."""
+    num_bootstrap: _builtins.int
+    """How many bootstrap refits the intervals use; 0 means 100."""
+    decompose: _builtins.bool
+    """Whether to split the effect into its natural direct and indirect parts."""
+    @_builtins.property
+    def alternative(self) -> Global___Value:
+        """The alternative treatment value in the treatment's own type; needed for bool and string treatments."""
+
+    @_builtins.property
+    def reference(self) -> Global___Value:
+        """The reference treatment value in the treatment's own type; needed for bool and string treatments."""
+
     def __init__(
         self,
         *,
@@ -1982,10 +2100,16 @@ class EstimateEffectRequest(_message.Message):
         reference_value: _builtins.float = ...,
         num_samples: _builtins.int = ...,
         seed: _builtins.int | None = ...,
+        alternative: Global___Value | None = ...,
+        reference: Global___Value | None = ...,
+        target_category: _builtins.str = ...,
+        confidence_level: _builtins.float = ...,
+        num_bootstrap: _builtins.int = ...,
+        decompose: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "alternative", b"alternative", "reference", b"reference", "seed", b"seed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "alternative_value", b"alternative_value", "model_id", b"model_id", "num_samples", b"num_samples", "reference_value", b"reference_value", "seed", b"seed", "target", b"target", "treatment", b"treatment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "alternative", b"alternative", "alternative_value", b"alternative_value", "confidence_level", b"confidence_level", "decompose", b"decompose", "model_id", b"model_id", "num_bootstrap", b"num_bootstrap", "num_samples", b"num_samples", "reference", b"reference", "reference_value", b"reference_value", "seed", b"seed", "target", b"target", "target_category", b"target_category", "treatment", b"treatment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
@@ -2001,23 +2125,83 @@ class EstimateEffectResponse(_message.Message):
 
     EFFECT_FIELD_NUMBER: _builtins.int
     NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    DECOMPOSITION_FIELD_NUMBER: _builtins.int
     effect: _builtins.float
     """The estimated average causal effect."""
     num_samples: _builtins.int
     """The samples drawn for each intervention."""
+    @_builtins.property
+    def interval(self) -> Global___Interval:
+        """The confidence interval of the effect, when the request asked for one."""
+
+    @_builtins.property
+    def decomposition(self) -> Global___EffectDecomposition:
+        """The natural direct and indirect effects, when the request asked to decompose."""
+
     def __init__(
         self,
         *,
         effect: _builtins.float = ...,
         num_samples: _builtins.int = ...,
+        interval: Global___Interval | None = ...,
+        decomposition: Global___EffectDecomposition | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decomposition", b"decomposition", "interval", b"interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["effect", b"effect", "num_samples", b"num_samples"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decomposition", b"decomposition", "effect", b"effect", "interval", b"interval", "num_samples", b"num_samples"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EstimateEffectResponse: _TypeAlias = EstimateEffectResponse  # noqa: Y015
+
+@_typing.final
+class EffectDecomposition(_message.Message):
+    """EffectDecomposition splits a total effect along the paths from treatment to target, on shared noise draws."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NATURAL_DIRECT_EFFECT_FIELD_NUMBER: _builtins.int
+    NATURAL_INDIRECT_EFFECT_FIELD_NUMBER: _builtins.int
+    TOTAL_EFFECT_FIELD_NUMBER: _builtins.int
+    NATURAL_DIRECT_EFFECT_INTERVAL_FIELD_NUMBER: _builtins.int
+    NATURAL_INDIRECT_EFFECT_INTERVAL_FIELD_NUMBER: _builtins.int
+    MEDIATORS_FIELD_NUMBER: _builtins.int
+    natural_direct_effect: _builtins.float
+    """E[Y(a, M(b))] - E[Y(b, M(b))]: the effect with every mediator held at its reference-world value."""
+    natural_indirect_effect: _builtins.float
+    """E[Y(a, M(a))] - E[Y(a, M(b))]: the effect that passes through the mediators."""
+    total_effect: _builtins.float
+    """E[Y(a)] - E[Y(b)] on the same draws: exactly the sum of the two parts."""
+    @_builtins.property
+    def natural_direct_effect_interval(self) -> Global___Interval:
+        """The interval of the direct effect, when the request asked for one."""
+
+    @_builtins.property
+    def natural_indirect_effect_interval(self) -> Global___Interval:
+        """The interval of the indirect effect, when the request asked for one."""
+
+    @_builtins.property
+    def mediators(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The mediators: every node on a directed path from treatment to target, in the model's node order."""
+
+    def __init__(
+        self,
+        *,
+        natural_direct_effect: _builtins.float = ...,
+        natural_indirect_effect: _builtins.float = ...,
+        total_effect: _builtins.float = ...,
+        natural_direct_effect_interval: Global___Interval | None = ...,
+        natural_indirect_effect_interval: Global___Interval | None = ...,
+        mediators: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["natural_direct_effect_interval", b"natural_direct_effect_interval", "natural_indirect_effect_interval", b"natural_indirect_effect_interval"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mediators", b"mediators", "natural_direct_effect", b"natural_direct_effect", "natural_direct_effect_interval", b"natural_direct_effect_interval", "natural_indirect_effect", b"natural_indirect_effect", "natural_indirect_effect_interval", b"natural_indirect_effect_interval", "total_effect", b"total_effect"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EffectDecomposition: _TypeAlias = EffectDecomposition  # noqa: Y015
 
 @_typing.final
 class CounterfactualRequest(_message.Message):

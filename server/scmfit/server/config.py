@@ -44,6 +44,10 @@ class Limits:
     """An upload that sends nothing for this long is ended with DEADLINE_EXCEEDED."""
     max_abs_value: float = 1e30
     """Larger magnitudes are refused: scikit-learn's tree models cast features to float32 (max 3.4e38)."""
+    max_bootstrap: int = 1000
+    """The most bootstrap refits one interval may ask for."""
+    max_replica_bytes: int = 512 * 1024 * 1024
+    """The memory kept bootstrap refits may take, over every model; the least recently used go first."""
 
 
 @dataclass(frozen=True)

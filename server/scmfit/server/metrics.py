@@ -38,6 +38,10 @@ class Metrics:
         self.worker_stalls = Counter(
             "scmfit_worker_stalls", "Workers killed because their heartbeat stopped.", registry=self.registry
         )
+        self.bootstrap_refits = Counter(
+            "scmfit_bootstrap_refits", "Bootstrap replicas refitted for intervals (kept ones are not counted again).",
+            registry=self.registry,
+        )  # fmt: skip
         self.warm_workers = Gauge("scmfit_warm_workers", "Workers warm, alive and beating.", registry=self.registry)
         self.registry_models = Gauge("scmfit_registry_models", "Stored models.", registry=self.registry)
         self.registry_bytes = Gauge(

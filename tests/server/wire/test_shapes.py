@@ -31,7 +31,7 @@ from scmfit.server.domain.fit import (
     Stage,
     ValidationSummary,
 )
-from scmfit.server.domain.query import QUERY_KINDS, CategoryShare, NodeStatistics, SampleOutcome
+from scmfit.server.domain.query import QUERY_KINDS, CategoryShare, Interval, NodeStatistics, SampleOutcome
 from scmfit.server.domain.settings import FitSettings, MissingValues, Quality, Selection
 from scmfit.server.wire import encode
 from scmfit.v1 import causal_model_service_pb2 as pb
@@ -52,6 +52,7 @@ NODE = NodeResult(
     num_test_rows=20,
     quality=Quality.BETTER,
     quality_steps=(QualityStep(Quality.GOOD, 0.6), QualityStep(Quality.BETTER, 0.9)),
+    categories=("a", "b"),
 )
 OUTCOME = FitOutcome(
     status=FitStatus.SUCCESS,
@@ -140,7 +141,9 @@ def test_every_domain_field_travels_or_is_named_internal(
 def test_a_progress_event_and_a_sample_answer_fill_every_field() -> None:
     progress = encode.progress_response(Progress(Stage.FITTING, "X", 1, 3), 0.5).progress
     assert unset(progress, set()) == set()
-    statistics = NodeStatistics("S", 1.0, 2.0, 3.0, 4.0, 5.0, 0.5, 9.0, (CategoryShare("a", 1.0),))
+    statistics = NodeStatistics(
+        "S", 1.0, 2.0, 3.0, 4.0, 5.0, 0.5, 9.0, (CategoryShare("a", 1.0),), Interval(0.5, 1.5, 0.95, 100)
+    )
     outcome = SampleOutcome((statistics,), {"S": np.array(["a"], dtype=object)}, 1)
     response = encode.answer_response(pb.SampleModelResponse, outcome, {"S": ColumnType.STRING}, 0.25)
     assert unset(response, set()) == set()

@@ -87,13 +87,15 @@ class QueryNotSupportedError(ScmfitServerError):
 
     code: ClassVar[str] = "FAILED_PRECONDITION"
 
-    def __init__(self, subject: str, reason: str) -> None:
+    def __init__(self, subject: str, reason: str, kind: str = "NOT_INVERTIBLE") -> None:
         self.subject = subject
         self.reason = reason
+        self.kind = kind
+        """The google.rpc PreconditionFailure type."""
         super().__init__(reason)
 
-    def __reduce__(self) -> tuple[type[QueryNotSupportedError], tuple[str, str]]:
-        return (type(self), (self.subject, self.reason))
+    def __reduce__(self) -> tuple[type[QueryNotSupportedError], tuple[str, str, str]]:
+        return (type(self), (self.subject, self.reason, self.kind))
 
 
 class ResultOutOfRangeError(ScmfitServerError):
@@ -127,6 +129,12 @@ class ServerBusyError(ScmfitServerError):
 
     def __reduce__(self) -> tuple[type[ServerBusyError], tuple[int, int, float, str, str]]:
         return (type(self), (self.active, self.queued, self.retry_after_seconds, self.what, self.limit_names))
+
+
+class ReplicaBudgetError(ScmfitServerError):
+    """One model's bootstrap refits would not fit in the memory the server keeps for them."""
+
+    code: ClassVar[str] = "RESOURCE_EXHAUSTED"
 
 
 class DeadlineError(ScmfitServerError):

@@ -184,6 +184,8 @@ class NodeResult:
     quality: Quality | None = None
     """The quality the kept model was selected at; None until the task sets it."""
     quality_steps: tuple[QualityStep, ...] = ()
+    categories: tuple[str, ...] = ()
+    """For bool and string nodes, the categories seen in the node's rows, sorted."""
 
 
 class FitStatus(Enum):
@@ -250,6 +252,45 @@ class NodeFit:
     mechanism: bytes
     seconds: Mapping[Stage, float]
     selection_rows: int
+    refitted: bool = False
+    """Whether the stored mechanism was refitted on every row (config.refit_on_all_rows)."""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The fit's split, decided once: row indices for training and for held-out scoring, and the masks of
+    missing cells (MISSING_VALUES_PER_NODE), so each node keeps only the rows where it and its parents
+    are all present."""
+
+    train: np.ndarray
+    held_out: np.ndarray
+    missing: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def of(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The training and held-out rows where every named column is present."""
+        if not any(name in self.missing for name in names):
+            return self.train, self.held_out
+        present = present_rows(names, self.missing, len(self.train) + len(self.held_out))
+        return self.train[present[self.train]], self.held_out[present[self.held_out]]
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The rows each stored mechanism was fitted on, kept so that bootstrap refits can resample them."""
+
+    columns: Mapping[str, np.ndarray]
+    rows: Rows
+    refitted: frozenset[str]
+    """Nodes whose mechanism was refitted on every present row; the others were fitted on the training split."""
+
+    @property
+    def num_rows(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def fitted_on(self, node: str, parents: Sequence[str]) -> np.ndarray:
+        """The row indices `node`'s stored mechanism was fitted on."""
+        train, held_out = self.rows.of((*parents, node))
+        return np.concatenate([train, held_out]) if node in self.refitted else train
 
 
 @dataclass(frozen=True)
@@ -263,3 +304,5 @@ class ModelBundle:
     edges: tuple[tuple[str, str], ...]
     kinds: Mapping[str, ColumnType]
     mechanisms: Mapping[str, bytes]
+    training: TrainingRows | None = None
+    """None in models stored before training rows were kept: they answer no interval question."""

@@ -10,7 +10,7 @@ the function that computes it. Adding a query needs no edit here beyond its two 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated, ClassVar, Protocol, TypeVar
 
@@ -32,13 +32,17 @@ class InterventionKind(Enum):
     SCALE = "scale"
 
 
+Scalar = float | int | bool | str
+"""One cell in a node's own type: a hard intervention on a bool or string node sets one of these."""
+
+
 @dataclass(frozen=True)
 class InterventionSpec:
-    """do(node = value), node := node + value, or node := node * value."""
+    """do(node = value), node := node + value, or node := node * value (numeric nodes only)."""
 
     node: str
     kind: InterventionKind
-    value: float
+    value: Scalar
 
 
 # How a request field is read: the markers below, in `Annotated[...]`, name the check the wire applies.
@@ -75,7 +79,28 @@ class Magnitude:
 
 @dataclass(frozen=True)
 class Interventions:
-    """Interventions on distinct numeric nodes of the model."""
+    """Interventions on distinct nodes of the model; shift and scale on numeric nodes only."""
+
+
+@dataclass(frozen=True)
+class TypedValue:
+    """A value of the type of the node named by the request's `node_field`: the typed `Value` when set,
+    else the double field `fallback`, which only numeric nodes take."""
+
+    node_field: str
+    fallback: str
+
+
+@dataclass(frozen=True)
+class Level:
+    """A confidence level: 0 means none asked; otherwise in (0, 1)."""
+
+
+@dataclass(frozen=True)
+class BootstrapCount:
+    """0 means `default`; at most the server's max_bootstrap."""
+
+    default: int
 
 
 @dataclass(frozen=True)
@@ -117,6 +142,22 @@ class ModelFacts:
     kinds: Mapping[str, ColumnType]
     parents: Mapping[str, tuple[str, ...]]
     """Each node's parents, sorted by name as DoWhy orders them."""
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each string node's categories as fitted; absent for models fitted before they were recorded."""
+
+    def descendants(self, node: str) -> set[str]:
+        children: dict[str, list[str]] = {}
+        for child, parents in self.parents.items():
+            for parent in parents:
+                children.setdefault(parent, []).append(child)
+        found: set[str] = set()
+        stack = [node]
+        while stack:
+            for child in children.get(stack.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    stack.append(child)
+        return found
 
 
 @query("SampleModel", oversize_field="include_samples")
@@ -130,6 +171,8 @@ class SampleQuery:
     num_samples: Annotated[int, SampleCount(1000)]
     seed: Annotated[int, Seed()]
     include_samples: bool
+    confidence_level: Annotated[float, Level()]
+    num_bootstrap: Annotated[int, BootstrapCount(100)]
 
     MIN_WIRE_BYTES: ClassVar[Mapping[ColumnType, int]] = {
         ColumnType.DOUBLE: 8,
@@ -168,20 +211,79 @@ class SampleQuery:
 @query("EstimateEffect")
 @dataclass(frozen=True)
 class EffectQuery:
-    """E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]."""
+    """E[target | do(treatment = alternative)] - E[target | do(treatment = reference)]; for a bool or
+    string target, the change in P(target = target_category)."""
 
     model_id: str
-    treatment: Annotated[str, Node(numeric=True)]
-    target: Annotated[str, Node(numeric=True)]
+    treatment: Annotated[str, Node()]
+    target: Annotated[str, Node()]
     alternative_value: Annotated[float, Magnitude()]
     reference_value: Annotated[float, Magnitude()]
     num_samples: Annotated[int, SampleCount(10_000)]
     seed: Annotated[int, Seed()]
+    alternative: Annotated[Scalar, TypedValue("treatment", "alternative_value")]
+    reference: Annotated[Scalar, TypedValue("treatment", "reference_value")]
+    target_category: str
+    confidence_level: Annotated[float, Level()]
+    num_bootstrap: Annotated[int, BootstrapCount(100)]
+    decompose: bool
 
     def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
         if self.treatment and self.treatment == self.target:
             return [FieldViolation("target", "the target must differ from the treatment")]
+        if self.decompose and self.target not in model.descendants(self.treatment):
+            return [
+                FieldViolation(
+                    "decompose",
+                    f"no directed path leads from {self.treatment!r} to {self.target!r}: there is no effect to split",
+                )
+            ]
+        return self._category_problems(model)
+
+    def _category_problems(self, model: ModelFacts) -> list[FieldViolation]:
+        kind = model.kinds[self.target]
+        if kind is ColumnType.STRING:
+            known = model.categories.get(self.target, ())
+            if not self.target_category:
+                return [
+                    FieldViolation(
+                        "target_category",
+                        f"target {self.target!r} is a string node: name the category whose probability changes"
+                        + (f", one of {', '.join(map(repr, known))}" if known else ""),
+                    )
+                ]
+            if known and self.target_category not in known:
+                return [
+                    FieldViolation(
+                        "target_category",
+                        f"{self.target_category!r} is not a category of {self.target!r}; "
+                        f"it has {', '.join(map(repr, known))}",
+                    )
+                ]
+        elif kind is ColumnType.BOOL:
+            if self.target_category not in ("", "true", "false"):
+                return [
+                    FieldViolation(
+                        "target_category", f"target {self.target!r} is bool: use 'true', 'false' or leave it empty"
+                    )
+                ]
+        elif self.target_category:
+            return [
+                FieldViolation(
+                    "target_category", f"target {self.target!r} is {kind.value}: its mean changes, so leave this empty"
+                )
+            ]
         return []
+
+    def indicator(self, kind: ColumnType) -> Callable[[np.ndarray], np.ndarray] | None:
+        """What the target's mean is taken of: None for a numeric target, else membership of the category."""
+        if kind is ColumnType.STRING:
+            category = self.target_category
+            return lambda values: np.asarray(values).astype(str) == category
+        if kind is ColumnType.BOOL:
+            wanted = self.target_category != "false"
+            return lambda values: np.asarray(values, dtype=bool) == wanted
+        return None
 
 
 @query("Counterfactual", oversize_field="observed")
@@ -218,6 +320,24 @@ class ArrowStrengthQuery:
         return []
 
 
+@dataclass(frozen=True)
+class RefitQuery:
+    """Not an RPC: bootstrap replicas `start` to `stop` of a model, which an interval question needs once."""
+
+    model_id: str
+    start: int
+    stop: int
+
+    def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
+        return []
+
+
+@dataclass(frozen=True)
+class RefitOutcome:
+    replicas: tuple[bytes, ...]
+    """Each replica's refitted mechanisms, pickled by the worker: {node: mechanism}."""
+
+
 class Query(Protocol):
     """What every registered query type has: the model it asks, and its checks beyond single fields."""
 
@@ -227,6 +347,16 @@ class Query(Protocol):
     def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
         """Violations across fields, or against the model and the server's limits."""
         ...
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A bootstrap percentile interval."""
+
+    lower: float
+    upper: float
+    confidence_level: float
+    num_bootstrap: int
 
 
 @dataclass(frozen=True)
@@ -250,6 +380,7 @@ class NodeStatistics:
     min: float = 0.0
     max: float = 0.0
     categories: tuple[CategoryShare, ...] = ()
+    mean_interval: Interval | None = None
 
 
 @dataclass(frozen=True)
@@ -261,9 +392,21 @@ class SampleOutcome:
 
 
 @dataclass(frozen=True)
+class EffectDecomposition:
+    natural_direct_effect: float
+    natural_indirect_effect: float
+    total_effect: float
+    mediators: tuple[str, ...]
+    natural_direct_effect_interval: Interval | None = None
+    natural_indirect_effect_interval: Interval | None = None
+
+
+@dataclass(frozen=True)
 class EffectOutcome:
     effect: float
     num_samples: int
+    interval: Interval | None = None
+    decomposition: EffectDecomposition | None = None
 
 
 @dataclass(frozen=True)

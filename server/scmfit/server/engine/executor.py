@@ -97,10 +97,12 @@ class FitExecutor(Protocol):
 
     def submit(self, job: FitJob) -> FitRun: ...
 
-    def submit_query(self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True) -> QueryRun:
+    def submit_query(
+        self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True, replicas: tuple[bytes, ...] = ()
+    ) -> QueryRun:
         """`model_bytes` is called only when the worker that takes the query does not hold the model;
         an urgent query goes to a reserved query worker first, then to a fit worker within the share
-        that fits keep (see BoundedDispatch)."""
+        that fits keep (see BoundedDispatch). `replicas` are the model's bootstrap refits an interval uses."""
         ...
 
     def close(self) -> None: ...
@@ -377,8 +379,16 @@ class _QueryRun:
     few MB costs milliseconds.
     """
 
-    def __init__(self, pool: QueryPool, query: Query, model_bytes: Callable[[], bytes], urgent: bool) -> None:
+    def __init__(
+        self,
+        pool: QueryPool,
+        query: Query,
+        model_bytes: Callable[[], bytes],
+        urgent: bool,
+        replicas: tuple[bytes, ...] = (),
+    ) -> None:
         self._pool = pool
+        self._replicas = replicas
         self._query = query
         self._model_bytes = model_bytes
         self._urgent = urgent
@@ -387,7 +397,7 @@ class _QueryRun:
         blob = model_bytes()
         inline = blob if len(blob) <= INLINE_MODEL_BYTES else None
         self._future: concurrent.futures.Future[QueryOutcome] = pool.schedule(
-            worker.run_query, lambda: query, inline, urgent=urgent
+            worker.run_query, lambda: query, inline, replicas, urgent=urgent
         )
 
     def outcome(self) -> QueryOutcome:
@@ -400,7 +410,7 @@ class _QueryRun:
             if self._cancelled:
                 raise FitCancelledError("the call was cancelled")
             self._future = self._pool.schedule(
-                worker.run_query, lambda: self._query, self._model_bytes(), urgent=self._urgent
+                worker.run_query, lambda: self._query, self._model_bytes(), self._replicas, urgent=self._urgent
             )
         resent: QueryOutcome = _result_of(self._future)
         return resent
@@ -523,10 +533,12 @@ class ProcessFitExecutor:
             raise ShuttingDownError("the server is shutting down")
         return NodeParallelFitRun(self, job)
 
-    def submit_query(self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True) -> QueryRun:
+    def submit_query(
+        self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True, replicas: tuple[bytes, ...] = ()
+    ) -> QueryRun:
         if self._closed.is_set():
             raise ShuttingDownError("the server is shutting down")
-        return _QueryRun(self, query, model_bytes, urgent)
+        return _QueryRun(self, query, model_bytes, urgent, replicas)
 
     def close(self) -> None:
         """Stops the workers (killing any still running) and the link; idempotent."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import pickle
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -23,8 +23,9 @@ from scmfit.server.domain.fit import (
     NodeFit,
     NodeTask,
     Progress,
+    Rows,
     Stage,
-    present_rows,
+    TrainingRows,
 )
 from scmfit.server.domain.identity import library_version
 from scmfit.server.domain.settings import FitSettings
@@ -57,24 +58,6 @@ class NodeSpec:
     kinds: Mapping[str, ColumnType]
     settings: FitSettings
     seed: int
-
-
-@dataclass(frozen=True)
-class Rows:
-    """The fit's split, decided once: row indices for training and for held-out scoring, and the masks of
-    missing cells (MISSING_VALUES_PER_NODE), so each node keeps only the rows where it and its parents
-    are all present."""
-
-    train: np.ndarray
-    held_out: np.ndarray
-    missing: Mapping[str, np.ndarray] = field(default_factory=dict)
-
-    def of(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """The training and held-out rows where every named column is present."""
-        if not any(name in self.missing for name in names):
-            return self.train, self.held_out
-        present = present_rows(names, self.missing, len(self.train) + len(self.held_out))
-        return self.train[present[self.train]], self.held_out[present[self.held_out]]
 
 
 def node_specs(job: FitJob) -> list[NodeSpec]:
@@ -130,6 +113,11 @@ def assemble(job: FitJob, fits: Mapping[str, NodeFit]) -> FitOutcome:
         edges=job.edges,
         kinds=dict(job.kinds),
         mechanisms={name: fits[name].mechanism for name in job.nodes},
+        training=TrainingRows(
+            columns=dict(job.columns),
+            rows=split_rows(job),
+            refitted=frozenset(name for name in job.nodes if fits[name].refitted),
+        ),
     )
     num_test = held_out_rows(job.num_rows, job.settings.test_fraction)
     return FitOutcome(

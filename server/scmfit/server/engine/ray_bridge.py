@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from scmfit.server.domain.errors import FitFailedError, WorkerLostError
-from scmfit.server.domain.fit import NodeFit
-from scmfit.server.engine.plan import NodeSpec, Rows
+from scmfit.server.domain.fit import NodeFit, Rows
+from scmfit.server.engine.plan import NodeSpec
 from scmfit.server.engine.ray_address import unreachable
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

@@ -214,8 +214,10 @@ class RayFitExecutor:
             raise ShuttingDownError("the server is shutting down")
         return NodeParallelFitRun(self, job)
 
-    def submit_query(self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True) -> QueryRun:
-        return self._local.submit_query(query, model_bytes, urgent)
+    def submit_query(
+        self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True, replicas: tuple[bytes, ...] = ()
+    ) -> QueryRun:
+        return self._local.submit_query(query, model_bytes, urgent, replicas)
 
     def close(self) -> None:
         """Stops this server's tasks on the cluster and its driver; the cluster itself keeps running."""

@@ -85,10 +85,12 @@ def _warm_up_job() -> FitJob:
     )
 
 
-def run_query(query: Query, blob: bytes | None) -> QueryOutcome:
+def run_query(query: Query, blob: bytes | None, replicas: tuple[bytes, ...] = ()) -> QueryOutcome:
     """Raises ModelNotLoadedError when this worker lacks the model and no blob was sent."""
     from scmfit.server.fitting import answers
     from scmfit.server.fitting import cache as fitted
 
     model = fitted.load(query.model_id, blob)
+    if replicas:
+        model = fitted.with_replicas(query.model_id, model, replicas)
     return answers.answer(model, query)

@@ -5,10 +5,11 @@ A worker keeps the models it has been sent, so repeated queries neither resend n
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -17,7 +18,7 @@ from dowhy.gcm.causal_models import PARENTS_DURING_FIT
 from dowhy.graph import get_ordered_predecessors
 
 from scmfit.server.domain.errors import ModelNotLoadedError
-from scmfit.server.domain.fit import ColumnType, ModelBundle
+from scmfit.server.domain.fit import ColumnType, ModelBundle, TrainingRows
 
 CACHE_SIZE = 32
 """Loaded models per worker; a 100,000-row model is a few MB, so this stays well bounded."""
@@ -55,6 +56,9 @@ class FittedModel:
 
     scm: gcm.InvertibleStructuralCausalModel
     kinds: Mapping[str, ColumnType]
+    training: TrainingRows | None = None
+    replicas: tuple[gcm.InvertibleStructuralCausalModel, ...] = ()
+    """Bootstrap refits, when the query asks for an interval: the first `num_bootstrap` of the model's."""
 
 
 def build(bundle: ModelBundle) -> FittedModel:
@@ -66,7 +70,34 @@ def build(bundle: ModelBundle) -> FittedModel:
     for node in bundle.nodes:
         scm.set_causal_mechanism(node, _loads(bundle.mechanisms[node]))
         scm.graph.nodes[node][PARENTS_DURING_FIT] = get_ordered_predecessors(scm.graph, node)
-    return FittedModel(scm=scm, kinds=dict(bundle.kinds))
+    return FittedModel(scm=scm, kinds=dict(bundle.kinds), training=bundle.training)
+
+
+def with_mechanisms(model: FittedModel, mechanisms: Mapping[str, object]) -> gcm.InvertibleStructuralCausalModel:
+    """The model's graph with other fitted mechanisms: a bootstrap replica."""
+    scm = gcm.InvertibleStructuralCausalModel(model.scm.graph.copy())
+    for node, mechanism in mechanisms.items():
+        scm.set_causal_mechanism(node, mechanism)
+        scm.graph.nodes[node][PARENTS_DURING_FIT] = get_ordered_predecessors(scm.graph, node)
+    return scm
+
+
+_replicas: OrderedDict[str, list[gcm.InvertibleStructuralCausalModel]] = OrderedDict()
+
+
+def with_replicas(model_id: str, model: FittedModel, blobs: Sequence[bytes]) -> FittedModel:
+    """The model with its first len(blobs) replicas, unpickled once per worker (replica i is the same
+    bytes for every query: its seed is the model's)."""
+    built = _replicas.setdefault(model_id, [])
+    _replicas.move_to_end(model_id)
+    for blob in blobs[len(built) :]:
+        mechanisms = _loads(blob)
+        if not isinstance(mechanisms, dict):
+            raise TypeError("replica bytes did not hold mechanisms")
+        built.append(with_mechanisms(model, mechanisms))
+    while len(_replicas) > CACHE_SIZE:
+        _replicas.popitem(last=False)
+    return dataclasses.replace(model, replicas=tuple(built[: len(blobs)]))
 
 
 def load(model_id: str, blob: bytes | None) -> FittedModel:

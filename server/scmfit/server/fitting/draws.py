@@ -4,15 +4,17 @@ batches, and samples turned back into each node's own type and statistics."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from scmfit.server.domain.errors import ResultOutOfRangeError
 from scmfit.server.domain.fit import ColumnType
-from scmfit.server.domain.query import CategoryShare, InterventionKind, InterventionSpec, NodeStatistics
+from scmfit.server.domain.query import CategoryShare, Interval, InterventionKind, InterventionSpec, NodeStatistics
 from scmfit.server.fitting.models import INT64_LIMIT
 
-Transform = Callable[[np.ndarray], np.ndarray | float]
+Transform = Callable[[Any], Any]
+"""DoWhy calls an intervention once per cell, with that cell's value."""
 
 SAMPLE_BATCH_CELLS = 2_000_000
 """Draws are made in batches of at most this many cells (samples x model nodes), keeping only the asked
@@ -26,13 +28,29 @@ def batch_sizes(num_samples: int, num_nodes: int) -> list[int]:
 
 
 def transform(spec: InterventionSpec) -> Transform:
-    """Typed interventions become DoWhy's callables here, in the worker; no code travels on the wire."""
+    """Typed interventions become DoWhy's callables here, in the worker; no code travels on the wire.
+    DoWhy applies them cell by cell, so a hard one returns the value itself, in the node's own type."""
     value = spec.value
     if spec.kind is InterventionKind.HARD:
-        return lambda x: np.full_like(x, value, dtype=float)
+        return lambda x: value
+    number = float(value)
     if spec.kind is InterventionKind.SHIFT:
-        return lambda x: x + value
-    return lambda x: x * value
+        return lambda x: x + number
+    return lambda x: x * number
+
+
+def replica_seed(seed: int, index: int) -> int:
+    """The sampling seed of bootstrap replica `index` for a query seeded `seed`: distinct per replica."""
+    return (seed + 1_000_003 * (index + 1)) % 2**32
+
+
+def interval(estimates: Sequence[float], level: float) -> Interval | None:
+    """The bootstrap percentile interval of `estimates` at `level`; None when no interval was asked."""
+    if not level or not estimates:
+        return None
+    tail = (1 - level) / 2
+    lower, upper = np.quantile(np.asarray(estimates, dtype=np.float64), [tail, 1 - tail])
+    return Interval(float(lower), float(upper), level, len(estimates))
 
 
 def interventions(specs: Sequence[InterventionSpec]) -> dict[str, Transform]:

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 from scmfit.server.domain.errors import FitFailedError
 from scmfit.server.domain.fit import (
     Candidate,
+    ColumnType,
     NodeFit,
     NodeResult,
     NodeScore,
@@ -162,6 +163,7 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
     graph.add_node(task.node)
     scm = gcm.InvertibleStructuralCausalModel(graph)
     seconds: dict[Stage, float] = {}
+    refitted = False
     try:
         report(Stage.ASSIGNING, task.node)
         started = time.perf_counter()
@@ -199,6 +201,7 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
             every_row = pd.concat([train, test], ignore_index=True)
             if _refittable(scm.causal_mechanism(task.node), every_row, task):
                 fitting_sampling.fit_causal_model_of_target(scm, task.node, every_row)
+                refitted = True
             seconds[Stage.FITTING] += time.perf_counter() - started
     except (ValueError, RuntimeError, ArithmeticError, TypeError, IndexError, KeyError) as error:
         raise FitFailedError(f"fitting node {task.node!r} failed: {type(error).__name__}: {error}"[:500]) from None
@@ -217,10 +220,22 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         num_test_rows=len(test),
         quality=quality,
         quality_steps=tuple(steps),
+        categories=categories_of(task),
     )
     return NodeFit(
         outcome=outcome,
         mechanism=pickle.dumps(mechanism, protocol=pickle.HIGHEST_PROTOCOL),
         seconds=seconds,
         selection_rows=chosen.rows,
+        refitted=refitted,
     )
+
+
+def categories_of(task: NodeTask) -> tuple[str, ...]:
+    """The categories a bool or string node showed in its rows: what a hard intervention may set it to."""
+    if not task.kinds[task.node].categorical:
+        return ()
+    values = np.concatenate([np.asarray(task.train[task.node]), np.asarray(task.test[task.node])])
+    if task.kinds[task.node] is ColumnType.BOOL:
+        return tuple(sorted({"true" if value else "false" for value in values.tolist()}))
+    return tuple(sorted(set(values.astype(str).tolist())))

@@ -22,9 +22,11 @@ from scmfit.server.domain.errors import FieldViolation, InvalidRequestError
 from scmfit.server.domain.fit import ColumnType
 from scmfit.server.domain.query import (
     DEFAULT_QUERY_SEED,
+    BootstrapCount,
     InterventionKind,
     Interventions,
     InterventionSpec,
+    Level,
     Magnitude,
     ModelFacts,
     Node,
@@ -32,7 +34,9 @@ from scmfit.server.domain.query import (
     Query,
     Rows,
     SampleCount,
+    Scalar,
     Seed,
+    TypedValue,
 )
 from scmfit.server.domain.settings import FIT_RANGES
 from scmfit.server.wire.decode import decode_dataset
@@ -111,6 +115,95 @@ def _read_magnitude(
     return value
 
 
+def _known(node: str, model: ModelFacts) -> str:
+    known = model.categories.get(node, ())
+    return f"; its categories are {', '.join(map(repr, known))}" if known else ""
+
+
+def typed_value(
+    value: pb.Value,
+    fallback: tuple[str, float],
+    node: str,
+    field: str,
+    model: ModelFacts,
+    limits: Limits,
+    found: Violations,
+) -> Scalar:
+    """`value` (or, unset, the double field `fallback`) as a cell of `node`'s type, exactly; never a guess."""
+    kind = model.kinds[node]
+    which = value.WhichOneof("kind")
+    given: Scalar
+    if which is None:
+        if kind.categorical:
+            wanted = "bool_value" if kind is ColumnType.BOOL else "string_value"
+            found.append(
+                FieldViolation(
+                    field,
+                    f"node {node!r} is {kind.value}: set a typed value ({wanted}), not a number{_known(node, model)}",
+                )
+            )
+            return False if kind is ColumnType.BOOL else ""
+        which, given = "double_value", fallback[1]
+        where = fallback[0]
+    else:
+        given = getattr(value, which)
+        where = f"{field}.{which}"
+    if kind is ColumnType.STRING:
+        if which != "string_value":
+            found.append(FieldViolation(where, f"node {node!r} is string: set string_value{_known(node, model)}"))
+            return ""
+        known = model.categories.get(node, ())
+        if known and given not in known:
+            found.append(FieldViolation(where, f"{given!r} is not a category of {node!r}{_known(node, model)}"))
+        return str(given)
+    if kind is ColumnType.BOOL:
+        if which != "bool_value":
+            found.append(FieldViolation(where, f"node {node!r} is bool: set bool_value (true or false)"))
+            return False
+        return bool(given)
+    if which not in ("double_value", "int64_value"):
+        found.append(FieldViolation(where, f"node {node!r} is {kind.value}: set double_value or int64_value"))
+        return 0.0
+    _check_value(where, float(given), limits, found)
+    if kind is ColumnType.INT64:
+        if which == "double_value" and not float(given).is_integer():
+            found.append(FieldViolation(where, f"node {node!r} is int64: {given!r} is not a whole number"))
+            return 0
+        return int(given)
+    return float(given)
+
+
+def _read_typed(
+    marker: TypedValue, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations
+) -> Scalar:
+    node: str = getattr(request, marker.node_field)
+    if node not in model.kinds:
+        return 0.0  # the node's own field reports it
+    fallback = (marker.fallback, getattr(request, marker.fallback))
+    return typed_value(getattr(request, name), fallback, node, name, model, limits, found)
+
+
+def _read_level(
+    marker: Level, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations
+) -> float:
+    value: float = getattr(request, name)
+    if value != 0 and not (0 < value < 1):
+        found.append(FieldViolation(name, f"must be in (0, 1), such as 0.95, or 0 for no interval; got {value:g}"))
+    return value
+
+
+def _read_bootstrap(
+    marker: BootstrapCount, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations
+) -> int:
+    value: int = getattr(request, name)
+    count = marker.default if value == 0 else value
+    if count > limits.max_bootstrap:
+        found.append(FieldViolation(name, f"{count} exceeds the server limit max_bootstrap={limits.max_bootstrap}"))
+    elif count < 2:
+        found.append(FieldViolation(name, "an interval needs at least 2 bootstrap refits"))
+    return count
+
+
 _KINDS = {
     "hard": (InterventionKind.HARD, "value"),
     "shift": (InterventionKind.SHIFT, "by"),
@@ -141,9 +234,15 @@ def _read_interventions(
             found.append(FieldViolation(f"{where}.kind", "set one of hard, shift or scale"))
             continue
         kind, value_field = _KINDS[which]
-        value = float(getattr(getattr(message, which), value_field))
-        _check_value(f"{where}.{which}.{value_field}", value, limits, found)
-        _numeric(message.node, model.kinds, f"{where}.{which}", found)
+        detail = getattr(message, which)
+        if kind is InterventionKind.HARD:
+            fallback = (f"{where}.hard.value", detail.value)
+            field = f"{where}.hard.typed_value"
+            value: Scalar = typed_value(detail.typed_value, fallback, message.node, field, model, limits, found)
+        else:
+            value = float(getattr(detail, value_field))
+            _check_value(f"{where}.{which}.{value_field}", value, limits, found)
+            _numeric(message.node, model.kinds, f"{where}.{which}", found)
         specs.append(InterventionSpec(message.node, kind, value))
     return tuple(specs)
 
@@ -180,6 +279,9 @@ READERS: dict[type, Reader] = {
     Magnitude: _read_magnitude,
     Interventions: _read_interventions,
     Rows: _read_rows,
+    TypedValue: _read_typed,
+    Level: _read_level,
+    BootstrapCount: _read_bootstrap,
 }
 """How each marker of `domain/query.py` is read; a field without one is copied as the proto holds it."""
 

@@ -70,7 +70,7 @@ def _retry_info(error: ServerBusyError) -> Message:
 _DETAILS: dict[type[ScmfitServerError], Callable[[Any], Message]] = {
     InvalidRequestError: _bad_request,
     MissingDependencyError: lambda e: _precondition("MISSING_DEPENDENCY", e.package, str(e)),
-    QueryNotSupportedError: lambda e: _precondition("NOT_INVERTIBLE", e.subject, e.reason),
+    QueryNotSupportedError: lambda e: _precondition(e.kind, e.subject, e.reason),
     DatasetNotFoundError: lambda e: error_details_pb2.ResourceInfo(
         resource_type="scmfit.v1.Dataset", resource_name=e.dataset_id[:200], description=str(e)
     ),

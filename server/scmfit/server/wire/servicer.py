@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import logging
 import queue
 import threading
@@ -13,18 +14,20 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
+import numpy as np
 from google.protobuf.message import Message
 
 from scmfit.server.config import Limits
 from scmfit.server.domain.errors import DeadlineError, FieldViolation, InvalidRequestError, ScmfitServerError
 from scmfit.server.domain.fit import FitJob, Progress, Stage
-from scmfit.server.domain.query import QUERY_KINDS, ModelFacts, Query, QueryKind, QueryOutcome
+from scmfit.server.domain.query import QUERY_KINDS, ModelFacts, Query, QueryKind, QueryOutcome, RefitOutcome, RefitQuery
 from scmfit.server.engine.admission import Admission
 from scmfit.server.engine.executor import FitExecutor
 from scmfit.server.metrics import Metrics
 from scmfit.server.stores.datasets import DatasetStore
 from scmfit.server.stores.modelfiles import call_deadline
 from scmfit.server.stores.registry import ModelRegistry, StoredModel
+from scmfit.server.stores.replicas import ReplicaStore
 from scmfit.server.wire import encode
 from scmfit.server.wire import grpc_errors as status
 from scmfit.server.wire.decode import NO_ROWS, Entry, available_qualities, decode_fit_request
@@ -120,6 +123,7 @@ class CausalModelServicer:
         self._default_fit_deadline = default_fit_deadline
         self._serving = serving
         """The connection bounds; the admission figures in it are filled in from the live objects."""
+        self._replicas = ReplicaStore(limits.max_replica_bytes, on_refit=metrics.bootstrap_refits.inc)
         for kind in QUERY_KINDS.values():  # each registered query is served by the one generic path
             setattr(self, kind.rpc, self._query_handler(kind))
 
@@ -315,7 +319,9 @@ class CausalModelServicer:
     def DeleteModel(  # noqa: N802
         self, request: pb.DeleteModelRequest, context: grpc.ServicerContext
     ) -> pb.DeleteModelResponse:
-        self._registry.delete(request.model_id)
+        model_id = self._registry.get(request.model_id).model_id
+        self._registry.delete(model_id)
+        self._replicas.drop(model_id)
         return pb.DeleteModelResponse()
 
     def _ask(self, kind: QueryKind, request: Message, context: grpc.ServicerContext) -> Message:
@@ -331,16 +337,53 @@ class CausalModelServicer:
     def _answer(self, query: Query, model: StoredModel, context: grpc.ServicerContext) -> QueryOutcome:
         with self._query_admission.slot(context.is_active):
             urgent = self._query_admission is not self._admission
-            run = self._executor.submit_query(query, lambda: model.blob, urgent)
+            replicas: tuple[bytes, ...] = ()
+            if getattr(query, "confidence_level", 0):
+                count: int = getattr(query, "num_bootstrap")  # noqa: B009 - every query with a level has a count
+                replicas = self._replicas.ensure(
+                    model.model_id,
+                    count,
+                    lambda start, stop: self._refit(model, start, stop, urgent, context),
+                    context.time_remaining(),
+                )
+            run = self._executor.submit_query(query, lambda: model.blob, urgent, replicas)
             context.add_callback(run.cancel)
             return run.outcome()
+
+    def _refit(
+        self, model: StoredModel, start: int, stop: int, urgent: bool, context: grpc.ServicerContext
+    ) -> list[bytes]:
+        """Replicas [start, stop), in contiguous chunks spread over every worker; cancelling the call
+        (or its deadline) cancels every chunk, and a chunk's worker is then killed."""
+        parallel = max(1, min(stop - start, self._workers.workers + self._workers.query_workers))
+        bounds = np.linspace(start, stop, parallel + 1).round().astype(int)
+        runs = [
+            self._executor.submit_query(RefitQuery(model.model_id, a, b), lambda: model.blob, urgent)
+            for a, b in itertools.pairwise(bounds.tolist())
+            if b > a
+        ]
+        try:
+            for run in runs:
+                if not context.add_callback(run.cancel):
+                    run.cancel()
+            replicas: list[bytes] = []
+            for run in runs:
+                outcome = run.outcome()
+                assert isinstance(outcome, RefitOutcome)
+                replicas.extend(outcome.replicas)
+            return replicas
+        except BaseException:
+            for run in runs:
+                run.cancel()
+            raise
 
 
 def _facts(model: StoredModel) -> ModelFacts:
     """What checking a query needs of its model; the parents come from the stored FitResult."""
     result = pb.FitResult.FromString(model.result)
     parents = {node.name: tuple(node.parents) for node in result.nodes}
-    return ModelFacts(model.model_id, model.kinds, parents)
+    categories = {node.name: tuple(node.categories) for node in result.nodes if node.categories}
+    return ModelFacts(model.model_id, model.kinds, parents, categories)
 
 
 SERVICE = pb.DESCRIPTOR.services_by_name["CausalModelService"]
