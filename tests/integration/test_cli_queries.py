@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from scmfit.client import Client
 from tests.conftest import fixture_path, fresh_seed
 from tests.integration.test_cli import scmfit
 from tests.serverproc import ServerProcess
@@ -59,3 +62,54 @@ def test_delete_removes_the_model_and_a_second_delete_is_not_found(server: Serve
     assert done.returncode == 0 and model_id in done.stdout
     again = scmfit("delete", "--model", model_id, "--address", server.address)
     assert again.returncode == 2 and "NotFoundError" in again.stderr and model_id in again.stderr
+
+
+def test_effect_takes_values_of_the_treatment_s_type_and_prints_its_interval_and_parts(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(8)
+    rows = 600
+    mode = np.where(rng.random(rows) < 0.5, "fast", "slow")
+    t = rng.normal(size=rows)
+    m = 2.0 * t + rng.normal(size=rows)
+    y = 1.0 * t + 0.5 * m + 3.0 * (mode == "slow") + rng.normal(size=rows)
+    with Client(server.address, timeout=300) as client:
+        fitted = client.fit(
+            (["mode", "T", "M", "Y"], [("T", "M"), ("M", "Y"), ("T", "Y"), ("mode", "Y")]),
+            {"mode": mode.astype(object), "T": t, "M": m, "Y": y},
+            seed=fresh_seed(),
+        )
+    done = scmfit(
+        "effect", "--model", fitted.model_id, "--treatment", "mode", "--target", "Y", "--alternative", "slow",
+        "--reference", "fast", "--ci", "0.9", "--address", server.address,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = re.fullmatch(
+        r"E\[Y \| do\(mode = slow\)\] - E\[Y \| do\(mode = fast\)\] = (\S+)  \[(\S+), (\S+)\] 90%, "
+        r"100 bootstrap refits\n",
+        done.stdout,
+    )
+    assert shown is not None, done.stdout
+    effect, lower, upper = map(float, shown.groups())
+    assert lower < effect < upper and effect == pytest.approx(3.0, abs=0.3)
+    parts = scmfit(
+        "effect", "--model", fitted.model_id, "--treatment", "T", "--target", "Y", "--alternative", "1",
+        "--reference", "0", "--decompose", "--json", "--address", server.address,
+    )  # fmt: skip
+    assert parts.returncode == 0, parts.stderr
+    decomposition = json.loads(parts.stdout)["decomposition"]
+    assert decomposition["naturalDirectEffect"] == pytest.approx(1.0, abs=0.15)
+    assert decomposition["naturalIndirectEffect"] == pytest.approx(1.0, abs=0.15)
+    assert decomposition["mediators"] == ["M"]
+    wrong = scmfit(
+        "effect", "--model", fitted.model_id, "--treatment", "mode", "--target", "Y", "--alternative", "medium",
+        "--reference", "fast", "--address", server.address,
+    )  # fmt: skip
+    assert wrong.returncode == 2
+    assert "--alternative (treatment mode): medium is not a category of this node; it has fast, slow" in wrong.stderr
+    sampled = scmfit(
+        "query", "--model", fitted.model_id, "--do", "mode=slow", "--nodes", "Y", "--ci", "0.95",
+        "--address", server.address,
+    )  # fmt: skip
+    assert sampled.returncode == 0, sampled.stderr
+    assert "do(mode=slow)" in sampled.stdout and "Y: mean 95% interval [" in sampled.stdout

@@ -105,7 +105,7 @@ def test_counterfactual_through_a_classifier_is_a_failed_precondition(client: Cl
     ("kwargs", "field"),
     [
         ({"interventions": {"Q": 1.0}}, "interventions[0].node"),
-        ({"interventions": {"X": float("nan")}}, "interventions[0].hard.value"),
+        ({"interventions": {"X": float("nan")}}, "interventions[0].hard.typed_value.double_value"),
         ({"interventions": [shift("X", float("inf"))]}, "interventions[0].shift.by"),
         ({"interventions": [do("X", 1.0), scale("X", 2.0)]}, "interventions[1].node"),
         ({"nodes": ["X", "nope"]}, "nodes[1]"),
@@ -117,6 +117,42 @@ def test_bad_queries_name_the_field(client: Client, chain: FitResult, kwargs: di
     with pytest.raises(InvalidRequestError) as caught:
         client.sample(chain.model_id, **kwargs)  # type: ignore[arg-type]
     assert field in caught.value.fields()
+
+
+def test_a_client_before_typed_values_is_read_and_refused_by_the_double_field(server: object, chain: FitResult) -> None:
+    """Old clients set only HardIntervention.value; the server reads it, and names it when it is wrong."""
+    import grpc
+
+    from scmfit.v1 import causal_model_service_pb2 as pb
+    from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
+    from tests.serverproc import ServerProcess
+
+    assert isinstance(server, ServerProcess)
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.CausalModelServiceStub(channel)
+
+        def ask(value: float) -> pb.SampleModelResponse:
+            hard = pb.Intervention(node="X", hard=pb.HardIntervention(value=value))
+            request = pb.SampleModelRequest(model_id=chain.model_id, interventions=[hard], num_samples=2000)
+            response: pb.SampleModelResponse = stub.SampleModel(request, timeout=60)
+            return response
+
+        z = next(s for s in ask(2.0).statistics if s.node == "Z")
+        assert z.mean == pytest.approx(client_free_mean(chain, 2.0), abs=0.3)
+        with pytest.raises(grpc.RpcError) as caught:
+            ask(float("nan"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "interventions[0].hard.value" in str(caught.value.details())
+
+
+def client_free_mean(chain: FitResult, x: float) -> float:
+    """E[Z | do(X = x)] on the fitted chain X -> Y -> Z, from its coefficients."""
+    nodes = {node.name: node.mechanism for node in chain.nodes}
+    y_mechanism, z_mechanism = nodes["Y"], nodes["Z"]
+    assert y_mechanism is not None and z_mechanism is not None
+    assert y_mechanism.intercept is not None and z_mechanism.intercept is not None
+    y = y_mechanism.intercept + y_mechanism.coefficients["X"] * x
+    return float(z_mechanism.intercept + z_mechanism.coefficients["Y"] * y)
 
 
 def test_categorical_node_refuses_a_numeric_shift(client: Client) -> None:

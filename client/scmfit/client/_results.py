@@ -128,6 +128,8 @@ class NodeResult:
     """Each quality it was selected at, with its R² there: more than one when it escalated."""
     categories: tuple[str, ...] = ()
     """For bool and string nodes, the categories seen: what `do(node, value)` may set it to."""
+    column_type: str | None = None
+    """"double", "int64", "bool" or "string": the type a value given to this node must have."""
 
     @classmethod
     def from_proto(cls, node: pb.NodeResult) -> NodeResult:

@@ -20,9 +20,9 @@ from scmfit.client._channel import tls_credentials
 from scmfit.client._client import Client, default_target
 from scmfit.client._config import FIELD_NAMES, FIELD_TYPES, FitConfig, enum_choices
 from scmfit.client._errors import DeadlineExceededError, InvalidRequestError, ScmfitError, UnavailableError
-from scmfit.client._interventions import Intervention, do, scale, shift
+from scmfit.client._interventions import Intervention, Scalar, do, scale, shift
 from scmfit.client._request import fit_request
-from scmfit.client._results import FitProgress, FitResult, FitStatus, NodeResult
+from scmfit.client._results import FitProgress, FitResult, FitStatus, Interval, NodeResult
 from scmfit.client._schema import field_comments
 from scmfit.client._terminal import HelpFormatter, rich_markup, rich_text, shown
 from scmfit.client._traces import read_graph, read_traces
@@ -249,16 +249,86 @@ class UsageError(Exception):
     """A command line that cannot run as given; exits 2, like argparse's own errors."""
 
 
-def _assignment(text: str, kind: str) -> Intervention:
-    """`X=2` (or `X=+1` for shifts) into an Intervention."""
-    node, sep, value = text.partition("=")
-    if not sep or not node:
-        raise UsageError(f"--{kind} expects NODE=VALUE, got {text!r}")
+TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def typed(value: str, column_type: str | None, where: str, categories: Sequence[str] = ()) -> Scalar:
+    """A command-line value as a cell of the node's type; unknown type (a model from an older server):
+    a number when it reads as one, else a category."""
+    if column_type == "string":
+        if categories and value not in categories:
+            known = ", ".join(shown(c) for c in categories)
+            raise UsageError(f"{where}: {shown(value)} is not a category of this node; it has {known}")
+        return value
+    if column_type == "bool":
+        if value.lower() not in TRUE_WORDS:
+            raise UsageError(f"{where}: the node is bool; give true or false, not {shown(value)}")
+        return TRUE_WORDS[value.lower()]
     try:
         number = float(value)
     except ValueError:
-        raise UsageError(f"--{kind} {text}: {value!r} is not a number") from None
-    return {"do": do, "shift": shift, "scale": scale}[kind](node, number)
+        if column_type is None:
+            return value
+        raise UsageError(f"{where}: the node is {column_type}; {shown(value)} is not a number") from None
+    if column_type == "int64":
+        if not number.is_integer():
+            raise UsageError(f"{where}: the node is int64; {shown(value)} is not a whole number")
+        return int(number)
+    return number
+
+
+def _node_types(client: Client, model: str) -> dict[str, tuple[str | None, tuple[str, ...]]]:
+    """Each node's type and categories, from the stored FitResult."""
+    result, _ = client.get_model(model)
+    return {node.name: (node.column_type, node.categories) for node in result.nodes}
+
+
+def _assignment(text: str, kind: str, types: Mapping[str, tuple[str | None, tuple[str, ...]]]) -> Intervention:
+    """`X=2`, `mode=slow` or `flag=true` into an Intervention of the node's type; shifts and scales are numbers."""
+    node, sep, value = text.partition("=")
+    if not sep or not node:
+        raise UsageError(f"--{kind} expects NODE=VALUE, got {text!r}")
+    column_type, categories = types.get(node, (None, ()))
+    if kind == "do":
+        return do(node, typed(value, column_type, f"--do {shown(text)}", categories))
+    try:
+        number = float(value)
+    except ValueError:
+        raise UsageError(f"--{kind} {shown(text)}: {shown(value)} is not a number") from None
+    return {"shift": shift, "scale": scale}[kind](node, number)
+
+
+def _interventions(args: argparse.Namespace, client: Client) -> list[Intervention]:
+    given = [(kind, text) for kind in ("do", "shift", "scale") for text in getattr(args, kind) or []]
+    types = _node_types(client, args.model) if given else {}
+    return [_assignment(text, kind, types) for kind, text in given]
+
+
+def _label(value: Scalar) -> str:
+    return (
+        f"{value:g}"
+        if isinstance(value, float)
+        else shown(str(value).lower() if isinstance(value, bool) else str(value))
+    )
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a level such as 0.95, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), such as 0.95; got {text}")
+    return value
+
+
+def _interval_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--ci", type=_level, metavar="LEVEL", help=f"a bootstrap confidence interval of {what} at LEVEL, such as 0.95"
+    )
+    parser.add_argument(
+        "--bootstrap", type=_positive_int, metavar="B", help="bootstrap refits for --ci (unset: the server's default)"
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -272,15 +342,21 @@ def _positive_int(text: str) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    interventions = [_assignment(text, kind) for kind in ("do", "shift", "scale") for text in getattr(args, kind) or []]
     with _client(args) as client:
+        interventions = _interventions(args, client)
         result = client.sample(
-            args.model, interventions, nodes=args.nodes or (), num_samples=args.samples, seed=args.seed
+            args.model,
+            interventions,
+            nodes=args.nodes or (),
+            num_samples=args.samples,
+            seed=args.seed,
+            confidence_level=args.ci or 0.0,
+            num_bootstrap=args.bootstrap or 0,
         )
     if args.json:
         print(json.dumps(json_format.MessageToDict(result.raw), indent=2))
         return EXIT_SUCCESS
-    title = ", ".join(f"{i.kind}({shown(i.node)}={i.value:g})" for i in interventions) or "observational"
+    title = ", ".join(f"{i.kind}({shown(i.node)}={_label(i.value)})" for i in interventions) or "observational"
     header = f"{'node':<16}" + "".join(f"{name:>11}" for name in ("mean", "std", "q05", "q50", "q95", "min", "max"))
     print(f"{title}: {result.num_samples} samples in {result.seconds * 1000:.0f} ms")
     print(header)
@@ -289,38 +365,69 @@ def _query(args: argparse.Namespace) -> int:
             print(f"{shown(node):<16}  " + ", ".join(f"{shown(k)}: {v:.3f}" for k, v in stats.categories.items()))
         else:
             print(f"{shown(node):<16}" + "".join(f"{v:>11.4g}" for v in stats.as_dict().values()))
+    intervals = {node: s.mean_interval for node, s in result.statistics.items() if s.mean_interval is not None}
+    for node, interval in intervals.items():
+        print(
+            f"{shown(node)}: mean {interval.confidence_level:.0%} interval [{interval.lower:.4g}, {interval.upper:.4g}]"
+        )
     return EXIT_SUCCESS
 
 
 def _effect(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        effect = client.effect(
+        types = _node_types(client, args.model)
+        column_type, categories = types.get(args.treatment, (None, ()))
+        where = f"(treatment {shown(args.treatment)})"
+        alternative = typed(args.alternative, column_type, f"--alternative {where}", categories)
+        reference = typed(args.reference, column_type, f"--reference {where}", categories)
+        estimate = client.estimate_effect(
             args.model,
             treatment=args.treatment,
             target=args.target,
-            alternative=args.alternative,
-            reference=args.reference,
+            alternative=alternative,
+            reference=reference,
+            target_category=args.category or "",
+            confidence_level=args.ci or 0.0,
+            num_bootstrap=args.bootstrap or 0,
+            decompose=args.decompose,
             num_samples=args.samples or 0,
             seed=args.seed,
         )
     if args.json:
-        print(json.dumps({"effect": effect, "treatment": args.treatment, "target": args.target}))
+        print(json.dumps(json_format.MessageToDict(estimate.raw), indent=2))
         return EXIT_SUCCESS
     treatment, target = shown(args.treatment), shown(args.target)
-    print(
-        f"E[{target} | do({treatment} = {args.alternative:g})] - E[{target} | do({treatment} = {args.reference:g})] "
-        f"= {effect:.6g}"
-    )
+    if types.get(args.target, (None, ()))[0] in ("bool", "string"):
+        arm = "P({target} = {category} | do({treatment} = {value}))"
+    else:
+        arm = "E[{target} | do({treatment} = {value})]"
+    words = {"target": target, "treatment": treatment, "category": shown(args.category or "true")}
+    line = f"{arm.format(**words, value=_label(alternative))} - {arm.format(**words, value=_label(reference))}"
+    print(f"{line} = {estimate.effect:.6g}{_interval_text(estimate.interval)}")
+    parts = estimate.decomposition
+    if parts is not None:
+        direct = _interval_text(parts.natural_direct_effect_interval)
+        indirect = _interval_text(parts.natural_indirect_effect_interval)
+        through = ", ".join(map(shown, parts.mediators))
+        print(f"  natural direct effect   = {parts.natural_direct_effect:.6g}{direct}")
+        print(f"  natural indirect effect = {parts.natural_indirect_effect:.6g}{indirect} (through {through})")
+        print(f"  total on the same draws = {parts.total_effect:.6g}")
     return EXIT_SUCCESS
 
 
+def _interval_text(interval: Interval | None) -> str:
+    if interval is None:
+        return ""
+    level = f"{interval.confidence_level:.0%}"
+    return f"  [{interval.lower:.4g}, {interval.upper:.4g}] {level}, {interval.num_bootstrap} bootstrap refits"
+
+
 def _counterfactual(args: argparse.Namespace) -> int:
-    interventions = [_assignment(text, kind) for kind in ("do", "shift", "scale") for text in getattr(args, kind) or []]
-    if not interventions:
+    if not any(getattr(args, kind) for kind in ("do", "shift", "scale")):
         raise UsageError("scmfit counterfactual: give at least one --do, --shift or --scale")
     observed = read_traces(args.observed)
     with _client(args) as client:
-        rows = client.counterfactual(args.model, observed, interventions)
+        rows = client.counterfactual(args.model, observed, _interventions(args, client))
     if args.json:
         print(json.dumps({name: values.tolist() for name, values in rows.items()}))
         return EXIT_SUCCESS
@@ -423,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--samples", type=_positive_int, default=1000, help="samples to draw")
     query.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
     query.add_argument("--json", action="store_true", help="print the answer as JSON")
+    _interval_options(query, "each numeric node's mean")
     query.set_defaults(handler=_query)
     model_help = "the model id printed by `scmfit fit`, or a unique prefix of 8+ characters"
     effect = commands.add_parser(
@@ -430,9 +538,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     effect.add_argument("--model", required=True, help=model_help)
     effect.add_argument("--treatment", required=True, help="the node intervened on")
-    effect.add_argument("--target", required=True, help="the node whose mean changes")
-    effect.add_argument("--alternative", type=float, required=True, help="do(treatment = this)")
-    effect.add_argument("--reference", type=float, required=True, help="against do(treatment = this)")
+    effect.add_argument("--target", required=True, help="the node whose mean (or category's probability) changes")
+    effect.add_argument("--alternative", required=True, help="do(treatment = this), in the treatment's type")
+    effect.add_argument("--reference", required=True, help="against do(treatment = this)")
+    effect.add_argument(
+        "--category", help="for a bool or string target, the category whose probability changes (bool: true)"
+    )
+    effect.add_argument("--decompose", action="store_true", help="split into natural direct and indirect effects")
+    _interval_options(effect, "the effect")
     effect.add_argument("--samples", type=_positive_int, default=None, help="samples per arm (unset: the server's)")
     effect.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
     effect.add_argument("--json", action="store_true", help="print the effect as JSON")

@@ -879,6 +879,7 @@ class NodeResult(_message.Message):
     QUALITY_FIELD_NUMBER: _builtins.int
     QUALITY_STEPS_FIELD_NUMBER: _builtins.int
     CATEGORIES_FIELD_NUMBER: _builtins.int
+    COLUMN_TYPE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The node name."""
     r2: _builtins.float
@@ -903,6 +904,8 @@ class NodeResult(_message.Message):
     """The held-out rows this node was scored on, after the same rows were left out."""
     quality: Global___Quality.ValueType
     """The quality the node's model was finally selected at (above FitMetadata.quality when it escalated)."""
+    column_type: Global___ColumnType.ValueType
+    """The node's column type, which values given to it (interventions, effects) must have."""
     @_builtins.property
     def parents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The node's parents in the order DoWhy feeds them to the model (sorted by name)."""
@@ -943,10 +946,11 @@ class NodeResult(_message.Message):
         quality: Global___Quality.ValueType = ...,
         quality_steps: _abc.Iterable[Global___QualityStep] | None = ...,
         categories: _abc.Iterable[_builtins.str] | None = ...,
+        column_type: Global___ColumnType.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "mechanism", b"mechanism", "mse", b"mse", "r2", b"r2", "screening_r2", b"screening_r2"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "candidates", b"candidates", "categories", b"categories", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "num_test_rows", b"num_test_rows", "num_train_rows", b"num_train_rows", "parents", b"parents", "quality", b"quality", "quality_steps", b"quality_steps", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection", "selection_metric", b"selection_metric", "selection_note", b"selection_note"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_mse", b"_mse", "_r2", b"_r2", "_screening_r2", b"_screening_r2", "accuracy", b"accuracy", "candidates", b"candidates", "categories", b"categories", "column_type", b"column_type", "mechanism", b"mechanism", "mse", b"mse", "name", b"name", "num_test_rows", b"num_test_rows", "num_train_rows", b"num_train_rows", "parents", b"parents", "quality", b"quality", "quality_steps", b"quality_steps", "r2", b"r2", "r2_omission", b"r2_omission", "screening_r2", b"screening_r2", "selection", b"selection", "selection_metric", b"selection_metric", "selection_note", b"selection_note"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015

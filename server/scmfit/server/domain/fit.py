@@ -186,6 +186,8 @@ class NodeResult:
     quality_steps: tuple[QualityStep, ...] = ()
     categories: tuple[str, ...] = ()
     """For bool and string nodes, the categories seen in the node's rows, sorted."""
+    column_type: ColumnType | None = None
+    """The node's column type."""
 
 
 class FitStatus(Enum):

@@ -221,6 +221,7 @@ def fit_node(task: NodeTask, report: Report) -> NodeFit:
         quality=quality,
         quality_steps=tuple(steps),
         categories=categories_of(task),
+        column_type=task.kinds[task.node],
     )
     return NodeFit(
         outcome=outcome,

@@ -38,7 +38,8 @@ class ReplicaStore:
         and a second question waits for the first's (at most `wait_seconds`, its deadline)."""
         with self._lock:
             computing = self._computing.setdefault(model_id, threading.Lock())
-        if not computing.acquire(timeout=-1 if wait_seconds is None else max(0.0, wait_seconds)):
+        unbounded = wait_seconds is None or wait_seconds >= threading.TIMEOUT_MAX  # a call without a deadline
+        if not computing.acquire(timeout=-1 if unbounded else max(0.0, wait_seconds or 0.0)):
             raise DeadlineError("the deadline passed while another call refitted this model's bootstrap replicas")
         try:
             with self._lock:
