@@ -112,4 +112,4 @@ def test_effect_takes_values_of_the_treatment_s_type_and_prints_its_interval_and
         "--address", server.address,
     )  # fmt: skip
     assert sampled.returncode == 0, sampled.stderr
-    assert "do(mode=slow)" in sampled.stdout and "Y: mean 95% interval [" in sampled.stdout
+    assert "hard(mode=slow)" in sampled.stdout and "Y: mean 95% interval [" in sampled.stdout
