@@ -171,3 +171,30 @@ def test_the_page_runs_within_its_content_security_policy(browser: Any, web: str
         assert page.evaluate("window.cspViolations") == []
     finally:
         context.close()
+
+
+def test_a_categorical_what_if_offers_the_node_s_categories_and_shows_the_interval(page: Any, tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    mode = np.where(rng.random(400) < 0.5, "fast", "slow")
+    y = 1.0 + 4.0 * (mode == "slow") + rng.normal(size=400)
+    graph = tmp_path / "graph.json"
+    graph.write_text('{"nodes": ["mode", "Y"], "edges": [["mode", "Y"]]}')
+    traces = tmp_path / "traces.csv"
+    traces.write_text("mode,Y\n" + "".join(f"{m},{v}\n" for m, v in zip(mode, y, strict=True)))
+    page.select_option("#fixture", "")
+    page.set_input_files("#graph", str(graph))
+    page.set_input_files("#traces", str(traces))
+    page.click("#fit")
+    page.wait_for_selector("#result-card:not([hidden])", timeout=120_000)
+    page.select_option("#whatif-node", "mode")
+    assert page.is_hidden("#whatif-value") and page.is_visible("#whatif-category")
+    assert page.locator("#whatif-category option").all_inner_texts() == ["fast", "slow"]
+    page.select_option("#whatif-category", "slow")
+    page.check("#whatif-interval")
+    page.click("#whatif")
+    page.wait_for_selector("#whatif-result:not([hidden])")
+    cells = page.locator('#whatif-result tbody tr[data-node="Y"] td').all_inner_texts()
+    assert abs(float(cells[1]) - 5.0) < 0.3
+    lower, upper = (float(part) for part in cells[6].strip("[]").split(","))
+    assert lower < float(cells[1]) < upper and upper - lower < 0.6
+    assert page.locator('#whatif-result tbody tr[data-node="mode"] td').nth(1).inner_text() == "slow: 1.000"

@@ -32,7 +32,7 @@ from scmfit.client._async_client import AsyncClient
 from scmfit.client._cases import load_case
 from scmfit.client._errors import InvalidRequestError, NotFoundError, ScmfitError, UnavailableError
 from scmfit.client._request import fit_request
-from scmfit.client._results import FitProgress, FitResult
+from scmfit.client._results import FitProgress, FitResult, Interval
 from scmfit.client._traces import load_json, parse_csv, parse_graph
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -159,6 +159,19 @@ def progress_body(progress: FitProgress) -> dict[str, Any]:
     }
 
 
+def json_scalar(value: object, where: str) -> float | int | bool | str:
+    """A JSON value as an intervention value in its own type; anything else is the caller's mistake."""
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise ValueError(f"{where}: give a number, true/false or a category, not {type(value).__name__}")
+
+
+def interval_body(interval: Interval | None) -> dict[str, float] | None:
+    if interval is None:
+        return None
+    return {"lower": interval.lower, "upper": interval.upper, "confidence_level": interval.confidence_level}
+
+
 def result_body(result: FitResult) -> dict[str, Any]:
     return {
         "status": result.status.value,
@@ -172,6 +185,8 @@ def result_body(result: FitResult) -> dict[str, Any]:
             {
                 "name": node.name,
                 "parents": list(node.parents),
+                "column_type": node.column_type,
+                "categories": list(node.categories),
                 "kind": node.mechanism.kind.value,
                 "model_type": node.mechanism.model_type,
                 "coefficients": dict(node.mechanism.coefficients),
@@ -295,10 +310,17 @@ def create_app(
         if isinstance(body, Response):
             return body
         try:
-            interventions = {str(k): float(v) for k, v in dict(body.get("interventions", {})).items()}
+            interventions = {
+                str(k): json_scalar(v, f"interventions.{k}") for k, v in dict(body.get("interventions", {})).items()
+            }
             num_samples = int(body.get("num_samples", 2000))
+            level = float(body.get("confidence_level", 0.0))
             result = await bridge.client.sample(
-                request.path_params["model_id"], interventions, num_samples=num_samples, timeout=60
+                request.path_params["model_id"],
+                interventions,
+                num_samples=num_samples,
+                confidence_level=level,
+                timeout=300 if level else 60,  # the first interval on a model refits it
             )
         except (TypeError, ValueError) as error:
             return JSONResponse({"message": str(error), "violations": []}, status_code=400)
@@ -309,7 +331,8 @@ def create_app(
                 "num_samples": result.num_samples,
                 "seconds": result.seconds,
                 "statistics": {
-                    name: stats.as_dict() | {"categories": dict(stats.categories)}
+                    name: stats.as_dict()
+                    | {"categories": dict(stats.categories), "mean_interval": interval_body(stats.mean_interval)}
                     for name, stats in result.statistics.items()
                 },
             }

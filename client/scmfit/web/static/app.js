@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { source: null, started: 0, timer: null, model: null, rows: {} };
+const state = { source: null, started: 0, timer: null, model: null, rows: {}, nodes: {} };
 window.scmfitEvents = []; // [{type, node, stage, t}] for tests and debugging: when each event arrived
 
 function showError(body) {
@@ -95,7 +95,27 @@ function onResult(r) {
   }
   drawGraph(r);
   const select = $("whatif-node");
+  state.nodes = Object.fromEntries(r.nodes.map((n) => [n.name, n]));
   select.replaceChildren(...r.nodes.map((n) => { const o = document.createElement("option"); o.textContent = n.name; return o; }));
+  whatIfInput();
+}
+
+// A number box for numeric nodes; the node's own categories (or true/false) for bool and string nodes.
+function whatIfInput() {
+  const node = state.nodes[$("whatif-node").value];
+  const categorical = node && (node.column_type === "bool" || node.column_type === "string");
+  $("whatif-value").hidden = categorical;
+  const choices = $("whatif-category");
+  choices.hidden = !categorical;
+  if (categorical) {
+    choices.replaceChildren(...node.categories.map((c) => { const o = document.createElement("option"); o.textContent = c; return o; }));
+  }
+}
+
+function whatIfValue(node) {
+  if (node.column_type === "bool") return $("whatif-category").value === "true";
+  if (node.column_type === "string") return $("whatif-category").value;
+  return Number($("whatif-value").value);
 }
 
 // The models selection tried for a node, as `scmfit fit --explain` lists them.
@@ -218,11 +238,13 @@ function cancelFit() {
 
 async function whatIf(event) {
   event.preventDefault();
-  const node = $("whatif-node").value, value = Number($("whatif-value").value);
+  const node = $("whatif-node").value, value = whatIfValue(state.nodes[node]);
+  const level = $("whatif-interval").checked ? 0.95 : 0;
+  $("whatif").disabled = true;
   const reply = await fetch(`/api/models/${state.model.model_id}/sample`, {
     method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ interventions: { [node]: value }, num_samples: 2000 }),
-  });
+    body: JSON.stringify({ interventions: { [node]: value }, num_samples: 2000, confidence_level: level }),
+  }).finally(() => { $("whatif").disabled = false; });
   const body = await reply.json();
   if (!reply.ok) return showError(body);
   const table = $("whatif-result");
@@ -230,7 +252,11 @@ async function whatIf(event) {
   table.tBodies[0].replaceChildren(...Object.entries(body.statistics).map(([name, s]) => {
     const row = document.createElement("tr");
     row.dataset.node = name;
-    for (const text of [name, fmt(s.mean), fmt(s.std), fmt(s.q05), fmt(s.q50), fmt(s.q95)]) {
+    const shares = Object.entries(s.categories).map(([c, share]) => `${c}: ${fmt(share)}`).join(", ");
+    const interval = s.mean_interval ? `[${fmt(s.mean_interval.lower)}, ${fmt(s.mean_interval.upper)}]` : "–";
+    const cells = shares && !s.std ? [name, shares, "", "", "", "", interval]
+      : [name, fmt(s.mean), fmt(s.std), fmt(s.q05), fmt(s.q50), fmt(s.q95), interval];
+    for (const text of cells) {
       const cell = document.createElement("td"); cell.textContent = text; row.append(cell);
     }
     return row;
@@ -259,4 +285,5 @@ $("fixture").addEventListener("change", () => { fixtureChosen = true; });
 $("fit-form").addEventListener("submit", startFit);
 $("cancel").addEventListener("click", cancelFit);
 $("whatif-form").addEventListener("submit", whatIf);
+$("whatif-node").addEventListener("change", whatIfInput);
 loadFixtures();

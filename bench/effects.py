@@ -1,0 +1,283 @@
+"""Effect intervals: scmfit against in-process DoWhy, side by side in one run (docs/benchmarks.md).
+
+Speed, on the nine fixtures and a 20-node DAG at 1,000 rows, B = 100 bootstrap refits each:
+- DoWhy: `gcm.confidence_intervals(gcm.fit_and_compute(gcm.average_causal_effect, ...), B, n_jobs=-1)`
+  on a model whose mechanisms were assigned once beforehand (not timed), as fit_and_compute expects;
+- scmfit, first: the first interval question on a fitted model (refits B replicas, then samples);
+- scmfit, later: a second interval question on the same model (another pair of values), which only samples.
+
+Coverage, on simulated linear-Gaussian SCMs with a known effect (T -> M -> Y and T -> Y, 500 rows):
+how often each 95% interval holds the true total effect, over --sims simulations, with the mean width
+against the analytic OLS standard error of the fitted effect.
+
+    .venv/bin/python bench/effects.py                  # about 15 minutes on 2 cores
+    .venv/bin/python bench/effects.py --sims 40 --skip-speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from scmfit.client import Client  # noqa: E402
+from tests.conftest import FIXTURE_NAMES, fixture_case  # noqa: E402
+from tests.serverproc import start_server  # noqa: E402
+
+B = 100
+LEVEL = 0.95
+SAMPLES = 10_000
+C, A_TM, B_MY = 1.5, 2.0, 0.5
+
+
+def dag(nodes: int, rows: int, seed: int) -> tuple[list[str], list[tuple[str, str]], dict[str, np.ndarray]]:
+    """A random 20-node DAG: each node takes up to 3 earlier nodes as parents, linear with noise."""
+    rng = np.random.default_rng(seed)
+    names = [f"v{i:02d}" for i in range(nodes)]
+    edges: list[tuple[str, str]] = []
+    data: dict[str, np.ndarray] = {}
+    for i, name in enumerate(names):
+        parents = sorted(rng.choice(i, size=min(i, int(rng.integers(1, 4))), replace=False)) if i else []
+        value = rng.normal(size=rows)
+        for parent in parents:
+            edges.append((names[parent], name))
+            value = value + rng.uniform(0.3, 1.0) * data[names[parent]]
+        data[name] = value
+    return names, edges, data
+
+
+def question(names: list[str], edges: list[tuple[str, str]], data: dict[str, Any]) -> tuple[str, str] | None:
+    """A numeric treatment and its farthest numeric descendant; None when the graph has no such pair."""
+    graph = nx.DiGraph(edges)
+    graph.add_nodes_from(names)
+    numeric = {n for n in names if np.asarray(data[n]).dtype.kind in "fi"}
+    best: tuple[int, str, str] | None = None
+    for source in sorted(numeric):
+        lengths = nx.single_source_shortest_path_length(graph, source)
+        for target, length in lengths.items():
+            if target in numeric and length > 0 and (best is None or length > best[0]):
+                best = (length, source, target)
+    return None if best is None else (best[1], best[2])
+
+
+def dowhy_interval(
+    names: list[str],
+    edges: list[tuple[str, str]],
+    data: dict[str, Any],
+    treatment: str,
+    target: str,
+    b: int,
+    samples: int,
+) -> tuple[float, float, float]:
+    """(seconds, lower, upper) of DoWhy's own bootstrap interval of the effect of do(T=1) vs do(T=0)."""
+    from dowhy import gcm
+
+    graph = nx.DiGraph(edges)
+    graph.add_nodes_from(names)
+    frame = pd.DataFrame(data)
+    scm = gcm.InvertibleStructuralCausalModel(graph)
+    gcm.auto.assign_causal_mechanisms(scm, frame)
+    started = time.perf_counter()
+    _, interval = gcm.confidence_intervals(
+        gcm.fit_and_compute(
+            gcm.average_causal_effect,
+            scm,
+            frame,
+            target_node=target,
+            interventions_alternative={treatment: lambda x: 1.0},
+            interventions_reference={treatment: lambda x: 0.0},
+            num_samples_to_draw=samples,
+        ),
+        confidence_level=LEVEL,
+        num_bootstrap_resamples=b,
+        n_jobs=-1,
+    )
+    lower, upper = np.asarray(interval).reshape(-1)[:2]
+    return time.perf_counter() - started, float(lower), float(upper)
+
+
+def speed(address: str) -> list[dict[str, Any]]:
+    cases: list[tuple[str, list[str], list[tuple[str, str]], dict[str, Any]]] = []
+    for name in FIXTURE_NAMES:
+        case = fixture_case(name)
+        cases.append((name, case.nodes, case.edges, case.traces))
+    cases.append(("20-node DAG, 1k rows", *dag(20, 1000, seed=3)))
+    rows = []
+    with Client(address, timeout=1800) as client:
+        for name, names, edges, data in cases:
+            asked = question(names, edges, data)
+            if asked is None:
+                rows.append({"case": name, "skipped": "no numeric treatment with a numeric descendant"})
+                continue
+            treatment, target = asked
+            fitted = client.fit((names, edges), data)
+            started = time.perf_counter()
+            first = client.estimate_effect(
+                fitted.model_id, treatment=treatment, target=target, alternative=1.0, reference=0.0,
+                confidence_level=LEVEL, num_bootstrap=B, num_samples=SAMPLES,
+            )  # fmt: skip
+            first_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            client.estimate_effect(
+                fitted.model_id, treatment=treatment, target=target, alternative=2.0, reference=-1.0,
+                confidence_level=LEVEL, num_bootstrap=B, num_samples=SAMPLES,
+            )  # fmt: skip
+            later_seconds = time.perf_counter() - started
+            try:
+                dowhy_seconds, lower, upper = dowhy_interval(names, edges, data, treatment, target, B, SAMPLES)
+            except Exception as error:  # DoWhy's own failure is a finding, printed as such
+                rows.append({"case": name, "skipped": f"DoWhy failed: {type(error).__name__}: {error}"[:200]})
+                continue
+            assert first.interval is not None
+            row = {
+                "case": name,
+                "question": f"{treatment} -> {target}",
+                "dowhy_s": dowhy_seconds,
+                "first_s": first_seconds,
+                "later_s": later_seconds,
+                "first_speedup": dowhy_seconds / first_seconds,
+                "later_speedup": dowhy_seconds / later_seconds,
+                "scmfit_width": first.interval.width,
+                "dowhy_width": upper - lower,
+            }
+            rows.append(row)
+            print(
+                f"{name:<24} {row['question']:<16} DoWhy {dowhy_seconds:7.2f}s  first {first_seconds:6.2f}s "
+                f"({row['first_speedup']:5.1f}x)  later {later_seconds:6.3f}s ({row['later_speedup']:6.1f}x)  "
+                f"widths {first.interval.width:.3g} vs DoWhy {upper - lower:.3g}",
+                flush=True,
+            )
+    return rows
+
+
+def simulated(seed: int, rows: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = rng.normal(size=rows)
+    m = A_TM * t + rng.normal(size=rows)
+    y = C * t + B_MY * m + rng.normal(size=rows)
+    return {"T": t, "M": m, "Y": y}
+
+
+def ols_standard_error(data: dict[str, np.ndarray]) -> float:
+    """The delta-method standard error of c + a*b from the two OLS fits (what a right interval's width tracks)."""
+    t, m, y = data["T"], data["M"], data["Y"]
+    n = len(t)
+    xm = np.column_stack([np.ones(n), t])
+    beta_m, *_ = np.linalg.lstsq(xm, m, rcond=None)
+    cov_m = np.linalg.inv(xm.T @ xm) * np.sum((m - xm @ beta_m) ** 2) / (n - 2)
+    xy = np.column_stack([np.ones(n), t, m])
+    beta_y, *_ = np.linalg.lstsq(xy, y, rcond=None)
+    cov_y = np.linalg.inv(xy.T @ xy) * np.sum((y - xy @ beta_y) ** 2) / (n - 3)
+    a, b = beta_m[1], beta_y[2]
+    gradient_y = np.array([0.0, 1.0, a])  # d(c + a b)/d(intercept, c, b)
+    variance = gradient_y @ cov_y @ gradient_y + b**2 * cov_m[1, 1]
+    return float(np.sqrt(variance))
+
+
+def coverage(address: str, sims: int, rows: int) -> dict[str, Any]:
+    truth = C + A_TM * B_MY
+    results: dict[str, list[tuple[bool, float]]] = {"scmfit": [], "dowhy": []}
+    analytic: list[float] = []
+    graph = (["T", "M", "Y"], [("T", "M"), ("M", "Y"), ("T", "Y")])
+    with Client(address, timeout=600) as client:
+        for sim in range(sims):
+            data = simulated(1000 + sim, rows)
+            analytic.append(2 * 1.959964 * ols_standard_error(data))
+            fitted = client.fit(graph, data, seed=sim)
+            estimate = client.estimate_effect(
+                fitted.model_id, treatment="T", target="Y", alternative=1.0, reference=0.0,
+                confidence_level=LEVEL, num_bootstrap=B, num_samples=2000, seed=sim,
+            )  # fmt: skip
+            assert estimate.interval is not None
+            results["scmfit"].append((truth in estimate.interval, estimate.interval.width))
+            _, lower, upper = dowhy_interval(*graph, data, "T", "Y", B, 2000)
+            results["dowhy"].append((lower <= truth <= upper, upper - lower))
+            client.delete_model(fitted.model_id)
+            if (sim + 1) % 20 == 0:
+                shown = {k: sum(c for c, _ in v) / len(v) for k, v in results.items()}
+                print(f"  {sim + 1} simulations: coverage {shown}", flush=True)
+    summary: dict[str, Any] = {"sims": sims, "rows": rows, "level": LEVEL, "bootstrap": B, "truth": truth}
+    mean_analytic = statistics.fmean(analytic)
+    for side, entries in results.items():
+        hits = sum(c for c, _ in entries)
+        p = hits / len(entries)
+        summary[side] = {
+            "coverage": p,
+            "coverage_se": float(np.sqrt(p * (1 - p) / len(entries))),
+            "mean_width": statistics.fmean(w for _, w in entries),
+            "width_vs_analytic": statistics.fmean(w for _, w in entries) / mean_analytic,
+        }
+    summary["analytic_width"] = mean_analytic
+    return summary
+
+
+def plot(summary: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sides = ["scmfit", "dowhy"]
+    labels = ["scmfit (n draws with replacement)", "DoWhy default (75% subsamples)"]
+    values = [summary[side]["coverage"] for side in sides]
+    errors = [1.96 * summary[side]["coverage_se"] for side in sides]
+    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    axis.axhspan(0.93, 0.97, color="tab:green", alpha=0.15, label="93-97%")
+    axis.axhline(LEVEL, color="tab:green", linewidth=1)
+    axis.bar(labels, values, yerr=errors, color=["tab:blue", "tab:orange"], capsize=6)
+    for index, value in enumerate(values):
+        axis.text(index, value + 0.02, f"{value:.1%}", ha="center")
+    axis.set_ylim(0, 1.05)
+    axis.set_ylabel("share of intervals holding the truth")
+    axis.set_title(f"Nominal 95% intervals, {summary['sims']} simulated SCMs, {summary['rows']} rows, B={B}")
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sims", type=int, default=200)
+    parser.add_argument("--rows", type=int, default=500)
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "effects-bench.json")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    from dowhy import gcm
+
+    gcm.config.disable_progress_bars()
+    server = start_server(workers=2)
+    try:
+        report: dict[str, Any] = {}
+        if not args.skip_speed:
+            print(f"Speed, B={B}, {SAMPLES} samples per arm, 2 workers against DoWhy n_jobs=-1:")
+            report["speed"] = speed(server.address)
+        print(f"Coverage, {args.sims} simulations:")
+        report["coverage"] = coverage(server.address, args.sims, args.rows)
+    finally:
+        server.terminate()
+    for side in ("scmfit", "dowhy"):
+        entry = report["coverage"][side]
+        print(
+            f"{side:<7} coverage {entry['coverage']:.1%} (±{1.96 * entry['coverage_se']:.1%}), mean width "
+            f"{entry['mean_width']:.3f} = {entry['width_vs_analytic']:.2f}x the analytic OLS width"
+        )
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    plot(report["coverage"], args.out.with_name("effects-coverage.png"))
+    print(f"wrote {args.out} and {args.out.with_name('effects-coverage.png')}")
+
+
+if __name__ == "__main__":
+    main()
