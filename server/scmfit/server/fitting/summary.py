@@ -55,7 +55,7 @@ def describe_mechanism(mechanism: object, parents: Sequence[str]) -> MechanismSu
     if estimator is None:
         return MechanismSummary(kind=kind, model_type=type(predictor).__name__)
     features = encoded_feature_names(parents, getattr(predictor, "_encoders", {}))
-    coefficients, intercept = _linear_terms(estimator, features)
+    coefficients, intercept = linear_terms(estimator, features)
     anchored = getattr(predictor, "original_intercept", None)
     if anchored is not None:
         intercept = anchored  # the model was fitted relative to an anchor row; this is the data's own intercept
@@ -82,7 +82,7 @@ def encoded_feature_names(parents: Sequence[str], encoders: Mapping[int, object]
     return names
 
 
-def _linear_terms(estimator: object, features: list[str]) -> tuple[tuple[tuple[str, float], ...], float | None]:
+def linear_terms(estimator: object, features: list[str]) -> tuple[tuple[tuple[str, float], ...], float | None]:
     """Coefficients only where every step before the final linear model keeps features nameable."""
     final = estimator
     if isinstance(estimator, Pipeline):

@@ -14,6 +14,7 @@ from dowhy.gcm.util.general import set_random_seed
 from dowhy.gcm.whatif import _interventional_samples
 from dowhy.graph import get_ordered_predecessors, is_root_node
 
+from scmfit.server.domain.fit import MechanismKind
 from scmfit.server.domain.query import (
     EffectDecomposition,
     EffectOutcome,
@@ -25,6 +26,7 @@ from scmfit.server.domain.query import (
 from scmfit.server.fitting.answers import answers
 from scmfit.server.fitting.cache import FittedModel
 from scmfit.server.fitting.draws import batch_sizes, interval, interventions, replica_seed
+from scmfit.server.fitting.summary import encoded_feature_names, kind_of, linear_terms, predictor_of
 
 Indicator = Callable[[np.ndarray], np.ndarray] | None
 
@@ -106,6 +108,57 @@ def paired(
     return direct / num_samples, indirect / num_samples, (direct + indirect) / num_samples
 
 
+def linear_effects(
+    scm: gcm.StructuralCausalModel, query: EffectQuery, indicator: Indicator
+) -> tuple[float, float, float] | None:
+    """(NDE, NIE, total) in closed form when every mechanism on the paths from treatment to target is
+    additive noise over a plain linear model: then each paired draw differs by the same path sum, so
+    `paired` would return these numbers (tests/server/fitting/questions/test_effects.py checks it) and
+    sampling is skipped. None otherwise."""
+    if indicator is not None or isinstance(query.alternative, str | bool) or isinstance(query.reference, str | bool):
+        return None
+    graph = scm.graph
+    between = mediators(graph, query.treatment, query.target)
+    on_path = {query.treatment, *between}
+    slopes: dict[str, float] = {query.treatment: 1.0}
+    direct = 0.0
+    for node in (*between, query.target):
+        weights = _linear_weights(scm.causal_mechanism(node), get_ordered_predecessors(graph, node))
+        if weights is None:
+            return None
+        slope = 0.0
+        for parent in get_ordered_predecessors(graph, node):
+            if parent in on_path:
+                if parent not in weights:
+                    return None
+                slope += weights[parent] * slopes[parent]
+        slopes[node] = slope
+        if node == query.target:
+            direct = weights.get(query.treatment, 0.0)
+    change = float(query.alternative) - float(query.reference)
+    total = slopes[query.target] * change
+    return direct * change, total - direct * change, total
+
+
+def _linear_weights(mechanism: object, parents: list[str]) -> dict[str, float] | None:
+    if kind_of(mechanism) is not MechanismKind.ADDITIVE_NOISE:
+        return None
+    predictor = predictor_of(mechanism)
+    estimator = getattr(predictor, "sklearn_model", None)
+    if estimator is None or not type(estimator).__module__.startswith("sklearn.linear_model"):
+        return None  # a Pipeline (polynomial terms) or any other model is not linear in its parents
+    features = encoded_feature_names(parents, getattr(predictor, "_encoders", {}))
+    named, _ = linear_terms(estimator, features)
+    return dict(named) if named else None
+
+
+def _paired_or_exact(
+    scm: gcm.StructuralCausalModel, query: EffectQuery, indicator: Indicator, seed: int
+) -> tuple[float, float, float]:
+    exact = linear_effects(scm, query, indicator)
+    return exact if exact is not None else paired(scm, query, indicator, seed, query.num_samples)
+
+
 @answers(EffectQuery)
 def effect(model: FittedModel, query: EffectQuery) -> EffectOutcome:
     """The point effect as DoWhy computes it; intervals from each replica's paired estimate, whose
@@ -114,12 +167,12 @@ def effect(model: FittedModel, query: EffectQuery) -> EffectOutcome:
     point = average_effect(model.scm, query, indicator, query.seed, query.num_samples)
     replicas = model.replicas[: query.num_bootstrap] if query.confidence_level else ()
     parts = [
-        paired(replica, query, indicator, replica_seed(query.seed, index), query.num_samples)
+        _paired_or_exact(replica, query, indicator, replica_seed(query.seed, index))
         for index, replica in enumerate(replicas)
     ]
     decomposition = None
     if query.decompose:
-        direct, indirect, total = paired(model.scm, query, indicator, query.seed, query.num_samples)
+        direct, indirect, total = _paired_or_exact(model.scm, query, indicator, query.seed)
         decomposition = EffectDecomposition(
             natural_direct_effect=direct,
             natural_indirect_effect=indirect,
