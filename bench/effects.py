@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -29,6 +30,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+os.environ.setdefault("TQDM_DISABLE", "1")  # DoWhy's progress bars, in joblib's worker processes too
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 

@@ -63,6 +63,15 @@ def test_queries_registry_and_uploads(server: ServerProcess) -> None:
                 fitted.model_id, treatment="X", target="Z", alternative=2.0, reference=1.0, seed=1
             )
             assert effect == pytest.approx(slope, rel=0.02)
+            estimate = await client.estimate_effect(
+                fitted.model_id, treatment="X", target="Z", alternative=2.0, reference=1.0, seed=1,
+                confidence_level=0.9, num_bootstrap=40, decompose=True,
+            )  # fmt: skip
+            assert estimate.effect == effect and estimate.interval is not None and slope in estimate.interval
+            assert estimate.decomposition is not None and estimate.decomposition.mediators == ("Y",)
+            assert estimate.decomposition.natural_direct_effect == 0.0  # no edge X -> Z
+            intervals = await client.sample(fitted.model_id, {"X": 1.0}, nodes=["Z"], confidence_level=0.9, seed=1)
+            assert intervals.statistics["Z"].mean_interval is not None
             assert await client.health() == "SERVING"
             assert (await client.server_info()).dowhy_version == "0.14"
             await client.delete_model(fitted.model_id)

@@ -49,6 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-sample-cells", type=int, default=limits.max_sample_cells, help="most samples x asked nodes per query"
     )
+    parser.add_argument(
+        "--max-bootstrap", type=int, default=limits.max_bootstrap, help="most bootstrap refits one interval may ask"
+    )
+    parser.add_argument(
+        "--max-replica-bytes",
+        type=int,
+        default=limits.max_replica_bytes,
+        help="memory kept bootstrap refits may take, over every model (least recently used go first)",
+    )
     parser.add_argument("--model-dir", type=Path, help="persist fitted models here so they survive restarts")
     parser.add_argument(
         "--model-store",
