@@ -27,6 +27,7 @@ from scmfit.client import (
     NodeResult,
     NodeStatistics,
     Quality,
+    RowAttribution,
     SampleResult,
     ServerInfo,
     Stage,
@@ -51,6 +52,7 @@ VIEWS: list[tuple[type, type[Message]]] = [
     (Interval, pb.Interval),
     (EffectDecomposition, pb.EffectDecomposition),
     (EffectEstimate, pb.EstimateEffectResponse),
+    (RowAttribution, pb.RowAttribution),
 ]
 
 

@@ -30,6 +30,7 @@ from scmfit.client._results import (
     EffectEstimate,
     FitResult,
     ModelSummary,
+    RowAttribution,
     SampleResult,
     ServerInfo,
     columns_to_arrays,
@@ -263,6 +264,29 @@ class AsyncClient(ClientBase):
         fields = {"target": target, "num_samples": num_samples, "seed": seed}
         response = await self._ask("ArrowStrength", timeout, model_id=model_id, **fields)
         return {(edge.source, edge.target): edge.strength for edge in response.strengths}
+
+    async def attribute_anomalies(
+        self,
+        model_id: str,
+        target: str,
+        anomalous: DataLike,
+        *,
+        num_samples: int = 0,
+        seed: int | None = None,
+        timeout: float | None = None,
+    ) -> list[RowAttribution]:
+        """As `Client.attribute_anomalies`."""
+        fields = {"target": target, "anomalous": anomalous, "num_samples": num_samples, "seed": seed}
+        response = await self._ask("AttributeAnomalies", timeout, model_id=model_id, **fields)
+        return [RowAttribution.from_proto(row) for row in response.rows]
+
+    async def intrinsic_influence(
+        self, model_id: str, target: str, *, num_samples: int = 0, seed: int | None = None, timeout: float | None = None
+    ) -> dict[str, float]:
+        """As `Client.intrinsic_influence`."""
+        fields = {"target": target, "num_samples": num_samples, "seed": seed}
+        response = await self._ask("IntrinsicCausalInfluence", timeout, model_id=model_id, **fields)
+        return {part.node: part.contribution for part in response.contributions}
 
     async def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(await self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))

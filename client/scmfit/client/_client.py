@@ -23,6 +23,7 @@ from scmfit.client._results import (
     FitProgress,
     FitResult,
     ModelSummary,
+    RowAttribution,
     SampleResult,
     ServerInfo,
     columns_to_arrays,
@@ -369,6 +370,32 @@ class Client(ClientBase):
         fields = {"target": target, "num_samples": num_samples, "seed": seed}
         response = self._ask("ArrowStrength", timeout, model_id=model_id, **fields)
         return {(edge.source, edge.target): edge.strength for edge in response.strengths}
+
+    def attribute_anomalies(
+        self,
+        model_id: str,
+        target: str,
+        anomalous: DataLike,
+        *,
+        num_samples: int = 0,
+        seed: int | None = None,
+        timeout: float | None = None,
+    ) -> list[RowAttribution]:
+        """Why each row is anomalous at `target`, as DoWhy's `gcm.attribute_anomalies` says: per row, each
+        upstream node's Shapley contribution to the target's anomaly score (they add up to it), largest
+        first, and every node's own anomaly score; `num_samples` 0 takes the server's default."""
+        fields = {"target": target, "anomalous": anomalous, "num_samples": num_samples, "seed": seed}
+        response = self._ask("AttributeAnomalies", timeout, model_id=model_id, **fields)
+        return [RowAttribution.from_proto(row) for row in response.rows]
+
+    def intrinsic_influence(
+        self, model_id: str, target: str, *, num_samples: int = 0, seed: int | None = None, timeout: float | None = None
+    ) -> dict[str, float]:
+        """How much of `target`'s variance each ancestor's own noise causes, and the target's own, as
+        DoWhy's `gcm.intrinsic_causal_influence` gives it: {node: contribution}, largest first."""
+        fields = {"target": target, "num_samples": num_samples, "seed": seed}
+        response = self._ask("IntrinsicCausalInfluence", timeout, model_id=model_id, **fields)
+        return {part.node: part.contribution for part in response.contributions}
 
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))

@@ -392,6 +392,32 @@ class EffectEstimate:
         return view(cls, response)
 
 
+@dataclass(frozen=True)
+class RowAttribution:
+    """Why one row is anomalous at the target: each upstream node's share of the target's score."""
+
+    row: int
+    target_score: float
+    """The target's information-theoretic anomaly score, -log P(g(X) >= g(x)); the contributions add up to it."""
+    contributions: Mapping[str, float]
+    """Each upstream node (the target included), largest first."""
+    node_scores: Mapping[str, float]
+    """Every node's own anomaly score in this row given its parents, in the model's node order."""
+
+    DERIVED: ClassVar[Derived] = {
+        "contributions": ("contributions", lambda m: {c.node: c.contribution for c in m.contributions}),
+        "node_scores": ("node_scores", lambda m: {s.node: s.score for s in m.node_scores}),
+    }
+
+    @classmethod
+    def from_proto(cls, message: pb.RowAttribution) -> RowAttribution:
+        return view(cls, message)
+
+    @property
+    def root_cause(self) -> str:
+        return next(iter(self.contributions))
+
+
 def columns_to_arrays(dataset: pb.Dataset) -> dict[str, np.ndarray]:
     """Typed columns back to numpy: float64, int64, bool or str arrays."""
     arrays: dict[str, np.ndarray] = {}

@@ -2548,3 +2548,243 @@ class ArrowStrengthResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ArrowStrengthResponse: _TypeAlias = ArrowStrengthResponse  # noqa: Y015
+
+@_typing.final
+class AttributeAnomaliesRequest(_message.Message):
+    """AttributeAnomaliesRequest asks why each of some rows is anomalous at a target node of a stored model."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    ANOMALOUS_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
+    target: _builtins.str
+    """The node whose anomaly is explained; it must have ancestors."""
+    num_samples: _builtins.int
+    """How many samples of the model's distribution the scores and attributions compare with; 0 means 3000."""
+    seed: _builtins.int
+    """The seed for sampling and for the Shapley estimate; default 42."""
+    @_builtins.property
+    def anomalous(self) -> Global___Dataset:
+        """The anomalous rows, one typed column per node of the model."""
+
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        target: _builtins.str = ...,
+        anomalous: Global___Dataset | None = ...,
+        num_samples: _builtins.int = ...,
+        seed: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "anomalous", b"anomalous", "seed", b"seed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "anomalous", b"anomalous", "model_id", b"model_id", "num_samples", b"num_samples", "seed", b"seed", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
+    _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+
+Global___AttributeAnomaliesRequest: _TypeAlias = AttributeAnomaliesRequest  # noqa: Y015
+
+@_typing.final
+class NodeContribution(_message.Message):
+    """NodeContribution is one node's share of an attributed quantity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    CONTRIBUTION_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    """The node."""
+    contribution: _builtins.float
+    """Its contribution, in the unit of the attributed quantity."""
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        contribution: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contribution", b"contribution", "node", b"node"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeContribution: _TypeAlias = NodeContribution  # noqa: Y015
+
+@_typing.final
+class NodeAnomalyScore(_message.Message):
+    """NodeAnomalyScore is how anomalous one node's value is given its parents (DoWhy's gcm.anomaly_scores)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    """The node."""
+    score: _builtins.float
+    """The rescaled median-CDF quantile score of the node's value under its mechanism: large means rare."""
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node", b"node", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeAnomalyScore: _TypeAlias = NodeAnomalyScore  # noqa: Y015
+
+@_typing.final
+class RowAttribution(_message.Message):
+    """RowAttribution explains one anomalous row."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROW_FIELD_NUMBER: _builtins.int
+    TARGET_SCORE_FIELD_NUMBER: _builtins.int
+    CONTRIBUTIONS_FIELD_NUMBER: _builtins.int
+    NODE_SCORES_FIELD_NUMBER: _builtins.int
+    row: _builtins.int
+    """The row's index in AttributeAnomaliesRequest.anomalous."""
+    target_score: _builtins.float
+    """The target's information-theoretic anomaly score, -log P(g(X) >= g(x)): the contributions add up to it."""
+    @_builtins.property
+    def contributions(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeContribution]:
+        """Each upstream node's contribution (the target's own included), largest first: Shapley values of its noise."""
+
+    @_builtins.property
+    def node_scores(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeAnomalyScore]:
+        """Every node's own anomaly score in this row, given its parents, in the model's node order."""
+
+    def __init__(
+        self,
+        *,
+        row: _builtins.int = ...,
+        target_score: _builtins.float = ...,
+        contributions: _abc.Iterable[Global___NodeContribution] | None = ...,
+        node_scores: _abc.Iterable[Global___NodeAnomalyScore] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contributions", b"contributions", "node_scores", b"node_scores", "row", b"row", "target_score", b"target_score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RowAttribution: _TypeAlias = RowAttribution  # noqa: Y015
+
+@_typing.final
+class AttributeAnomaliesResponse(_message.Message):
+    """AttributeAnomaliesResponse explains every row."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    DURATION_FIELD_NUMBER: _builtins.int
+    num_samples: _builtins.int
+    """The distribution samples compared with."""
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___RowAttribution]:
+        """One entry per anomalous row, in order."""
+
+    @_builtins.property
+    def duration(self) -> _duration_pb2.Duration:
+        """The time the server spent answering."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___RowAttribution] | None = ...,
+        num_samples: _builtins.int = ...,
+        duration: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "num_samples", b"num_samples", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttributeAnomaliesResponse: _TypeAlias = AttributeAnomaliesResponse  # noqa: Y015
+
+@_typing.final
+class IntrinsicCausalInfluenceRequest(_message.Message):
+    """IntrinsicCausalInfluenceRequest asks how much of a target's variance each ancestor's own noise causes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
+    target: _builtins.str
+    """The numeric node whose variance is attributed; it must have ancestors."""
+    num_samples: _builtins.int
+    """How many samples train the model of the target given subsets of noise, as DoWhy's default does; 0 means 100000."""
+    seed: _builtins.int
+    """The seed for sampling and for the Shapley estimate; default 42."""
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        target: _builtins.str = ...,
+        num_samples: _builtins.int = ...,
+        seed: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "model_id", b"model_id", "num_samples", b"num_samples", "seed", b"seed", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
+    _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+
+Global___IntrinsicCausalInfluenceRequest: _TypeAlias = IntrinsicCausalInfluenceRequest  # noqa: Y015
+
+@_typing.final
+class IntrinsicCausalInfluenceResponse(_message.Message):
+    """IntrinsicCausalInfluenceResponse gives each ancestor's intrinsic contribution, and the target's own."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTRIBUTIONS_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    DURATION_FIELD_NUMBER: _builtins.int
+    total: _builtins.float
+    """The sum of the contributions: the target's variance as the model generates it."""
+    num_samples: _builtins.int
+    """The training samples drawn."""
+    @_builtins.property
+    def contributions(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeContribution]:
+        """The target and each of its ancestors, largest contribution first."""
+
+    @_builtins.property
+    def duration(self) -> _duration_pb2.Duration:
+        """The time the server spent answering."""
+
+    def __init__(
+        self,
+        *,
+        contributions: _abc.Iterable[Global___NodeContribution] | None = ...,
+        total: _builtins.float = ...,
+        num_samples: _builtins.int = ...,
+        duration: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contributions", b"contributions", "duration", b"duration", "num_samples", b"num_samples", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IntrinsicCausalInfluenceResponse: _TypeAlias = IntrinsicCausalInfluenceResponse  # noqa: Y015

@@ -85,6 +85,16 @@ class CausalModelServiceStub:
                 request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthRequest.SerializeToString,
                 response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthResponse.FromString,
                 _registered_method=True)
+        self.AttributeAnomalies = channel.unary_unary(
+                '/scmfit.v1.CausalModelService/AttributeAnomalies',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.AttributeAnomaliesRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.AttributeAnomaliesResponse.FromString,
+                _registered_method=True)
+        self.IntrinsicCausalInfluence = channel.unary_unary(
+                '/scmfit.v1.CausalModelService/IntrinsicCausalInfluence',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceResponse.FromString,
+                _registered_method=True)
 
 
 class CausalModelServiceServicer:
@@ -162,6 +172,20 @@ class CausalModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AttributeAnomalies(self, request, context):
+        """AttributeAnomalies says which nodes' noise made rows anomalous at a target (DoWhy's gcm.attribute_anomalies).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IntrinsicCausalInfluence(self, request, context):
+        """IntrinsicCausalInfluence splits a target's variance among its ancestors' own noise and its own (DoWhy's gcm.intrinsic_causal_influence).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CausalModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -214,6 +238,16 @@ def add_CausalModelServiceServicer_to_server(servicer, server):
                     servicer.ArrowStrength,
                     request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthRequest.FromString,
                     response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthResponse.SerializeToString,
+            ),
+            'AttributeAnomalies': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttributeAnomalies,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.AttributeAnomaliesRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.AttributeAnomaliesResponse.SerializeToString,
+            ),
+            'IntrinsicCausalInfluence': grpc.unary_unary_rpc_method_handler(
+                    servicer.IntrinsicCausalInfluence,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -487,6 +521,60 @@ class CausalModelService:
             '/scmfit.v1.CausalModelService/ArrowStrength',
             scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthRequest.SerializeToString,
             scmfit_dot_v1_dot_causal__model__service__pb2.ArrowStrengthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttributeAnomalies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/AttributeAnomalies',
+            scmfit_dot_v1_dot_causal__model__service__pb2.AttributeAnomaliesRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.AttributeAnomaliesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IntrinsicCausalInfluence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/IntrinsicCausalInfluence',
+            scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -55,6 +55,10 @@ class CausalModelServiceStub:
     """UploadDataset receives a large dataset in chunks and returns an id that FitModelRequest accepts."""
     ArrowStrength: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.ArrowStrengthRequest, _causal_model_service_pb2.ArrowStrengthResponse]
     """ArrowStrength measures how much each edge into a node carries (DoWhy's gcm.arrow_strength)."""
+    AttributeAnomalies: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.AttributeAnomaliesRequest, _causal_model_service_pb2.AttributeAnomaliesResponse]
+    """AttributeAnomalies says which nodes' noise made rows anomalous at a target (DoWhy's gcm.attribute_anomalies)."""
+    IntrinsicCausalInfluence: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.IntrinsicCausalInfluenceRequest, _causal_model_service_pb2.IntrinsicCausalInfluenceResponse]
+    """IntrinsicCausalInfluence splits a target's variance among its ancestors' own noise and its own (DoWhy's gcm.intrinsic_causal_influence)."""
 
 @_typing.type_check_only
 class CausalModelServiceAsyncStub(CausalModelServiceStub):
@@ -83,6 +87,10 @@ class CausalModelServiceAsyncStub(CausalModelServiceStub):
     """UploadDataset receives a large dataset in chunks and returns an id that FitModelRequest accepts."""
     ArrowStrength: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.ArrowStrengthRequest, _causal_model_service_pb2.ArrowStrengthResponse]  # type: ignore[assignment]
     """ArrowStrength measures how much each edge into a node carries (DoWhy's gcm.arrow_strength)."""
+    AttributeAnomalies: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.AttributeAnomaliesRequest, _causal_model_service_pb2.AttributeAnomaliesResponse]  # type: ignore[assignment]
+    """AttributeAnomalies says which nodes' noise made rows anomalous at a target (DoWhy's gcm.attribute_anomalies)."""
+    IntrinsicCausalInfluence: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.IntrinsicCausalInfluenceRequest, _causal_model_service_pb2.IntrinsicCausalInfluenceResponse]  # type: ignore[assignment]
+    """IntrinsicCausalInfluence splits a target's variance among its ancestors' own noise and its own (DoWhy's gcm.intrinsic_causal_influence)."""
 
 class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
     """CausalModelService fits DoWhy structural causal models and reports what was fitted."""
@@ -168,5 +176,21 @@ class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_causal_model_service_pb2.ArrowStrengthResponse, _abc.Awaitable[_causal_model_service_pb2.ArrowStrengthResponse]]:
         """ArrowStrength measures how much each edge into a node carries (DoWhy's gcm.arrow_strength)."""
+
+    @_abc_1.abstractmethod
+    def AttributeAnomalies(
+        self,
+        request: _causal_model_service_pb2.AttributeAnomaliesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.AttributeAnomaliesResponse, _abc.Awaitable[_causal_model_service_pb2.AttributeAnomaliesResponse]]:
+        """AttributeAnomalies says which nodes' noise made rows anomalous at a target (DoWhy's gcm.attribute_anomalies)."""
+
+    @_abc_1.abstractmethod
+    def IntrinsicCausalInfluence(
+        self,
+        request: _causal_model_service_pb2.IntrinsicCausalInfluenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_model_service_pb2.IntrinsicCausalInfluenceResponse, _abc.Awaitable[_causal_model_service_pb2.IntrinsicCausalInfluenceResponse]]:
+        """IntrinsicCausalInfluence splits a target's variance among its ancestors' own noise and its own (DoWhy's gcm.intrinsic_causal_influence)."""
 
 def add_CausalModelServiceServicer_to_server(servicer: CausalModelServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

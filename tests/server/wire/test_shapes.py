@@ -53,6 +53,7 @@ NODE = NodeResult(
     quality=Quality.BETTER,
     quality_steps=(QualityStep(Quality.GOOD, 0.6), QualityStep(Quality.BETTER, 0.9)),
     categories=("a", "b"),
+    column_type=ColumnType.STRING,
 )
 OUTCOME = FitOutcome(
     status=FitStatus.SUCCESS,

@@ -320,6 +320,52 @@ class ArrowStrengthQuery:
         return []
 
 
+def _has_ancestors(model: ModelFacts, target: str, rpc: str) -> list[FieldViolation]:
+    if target in model.kinds and not model.parents.get(target):
+        return [FieldViolation("target", f"node {target!r} is a root of the model: {rpc} needs a node with ancestors")]
+    return []
+
+
+@query("AttributeAnomalies", oversize_field="anomalous")
+@dataclass(frozen=True)
+class AttributeAnomaliesQuery:
+    """Which upstream nodes' noise made each row anomalous at `target` (DoWhy's attribute_anomalies)."""
+
+    model_id: str
+    target: Annotated[str, Node()]
+    anomalous: Annotated[Mapping[str, np.ndarray], Rows()]
+    num_samples: Annotated[int, SampleCount(3000)]
+    seed: Annotated[int, Seed()]
+
+    MAX_ROWS: ClassVar[int] = 1000
+    """Each row is scored against every distribution sample for each Shapley subset."""
+
+    def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
+        problems = _has_ancestors(model, self.target, "AttributeAnomalies")
+        rows = len(next(iter(self.anomalous.values()))) if self.anomalous else 0
+        if self.anomalous and rows == 0:
+            problems.append(FieldViolation("anomalous.columns", "no anomalous rows"))
+        elif rows > self.MAX_ROWS:
+            problems.append(
+                FieldViolation("anomalous.columns", f"{rows} rows; at most {self.MAX_ROWS} are explained in one call")
+            )
+        return problems
+
+
+@query("IntrinsicCausalInfluence")
+@dataclass(frozen=True)
+class IntrinsicInfluenceQuery:
+    """How much of `target`'s variance each ancestor's own noise causes (DoWhy's intrinsic_causal_influence)."""
+
+    model_id: str
+    target: Annotated[str, Node(numeric=True)]
+    num_samples: Annotated[int, SampleCount(100_000)]
+    seed: Annotated[int, Seed()]
+
+    def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
+        return _has_ancestors(model, self.target, "IntrinsicCausalInfluence")
+
+
 @dataclass(frozen=True)
 class RefitQuery:
     """Not an RPC: bootstrap replicas `start` to `stop` of a model, which an interval question needs once."""
@@ -430,3 +476,38 @@ class ArrowStrengthOutcome:
 
 QueryOutcome = object
 """An answer: a dataclass whose fields are named as its response's."""
+
+
+@dataclass(frozen=True)
+class NodeContribution:
+    node: str
+    contribution: float
+
+
+@dataclass(frozen=True)
+class NodeAnomalyScore:
+    node: str
+    score: float
+
+
+@dataclass(frozen=True)
+class RowAttribution:
+    row: int
+    target_score: float
+    contributions: tuple[NodeContribution, ...]
+    """Largest first."""
+    node_scores: tuple[NodeAnomalyScore, ...]
+
+
+@dataclass(frozen=True)
+class AttributeAnomaliesOutcome:
+    rows: tuple[RowAttribution, ...]
+    num_samples: int
+
+
+@dataclass(frozen=True)
+class IntrinsicInfluenceOutcome:
+    contributions: tuple[NodeContribution, ...]
+    """Largest first."""
+    total: float
+    num_samples: int
