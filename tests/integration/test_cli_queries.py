@@ -113,3 +113,32 @@ def test_effect_takes_values_of_the_treatment_s_type_and_prints_its_interval_and
     )  # fmt: skip
     assert sampled.returncode == 0, sampled.stderr
     assert "hard(mode=slow)" in sampled.stdout and "Y: mean 95% interval [" in sampled.stdout
+
+
+def test_attribute_and_influence_print_sorted_tables_and_json(server: ServerProcess, tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=1500)
+    y = 2 * x + rng.normal(size=1500)
+    z = 3 * y + rng.normal(size=1500)
+    with Client(server.address, timeout=300) as client:
+        model_id = client.fit((["X", "Y", "Z"], [("X", "Y"), ("Y", "Z")]), {"X": x, "Y": y, "Z": z}).model_id
+    rows = tmp_path / "rows.csv"
+    rows.write_text("X,Y,Z\n0.3,6.6,19.9\n")  # Y's noise is +6σ
+    done = scmfit("attribute", "--model", model_id, "--target", "Z", "--rows", str(rows), "--address", server.address)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("row 0: Z anomaly score") and lines[0].endswith("root cause Y")
+    assert lines[2].split()[0] == "Y"
+    as_json = scmfit(
+        "attribute", "--model", model_id, "--target", "Z", "--rows", str(rows), "--json", "--address", server.address
+    )
+    explained = json.loads(as_json.stdout)
+    assert next(iter(explained[0]["contributions"])) == "Y"
+    assert sum(explained[0]["contributions"].values()) == pytest.approx(explained[0]["target_score"], abs=0.3)
+    influence = scmfit("influence", "--model", model_id, "--target", "Z", "--json", "--address", server.address)
+    assert influence.returncode == 0, influence.stderr
+    answer = json.loads(influence.stdout)
+    assert list(answer["intrinsic"]) == ["X", "Y", "Z"]  # Var(Z) = 36 Var(X) + 9 + 1
+    assert answer["arrow_strength"][0]["source"] == "Y"
+    table = scmfit("influence", "--model", model_id, "--target", "Z", "--address", server.address)
+    assert "Intrinsic causal influence on Var(Z)" in table.stdout and "Y -> Z" in table.stdout

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 validation failed or warning, 2 error.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import socket
 import sys
@@ -442,6 +443,45 @@ def _cell(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else shown(str(value))
 
 
+def _attribute(args: argparse.Namespace) -> int:
+    rows = read_traces(args.rows)
+    with _client(args) as client:
+        explained = client.attribute_anomalies(
+            args.model, args.target, rows, num_samples=args.samples or 0, seed=args.seed
+        )
+    if args.json:
+        print(json.dumps([dataclasses.asdict(row) for row in explained], indent=2))
+        return EXIT_SUCCESS
+    for row in explained:
+        print(
+            f"row {row.row}: {shown(args.target)} anomaly score {row.target_score:.3g} "
+            f"(-log P of a value this extreme); root cause {shown(row.root_cause)}"
+        )
+        print(f"  {'node':<16}{'contribution':>14}{'own score':>12}")
+        for node, contribution in row.contributions.items():
+            print(f"  {shown(node):<16}{contribution:>14.4g}{row.node_scores.get(node, float('nan')):>12.3g}")
+    return EXIT_SUCCESS
+
+
+def _influence(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        intrinsic = client.intrinsic_influence(args.model, args.target, num_samples=args.samples or 0, seed=args.seed)
+        arrows = client.arrow_strength(args.model, args.target, seed=args.seed)
+    if args.json:
+        edges = [{"source": a, "target": b, "strength": v} for (a, b), v in arrows.items()]
+        print(json.dumps({"intrinsic": intrinsic, "arrow_strength": edges}, indent=2))
+        return EXIT_SUCCESS
+    total = sum(intrinsic.values())
+    target = shown(args.target)
+    print(f"Intrinsic causal influence on Var({target}) = {total:.4g}: each node's own noise, largest first")
+    for node, share in intrinsic.items():
+        print(f"  {shown(node):<16}{share:>12.4g}{share / total if total else 0.0:>9.1%}")
+    print(f"Arrow strength of each edge into {target}: the variance its cut would add, strongest first")
+    for (source, _), strength in arrows.items():
+        print(f"  {shown(source) + ' -> ' + target:<24}{strength:>12.4g}")
+    return EXIT_SUCCESS
+
+
 def _delete(args: argparse.Namespace) -> int:
     with _client(args) as client:
         client.delete_model(args.model)
@@ -560,13 +600,43 @@ def build_parser() -> argparse.ArgumentParser:
     counterfactual.add_argument("--scale", action="append", metavar="NODE=FACTOR", help="NODE := NODE * FACTOR")
     counterfactual.add_argument("--json", action="store_true", help="print the rows as JSON columns")
     counterfactual.set_defaults(handler=_counterfactual)
+    attribute = commands.add_parser(
+        "attribute", help="which upstream node caused each anomalous row at a target (Shapley attribution)"
+    )
+    attribute.add_argument("--model", required=True, help=model_help)
+    attribute.add_argument("--target", required=True, help="the node whose anomaly is explained")
+    attribute.add_argument("--rows", type=Path, required=True, help="the anomalous rows, every node: CSV or JSON")
+    attribute.add_argument("--samples", type=_positive_int, help="distribution samples (unset: the server's)")
+    attribute.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
+    attribute.add_argument("--json", action="store_true", help="print the rows as JSON")
+    attribute.set_defaults(handler=_attribute)
+    influence = commands.add_parser(
+        "influence", help="how much each ancestor's own noise drives a target, and how strong each edge into it is"
+    )
+    influence.add_argument("--model", required=True, help=model_help)
+    influence.add_argument("--target", required=True, help="a numeric node with ancestors")
+    influence.add_argument("--samples", type=_positive_int, help="training samples (unset: the server's)")
+    influence.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
+    influence.add_argument("--json", action="store_true", help="print both answers as JSON")
+    influence.set_defaults(handler=_influence)
     delete = commands.add_parser("delete", help="delete a stored model")
     delete.add_argument("--model", required=True, help=model_help)
     delete.set_defaults(handler=_delete)
     models = commands.add_parser("models", help="list the stored models")
     models.add_argument("--json", action="store_true", help="print the models as JSON")
     models.set_defaults(handler=_models)
-    for sub in (fit, health, commands.choices["info"], query, models, effect, counterfactual, delete):
+    for sub in (
+        fit,
+        health,
+        commands.choices["info"],
+        query,
+        models,
+        effect,
+        counterfactual,
+        attribute,
+        influence,
+        delete,
+    ):
         sub.add_argument("--address", default=default_target(), help="server address, host:port (or SCMFIT_ADDRESS)")
         sub.add_argument("--timeout", type=float, default=None, help="deadline in seconds (unset: none)")
         sub.add_argument("--tls-ca", type=Path, help="PEM CA that signed the server's certificate (turns on TLS)")
