@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 
 from scmfit.client import (
     Candidate,
+    CheckProgress,
     EffectDecomposition,
     EffectEstimate,
     FitConfig,
@@ -20,6 +21,8 @@ from scmfit.client import (
     FitProgress,
     FitResult,
     FitStatus,
+    GraphCheck,
+    IndependenceViolation,
     Interval,
     Mechanism,
     MechanismKind,
@@ -53,6 +56,9 @@ VIEWS: list[tuple[type, type[Message]]] = [
     (EffectDecomposition, pb.EffectDecomposition),
     (EffectEstimate, pb.EstimateEffectResponse),
     (RowAttribution, pb.RowAttribution),
+    (GraphCheck, pb.GraphCheck),
+    (IndependenceViolation, pb.IndependenceViolation),
+    (CheckProgress, pb.CheckGraphProgress),
 ]
 
 

@@ -23,12 +23,14 @@ from scmfit.client._client import (
     default_target,
 )
 from scmfit.client._config import FitConfig
-from scmfit.client._errors import ScmfitError, from_rpc_error
+from scmfit.client._errors import ConnectionLostError, ScmfitError, from_rpc_error
 from scmfit.client._interventions import Interventions, Scalar
 from scmfit.client._request import DataLike, GraphLike
 from scmfit.client._results import (
+    CheckProgress,
     EffectEstimate,
     FitResult,
+    GraphCheck,
     ModelSummary,
     RowAttribution,
     SampleResult,
@@ -287,6 +289,36 @@ class AsyncClient(ClientBase):
         fields = {"target": target, "num_samples": num_samples, "seed": seed}
         response = await self._ask("IntrinsicCausalInfluence", timeout, model_id=model_id, **fields)
         return {part.node: part.contribution for part in response.contributions}
+
+    async def check_graph(
+        self,
+        graph: GraphLike,
+        data: DataLike,
+        *,
+        significance_level: float = 0.0,
+        independence_level: float = 0.0,
+        num_permutations: int = 0,
+        seed: int | None = None,
+        on_progress: Callable[[CheckProgress], None] | None = None,
+        timeout: float | None = None,
+    ) -> GraphCheck:
+        """As `Client.check_graph`; cancelling the task cancels the check on the server."""
+        request = self._check_graph_request(graph, data, significance_level, independence_level, num_permutations, seed)
+        call = self._stub.CheckGraph(request, timeout=self._timeout(timeout), metadata=self._metadata)
+        result: GraphCheck | None = None
+        try:
+            async for response in call:
+                if response.HasField("result"):
+                    result = GraphCheck.from_proto(response.result)
+                elif on_progress is not None:
+                    on_progress(CheckProgress.from_proto(response.progress))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            call.cancel()
+        if result is None:
+            raise ConnectionLostError("the server ended the graph check without a verdict")
+        return result
 
     async def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(await self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))

@@ -15,13 +15,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scmfit.client._channel import SERVICE_NAME, call_metadata, open_channel
 from scmfit.client._config import FitConfig
-from scmfit.client._errors import ScmfitError, from_rpc_error
+from scmfit.client._errors import ConnectionLostError, ScmfitError, from_rpc_error
 from scmfit.client._interventions import Interventions, Scalar, interventions_proto, value_proto
 from scmfit.client._request import DataLike, GraphLike, column, fit_request, normalize_data
 from scmfit.client._results import (
+    CheckProgress,
     EffectEstimate,
     FitProgress,
     FitResult,
+    GraphCheck,
     ModelSummary,
     RowAttribution,
     SampleResult,
@@ -128,6 +130,25 @@ class ClientBase:
             if value_proto(value, arm).WhichOneof("kind") in ("double_value", "int64_value"):
                 arms[f"{arm}_value"] = float(value)
         return {"treatment": treatment, "target": target, **arms, **options}
+
+    @staticmethod
+    def _check_graph_request(
+        graph: GraphLike,
+        data: DataLike,
+        significance_level: float,
+        independence_level: float,
+        num_permutations: int,
+        seed: int | None,
+    ) -> pb.CheckGraphRequest:
+        fit = fit_request(graph, data)  # the same graph and column checks as a fit's, client-side
+        return pb.CheckGraphRequest(
+            graph=fit.graph,
+            dataset=fit.dataset,
+            significance_level=significance_level,
+            independence_level=independence_level,
+            num_permutations=num_permutations,
+            seed=seed,
+        )
 
     @staticmethod
     def _health_status(response: health_pb2.HealthCheckResponse) -> str:
@@ -396,6 +417,35 @@ class Client(ClientBase):
         fields = {"target": target, "num_samples": num_samples, "seed": seed}
         response = self._ask("IntrinsicCausalInfluence", timeout, model_id=model_id, **fields)
         return {part.node: part.contribution for part in response.contributions}
+
+    def check_graph(
+        self,
+        graph: GraphLike,
+        data: DataLike,
+        *,
+        significance_level: float = 0.0,
+        independence_level: float = 0.0,
+        num_permutations: int = 0,
+        seed: int | None = None,
+        on_progress: Callable[[CheckProgress], None] | None = None,
+        timeout: float | None = None,
+    ) -> GraphCheck:
+        """Whether the traces contradict the independences `graph` implies (DoWhy's `falsify_graph`): the
+        verdict, every violated independence, and the edges the violations point to. 0 takes each
+        server default; `on_progress` sees the tests done as they finish."""
+        request = self._check_graph_request(graph, data, significance_level, independence_level, num_permutations, seed)
+        result: GraphCheck | None = None
+        try:
+            for response in self._stub.CheckGraph(request, timeout=self._timeout(timeout), metadata=self._metadata):
+                if response.HasField("result"):
+                    result = GraphCheck.from_proto(response.result)
+                elif on_progress is not None:
+                    on_progress(CheckProgress.from_proto(response.progress))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        if result is None:
+            raise ConnectionLostError("the server ended the graph check without a verdict")
+        return result
 
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))

@@ -418,6 +418,58 @@ class RowAttribution:
         return next(iter(self.contributions))
 
 
+@dataclass(frozen=True)
+class IndependenceViolation:
+    """A local Markov condition the traces reject: `node` depends on `other` even given `given`."""
+
+    node: str
+    other: str
+    given: tuple[str, ...]
+    p_value: float
+
+    @classmethod
+    def from_proto(cls, message: pb.IndependenceViolation) -> IndependenceViolation:
+        return view(cls, message)
+
+
+@dataclass(frozen=True)
+class GraphCheck:
+    """The verdict of `Client.check_graph` (DoWhy's falsify_graph), with the edges the violations point to."""
+
+    can_evaluate: bool
+    falsified: bool
+    informative: bool
+    violations_p_value: float
+    equivalence_p_value: float
+    num_violations: int
+    num_tests: int
+    num_permutations: int
+    violations: tuple[IndependenceViolation, ...]
+    suggested_edges: tuple[tuple[str, str], ...]
+    """(source, target) edges the graph lacks that would explain a violation: hidden dependencies."""
+
+    DERIVED: ClassVar[Derived] = {
+        "suggested_edges": ("suggested_edges", lambda m: tuple((e.source, e.target) for e in m.suggested_edges)),
+    }
+
+    @classmethod
+    def from_proto(cls, message: pb.GraphCheck) -> GraphCheck:
+        return view(cls, message)
+
+
+@dataclass(frozen=True)
+class CheckProgress:
+    """Independence tests done of all those the graph and its permutations imply."""
+
+    done: int
+    total: int
+    elapsed: float
+
+    @classmethod
+    def from_proto(cls, message: pb.CheckGraphProgress) -> CheckProgress:
+        return view(cls, message)
+
+
 def columns_to_arrays(dataset: pb.Dataset) -> dict[str, np.ndarray]:
     """Typed columns back to numpy: float64, int64, bool or str arrays."""
     arrays: dict[str, np.ndarray] = {}

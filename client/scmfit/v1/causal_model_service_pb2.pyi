@@ -2788,3 +2788,217 @@ class IntrinsicCausalInfluenceResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IntrinsicCausalInfluenceResponse: _TypeAlias = IntrinsicCausalInfluenceResponse  # noqa: Y015
+
+@_typing.final
+class CheckGraphRequest(_message.Message):
+    """CheckGraphRequest asks whether traces contradict the independences a graph implies."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRAPH_FIELD_NUMBER: _builtins.int
+    DATASET_FIELD_NUMBER: _builtins.int
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    SIGNIFICANCE_LEVEL_FIELD_NUMBER: _builtins.int
+    INDEPENDENCE_LEVEL_FIELD_NUMBER: _builtins.int
+    NUM_PERMUTATIONS_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    dataset_id: _builtins.str
+    """An id from UploadDataset, used instead of dataset."""
+    significance_level: _builtins.float
+    """The level of the permutation test that falsifies the graph, in (0, 1); 0 means 0.05."""
+    independence_level: _builtins.float
+    """The level of each (conditional) independence test, in (0, 1); 0 means 0.05."""
+    num_permutations: _builtins.int
+    """How many node permutations of the graph form the baseline; 0 means 1 / significance_level; every permutation when there are fewer."""
+    seed: _builtins.int
+    """The seed for the permutations and the independence tests; default 42."""
+    @_builtins.property
+    def graph(self) -> Global___Graph:
+        """The graph to check; it must be a DAG."""
+
+    @_builtins.property
+    def dataset(self) -> Global___Dataset:
+        """The traces, one column per node, with no missing cells."""
+
+    def __init__(
+        self,
+        *,
+        graph: Global___Graph | None = ...,
+        dataset: Global___Dataset | None = ...,
+        dataset_id: _builtins.str = ...,
+        significance_level: _builtins.float = ...,
+        independence_level: _builtins.float = ...,
+        num_permutations: _builtins.int = ...,
+        seed: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "dataset", b"dataset", "graph", b"graph", "seed", b"seed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "dataset", b"dataset", "dataset_id", b"dataset_id", "graph", b"graph", "independence_level", b"independence_level", "num_permutations", b"num_permutations", "seed", b"seed", "significance_level", b"significance_level"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
+    _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+
+Global___CheckGraphRequest: _TypeAlias = CheckGraphRequest  # noqa: Y015
+
+@_typing.final
+class CheckGraphProgress(_message.Message):
+    """CheckGraphProgress counts the independence tests done so far."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DONE_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    ELAPSED_FIELD_NUMBER: _builtins.int
+    done: _builtins.int
+    """Tests finished."""
+    total: _builtins.int
+    """Tests in all: the distinct tests the graph and its permutations imply."""
+    @_builtins.property
+    def elapsed(self) -> _duration_pb2.Duration:
+        """Time since the server received the request."""
+
+    def __init__(
+        self,
+        *,
+        done: _builtins.int = ...,
+        total: _builtins.int = ...,
+        elapsed: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["elapsed", b"elapsed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "elapsed", b"elapsed", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckGraphProgress: _TypeAlias = CheckGraphProgress  # noqa: Y015
+
+@_typing.final
+class IndependenceViolation(_message.Message):
+    """IndependenceViolation is one local Markov condition of the graph that the traces reject."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    OTHER_FIELD_NUMBER: _builtins.int
+    GIVEN_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    """The node whose independence was tested."""
+    other: _builtins.str
+    """A non-descendant of node that the graph says is independent of it given node's parents."""
+    p_value: _builtins.float
+    """The test's p-value, at or below CheckGraphRequest.independence_level."""
+    @_builtins.property
+    def given(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """node's parents in the graph, the conditioning set."""
+
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        other: _builtins.str = ...,
+        given: _abc.Iterable[_builtins.str] | None = ...,
+        p_value: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["given", b"given", "node", b"node", "other", b"other", "p_value", b"p_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IndependenceViolation: _TypeAlias = IndependenceViolation  # noqa: Y015
+
+@_typing.final
+class GraphCheck(_message.Message):
+    """GraphCheck is the verdict of a graph check."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAN_EVALUATE_FIELD_NUMBER: _builtins.int
+    FALSIFIED_FIELD_NUMBER: _builtins.int
+    INFORMATIVE_FIELD_NUMBER: _builtins.int
+    VIOLATIONS_P_VALUE_FIELD_NUMBER: _builtins.int
+    EQUIVALENCE_P_VALUE_FIELD_NUMBER: _builtins.int
+    NUM_VIOLATIONS_FIELD_NUMBER: _builtins.int
+    NUM_TESTS_FIELD_NUMBER: _builtins.int
+    NUM_PERMUTATIONS_FIELD_NUMBER: _builtins.int
+    VIOLATIONS_FIELD_NUMBER: _builtins.int
+    SUGGESTED_EDGES_FIELD_NUMBER: _builtins.int
+    can_evaluate: _builtins.bool
+    """Whether the check could decide: false when the graph implies no independence to test."""
+    falsified: _builtins.bool
+    """Whether the traces reject the graph: it violates no fewer independences than random permutations of it do, and it is informative."""
+    informative: _builtins.bool
+    """Whether the graph implies independences that few of its permutations share, so that the test can falsify it."""
+    violations_p_value: _builtins.float
+    """The share of permuted graphs whose violated fraction is at most the graph's: the p-value of the falsification test."""
+    equivalence_p_value: _builtins.float
+    """The share of permuted graphs in the graph's Markov equivalence class: large means the graph is not informative."""
+    num_violations: _builtins.int
+    """Independences the graph implies that the traces reject."""
+    num_tests: _builtins.int
+    """Independences the graph implies that were tested."""
+    num_permutations: _builtins.int
+    """The permutations compared with."""
+    @_builtins.property
+    def violations(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndependenceViolation]:
+        """Every violated independence, lowest p-value first."""
+
+    @_builtins.property
+    def suggested_edges(self) -> _containers.RepeatedCompositeFieldContainer[Global___Edge]:
+        """Edges other -> node that the graph lacks and that would explain a violation, by lowest p-value: candidates for hidden dependencies."""
+
+    def __init__(
+        self,
+        *,
+        can_evaluate: _builtins.bool = ...,
+        falsified: _builtins.bool = ...,
+        informative: _builtins.bool = ...,
+        violations_p_value: _builtins.float = ...,
+        equivalence_p_value: _builtins.float = ...,
+        num_violations: _builtins.int = ...,
+        num_tests: _builtins.int = ...,
+        num_permutations: _builtins.int = ...,
+        violations: _abc.Iterable[Global___IndependenceViolation] | None = ...,
+        suggested_edges: _abc.Iterable[Global___Edge] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["can_evaluate", b"can_evaluate", "equivalence_p_value", b"equivalence_p_value", "falsified", b"falsified", "informative", b"informative", "num_permutations", b"num_permutations", "num_tests", b"num_tests", "num_violations", b"num_violations", "suggested_edges", b"suggested_edges", "violations", b"violations", "violations_p_value", b"violations_p_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GraphCheck: _TypeAlias = GraphCheck  # noqa: Y015
+
+@_typing.final
+class CheckGraphResponse(_message.Message):
+    """CheckGraphResponse is one event of a graph check."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def progress(self) -> Global___CheckGraphProgress:
+        """Progress; zero or more precede the verdict."""
+
+    @_builtins.property
+    def result(self) -> Global___GraphCheck:
+        """The verdict; always the last message of the stream."""
+
+    def __init__(
+        self,
+        *,
+        progress: Global___CheckGraphProgress | None = ...,
+        result: Global___GraphCheck | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "progress", b"progress", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "progress", b"progress", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["progress", "result"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___CheckGraphResponse: _TypeAlias = CheckGraphResponse  # noqa: Y015

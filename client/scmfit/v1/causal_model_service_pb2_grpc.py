@@ -95,6 +95,11 @@ class CausalModelServiceStub:
                 request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceRequest.SerializeToString,
                 response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceResponse.FromString,
                 _registered_method=True)
+        self.CheckGraph = channel.unary_stream(
+                '/scmfit.v1.CausalModelService/CheckGraph',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphResponse.FromString,
+                _registered_method=True)
 
 
 class CausalModelServiceServicer:
@@ -186,6 +191,13 @@ class CausalModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckGraph(self, request, context):
+        """CheckGraph tests whether traces agree with a graph (DoWhy's falsify_graph), streaming progress, then the verdict.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CausalModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -248,6 +260,11 @@ def add_CausalModelServiceServicer_to_server(servicer, server):
                     servicer.IntrinsicCausalInfluence,
                     request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceRequest.FromString,
                     response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceResponse.SerializeToString,
+            ),
+            'CheckGraph': grpc.unary_stream_rpc_method_handler(
+                    servicer.CheckGraph,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -575,6 +592,33 @@ class CausalModelService:
             '/scmfit.v1.CausalModelService/IntrinsicCausalInfluence',
             scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceRequest.SerializeToString,
             scmfit_dot_v1_dot_causal__model__service__pb2.IntrinsicCausalInfluenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckGraph(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/CheckGraph',
+            scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphResponse.FromString,
             options,
             channel_credentials,
             insecure,

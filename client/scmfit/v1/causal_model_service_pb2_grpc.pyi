@@ -59,6 +59,8 @@ class CausalModelServiceStub:
     """AttributeAnomalies says which nodes' noise made rows anomalous at a target (DoWhy's gcm.attribute_anomalies)."""
     IntrinsicCausalInfluence: _grpc.UnaryUnaryMultiCallable[_causal_model_service_pb2.IntrinsicCausalInfluenceRequest, _causal_model_service_pb2.IntrinsicCausalInfluenceResponse]
     """IntrinsicCausalInfluence splits a target's variance among its ancestors' own noise and its own (DoWhy's gcm.intrinsic_causal_influence)."""
+    CheckGraph: _grpc.UnaryStreamMultiCallable[_causal_model_service_pb2.CheckGraphRequest, _causal_model_service_pb2.CheckGraphResponse]
+    """CheckGraph tests whether traces agree with a graph (DoWhy's falsify_graph), streaming progress, then the verdict."""
 
 @_typing.type_check_only
 class CausalModelServiceAsyncStub(CausalModelServiceStub):
@@ -91,6 +93,8 @@ class CausalModelServiceAsyncStub(CausalModelServiceStub):
     """AttributeAnomalies says which nodes' noise made rows anomalous at a target (DoWhy's gcm.attribute_anomalies)."""
     IntrinsicCausalInfluence: _aio.UnaryUnaryMultiCallable[_causal_model_service_pb2.IntrinsicCausalInfluenceRequest, _causal_model_service_pb2.IntrinsicCausalInfluenceResponse]  # type: ignore[assignment]
     """IntrinsicCausalInfluence splits a target's variance among its ancestors' own noise and its own (DoWhy's gcm.intrinsic_causal_influence)."""
+    CheckGraph: _aio.UnaryStreamMultiCallable[_causal_model_service_pb2.CheckGraphRequest, _causal_model_service_pb2.CheckGraphResponse]  # type: ignore[assignment]
+    """CheckGraph tests whether traces agree with a graph (DoWhy's falsify_graph), streaming progress, then the verdict."""
 
 class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
     """CausalModelService fits DoWhy structural causal models and reports what was fitted."""
@@ -192,5 +196,13 @@ class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_causal_model_service_pb2.IntrinsicCausalInfluenceResponse, _abc.Awaitable[_causal_model_service_pb2.IntrinsicCausalInfluenceResponse]]:
         """IntrinsicCausalInfluence splits a target's variance among its ancestors' own noise and its own (DoWhy's gcm.intrinsic_causal_influence)."""
+
+    @_abc_1.abstractmethod
+    def CheckGraph(
+        self,
+        request: _causal_model_service_pb2.CheckGraphRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_causal_model_service_pb2.CheckGraphResponse], _abc.AsyncIterator[_causal_model_service_pb2.CheckGraphResponse]]:
+        """CheckGraph tests whether traces agree with a graph (DoWhy's falsify_graph), streaming progress, then the verdict."""
 
 def add_CausalModelServiceServicer_to_server(servicer: CausalModelServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

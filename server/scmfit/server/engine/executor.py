@@ -92,10 +92,25 @@ class QueryRun(Protocol):
         ...
 
 
+class CallRun(Protocol):
+    """One function call on a worker, with the cancellation contract of QueryRun."""
+
+    def outcome(self) -> Any:
+        """The function's return value, or the domain error it raised."""
+        ...
+
+    def cancel(self) -> None: ...
+
+
 class FitExecutor(Protocol):
     """Where fits and queries run; `executors.py` registers each by name."""
 
     def submit(self, job: FitJob) -> FitRun: ...
+
+    def submit_call(self, function: Callable[[Any], Any], payload: Any) -> CallRun:
+        """`function(payload)` on a fit worker: one independent piece of a larger job (a graph check's
+        tests), so that the job's pieces spread over every worker."""
+        ...
 
     def submit_query(
         self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True, replicas: tuple[bytes, ...] = ()
@@ -421,6 +436,17 @@ class _QueryRun:
             self._future.cancel()
 
 
+class _CallRun:
+    def __init__(self, pool: QueryPool, function: Callable[[Any], Any], payload: Any) -> None:
+        self._future = pool.schedule(function, lambda: payload)
+
+    def outcome(self) -> Any:
+        return _result_of(self._future)
+
+    def cancel(self) -> None:
+        self._future.cancel()
+
+
 class ProcessFitExecutor:
     """A pebble ProcessPool of spawned workers, a bounded dispatch in front of it, and the worker link.
 
@@ -539,6 +565,11 @@ class ProcessFitExecutor:
         if self._closed.is_set():
             raise ShuttingDownError("the server is shutting down")
         return _QueryRun(self, query, model_bytes, urgent, replicas)
+
+    def submit_call(self, function: Callable[[Any], Any], payload: Any) -> CallRun:
+        if self._closed.is_set():
+            raise ShuttingDownError("the server is shutting down")
+        return _CallRun(self, function, payload)
 
     def close(self) -> None:
         """Stops the workers (killing any still running) and the link; idempotent."""

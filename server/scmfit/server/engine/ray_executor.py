@@ -31,7 +31,7 @@ from scmfit.server.config import StartupError
 from scmfit.server.domain.errors import ShuttingDownError, WorkerLostError
 from scmfit.server.domain.fit import FitJob, NodeFit
 from scmfit.server.domain.query import Query
-from scmfit.server.engine.executor import FitRun, NodeParallelFitRun, ProcessFitExecutor, QueryRun
+from scmfit.server.engine.executor import CallRun, FitRun, NodeParallelFitRun, ProcessFitExecutor, QueryRun
 from scmfit.server.engine.plan import node_specs, split_rows
 from scmfit.server.engine.progress import Event, ProgressChannels
 from scmfit.server.engine.ray_address import gcs_endpoint, unreachable
@@ -218,6 +218,10 @@ class RayFitExecutor:
         self, query: Query, model_bytes: Callable[[], bytes], urgent: bool = True, replicas: tuple[bytes, ...] = ()
     ) -> QueryRun:
         return self._local.submit_query(query, model_bytes, urgent, replicas)
+
+    def submit_call(self, function: Callable[[Any], Any], payload: Any) -> CallRun:
+        """On this server's own workers: a graph check's tests are small next to shipping their data."""
+        return self._local.submit_call(function, payload)
 
     def close(self) -> None:
         """Stops this server's tasks on the cluster and its driver; the cluster itself keeps running."""

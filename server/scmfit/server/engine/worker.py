@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scmfit.server.domain.fit import ColumnType, FitJob, FitOutcome, NodeFit, NodeTask, Progress
+from scmfit.server.domain.graph_check import IndependenceBatch
 from scmfit.server.domain.query import Query, QueryOutcome
 from scmfit.server.domain.settings import FitSettings
 from scmfit.server.engine.plan import ProgressTracker, assemble, plan_fit
@@ -94,3 +95,10 @@ def run_query(query: Query, blob: bytes | None, replicas: tuple[bytes, ...] = ()
     if replicas:
         model = fitted.with_replicas(query.model_id, model, replicas)
     return answers.answer(model, query)
+
+
+def run_independence_tests(batch: IndependenceBatch) -> list[float]:
+    """One batch of a graph check's tests."""
+    from scmfit.server.fitting.independence import p_values
+
+    return p_values(batch)

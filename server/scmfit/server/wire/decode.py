@@ -52,7 +52,7 @@ def decode_fit_request(
     """
     violations: list[FieldViolation] = []
     settings = _decode_settings(request.config, violations)
-    nodes, edges = _decode_graph(request.graph, limits, violations)
+    nodes, edges = decode_graph(request.graph, limits, violations)
     if request.dataset_id:
         if request.dataset.columns:
             violations.append(FieldViolation("dataset_id", "set dataset or dataset_id, not both"))
@@ -171,7 +171,7 @@ def _decode_settings(config: pb.FitConfig, violations: list[FieldViolation]) -> 
     return FitSettings(**values)
 
 
-def _decode_graph(
+def decode_graph(
     graph: pb.Graph, limits: Limits, violations: list[FieldViolation]
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     nodes = tuple(graph.nodes)

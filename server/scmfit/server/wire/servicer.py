@@ -18,11 +18,13 @@ import numpy as np
 from google.protobuf.message import Message
 
 from scmfit.server.config import Limits
+from scmfit.server.domain import graph_check
 from scmfit.server.domain.errors import DeadlineError, FieldViolation, InvalidRequestError, ScmfitServerError
 from scmfit.server.domain.fit import FitJob, Progress, Stage
 from scmfit.server.domain.query import QUERY_KINDS, ModelFacts, Query, QueryKind, QueryOutcome, RefitOutcome, RefitQuery
+from scmfit.server.engine import worker
 from scmfit.server.engine.admission import Admission
-from scmfit.server.engine.executor import FitExecutor
+from scmfit.server.engine.executor import CallRun, FitExecutor
 from scmfit.server.metrics import Metrics
 from scmfit.server.stores.datasets import DatasetStore
 from scmfit.server.stores.modelfiles import call_deadline
@@ -31,6 +33,7 @@ from scmfit.server.stores.replicas import ReplicaStore
 from scmfit.server.wire import encode
 from scmfit.server.wire import grpc_errors as status
 from scmfit.server.wire.decode import NO_ROWS, Entry, available_qualities, decode_fit_request
+from scmfit.server.wire.decode_graph_check import decode_check_graph
 from scmfit.server.wire.decode_query import decode_query
 from scmfit.server.wire.decode_upload import UploadLimits, assemble_upload
 from scmfit.v1 import causal_model_service_pb2 as pb
@@ -267,6 +270,72 @@ class CausalModelServicer:
         self._metrics.fit_seconds.labels(job.settings.quality.value.lower()).observe(seconds)
         _log.info("fit %s: %s in %.2fs", job.model_id[:12], outcome.status.value, seconds)
         yield response
+
+    def CheckGraph(  # noqa: N802
+        self, request: pb.CheckGraphRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.CheckGraphResponse]:
+        """The independence tests that the graph and its permutations imply, spread over the fit workers
+        in batches, progress after each batch, then the verdict; a cancel or deadline stops every batch."""
+        started = time.monotonic()
+        try:
+            job = decode_check_graph(request, self._limits, self._uploaded)
+            found = graph_check.plan(job)
+        except ScmfitServerError as error:
+            self._metrics.queries.labels("CheckGraph", status.code_name(error)).inc()
+            status.abort(context, error)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self._admission.slot(context.is_active))
+            except ScmfitServerError as error:
+                self._metrics.queries.labels("CheckGraph", status.code_name(error)).inc()
+                status.abort(context, error)
+            parts = graph_check.batches(job, found.tests, max(1, min(len(found.tests), 4 * self._workers.workers)))
+            total = len(found.tests)
+            yield pb.CheckGraphResponse(progress=encode.message_of(pb.CheckGraphProgress, done=0, total=total))
+            p_values: dict[graph_check.IndependenceKey, float] = {}
+            runs: list[CallRun] = []
+
+            expired = threading.Event()
+
+            def cancel() -> None:
+                for run in runs:
+                    run.cancel()
+
+            def expire() -> None:
+                expired.set()
+                cancel()
+
+            context.add_callback(cancel)
+            timer = self._deadline_timer(context, expire)
+            try:
+                runs.extend(self._executor.submit_call(worker.run_independence_tests, part) for part in parts)
+                for part, run in zip(parts, runs, strict=True):
+                    for test, value in zip(part.tests, run.outcome(), strict=True):
+                        p_values[test.key] = value
+                    if not context.is_active():
+                        cancel()
+                        return
+                    elapsed = encode.duration(time.monotonic() - started)
+                    progress = pb.CheckGraphProgress(done=len(p_values), total=total, elapsed=elapsed)
+                    yield pb.CheckGraphResponse(progress=progress)
+                result = encode.message_of(pb.GraphCheck, graph_check.verdict(job, found, p_values))
+            except Exception as failure:  # every failure, expected or not, goes through status.abort
+                cancel()
+                late = DeadlineError(f"the server's default deadline of {self._default_fit_deadline:g}s passed")
+                reported: BaseException = late if expired.is_set() else failure
+                self._metrics.queries.labels("CheckGraph", status.code_name(reported)).inc()
+                status.abort(context, reported)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+        self._metrics.queries.labels("CheckGraph", "ok").inc()
+        _log.info(
+            "graph check: %d tests over %d permutations in %.2fs",
+            total,
+            len(found.permuted),
+            time.monotonic() - started,
+        )
+        yield pb.CheckGraphResponse(result=result)
 
     @_unary
     def GetServerInfo(  # noqa: N802
