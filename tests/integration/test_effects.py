@@ -82,12 +82,19 @@ def test_the_decomposition_meets_its_closed_forms_on_the_fitted_linear_model(
     assert parts.natural_direct_effect == pytest.approx(c * (a - b), rel=1e-9)
     assert parts.natural_indirect_effect == pytest.approx(a_tm * b_my * (a - b), rel=1e-9)
     assert parts.natural_direct_effect + parts.natural_indirect_effect == pytest.approx(parts.total_effect, rel=1e-12)
-    assert estimate.effect == pytest.approx(parts.total_effect, rel=0.02)  # DoWhy's draw: Monte Carlo apart
+    assert estimate.effect == parts.total_effect  # with an interval, the paired estimate, which the parts sum to
+    alone = client_effect(metered, model, a, b)
+    assert alone == pytest.approx(parts.total_effect, rel=0.02)  # DoWhy's own draw: Monte Carlo apart
     assert estimate.interval is not None and parts.natural_direct_effect_interval is not None
     assert (C + A_TM * B_MY) * (a - b) in estimate.interval
     assert C * (a - b) in parts.natural_direct_effect_interval
     assert parts.natural_indirect_effect_interval is not None
     assert A_TM * B_MY * (a - b) in parts.natural_indirect_effect_interval
+
+
+def client_effect(process: ServerProcess, model: FitResult, a: float, b: float) -> float:
+    with Client(process.address, timeout=300) as client:
+        return client.effect(model.model_id, treatment="T", target="Y", alternative=a, reference=b)
 
 
 def test_a_linear_gaussian_interval_is_as_wide_as_the_ols_standard_error_says() -> None:
@@ -183,13 +190,21 @@ def test_categorical_bool_and_int_interventions_set_the_node_exactly(metered: Se
 
 
 def test_a_seed_fixes_every_number_and_another_seed_moves_them(metered: ServerProcess, model: FitResult) -> None:
-    ask: dict[str, Any] = {"treatment": "T", "target": "Y", "alternative": 1.0, "reference": 0.0}
+    """On the linear path the interval is exact for the refits, so no seed moves it; through a classifier
+    (mode -> Z -> flag) every refit samples, and the seed moves the numbers."""
+    linear: dict[str, Any] = {"treatment": "T", "target": "Y", "alternative": 1.0, "reference": 0.0}
+    sampled: dict[str, Any] = {"treatment": "mode", "target": "flag", "alternative": "slow", "reference": "fast"}
     with Client(metered.address, timeout=300) as client:
-        one = client.estimate_effect(model.model_id, **ask, confidence_level=0.95, decompose=True, seed=5)
-        two = client.estimate_effect(model.model_id, **ask, confidence_level=0.95, decompose=True, seed=5)
-        other = client.estimate_effect(model.model_id, **ask, confidence_level=0.95, seed=6)
-    assert one.raw == two.raw
-    assert other.effect != one.effect
+        one = client.estimate_effect(model.model_id, **linear, confidence_level=0.95, decompose=True, seed=5)
+        two = client.estimate_effect(model.model_id, **linear, confidence_level=0.95, decompose=True, seed=5)
+        exact = client.estimate_effect(model.model_id, **linear, confidence_level=0.95, decompose=True, seed=6)
+        first = client.estimate_effect(model.model_id, **sampled, confidence_level=0.9, seed=5)
+        again = client.estimate_effect(model.model_id, **sampled, confidence_level=0.9, seed=5)
+        moved = client.estimate_effect(model.model_id, **sampled, confidence_level=0.9, seed=6)
+        alone = [client.effect(model.model_id, **linear, seed=seed) for seed in (5, 5, 6)]
+    assert one.raw == two.raw and exact.raw == one.raw
+    assert first.raw == again.raw and moved.effect != first.effect and moved.interval != first.interval
+    assert alone[0] == alone[1] != alone[2]  # DoWhy's own estimate samples, seeded
 
 
 @pytest.mark.parametrize(

@@ -397,7 +397,7 @@ class Query(Protocol):
 
 @dataclass(frozen=True)
 class Interval:
-    """A bootstrap percentile interval."""
+    """A normal bootstrap interval: the answer plus or minus z times the spread of its bootstrap refits."""
 
     lower: float
     upper: float

@@ -4,6 +4,7 @@ batches, and samples turned back into each node's own type and statistics."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -44,13 +45,16 @@ def replica_seed(seed: int, index: int) -> int:
     return (seed + 1_000_003 * (index + 1)) % 2**32
 
 
-def interval(estimates: Sequence[float], level: float) -> Interval | None:
-    """The bootstrap percentile interval of `estimates` at `level`; None when no interval was asked."""
-    if not level or not estimates:
+def interval(center: float, estimates: Sequence[float], level: float) -> Interval | None:
+    """The normal bootstrap interval: `center` plus or minus z times the replicas' standard deviation;
+    None when no interval was asked. Not the percentile interval DoWhy reports: with B = 100 its tail
+    quantiles sit inside the true ones, and bench/effects.py measured 91.0% coverage for a nominal 95%
+    against 93.3% for this one, beside 92.6% for the exact OLS interval on the same 1000 data sets."""
+    if not level or len(estimates) < 2:
         return None
-    tail = (1 - level) / 2
-    lower, upper = np.quantile(np.asarray(estimates, dtype=np.float64), [tail, 1 - tail])
-    return Interval(float(lower), float(upper), level, len(estimates))
+    spread = float(np.std(np.asarray(estimates, dtype=np.float64), ddof=1))
+    half = NormalDist().inv_cdf(1 - (1 - level) / 2) * spread
+    return Interval(center - half, center + half, level, len(estimates))
 
 
 def interventions(specs: Sequence[InterventionSpec]) -> dict[str, Transform]:

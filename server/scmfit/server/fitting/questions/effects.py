@@ -161,29 +161,33 @@ def _paired_or_exact(
 
 @answers(EffectQuery)
 def effect(model: FittedModel, query: EffectQuery) -> EffectOutcome:
-    """The point effect as DoWhy computes it; intervals from each replica's paired estimate, whose
-    Monte Carlo noise is small beside the estimation error the bootstrap measures."""
+    """Asked alone, the effect is DoWhy's own estimate for the seed. With an interval or a decomposition
+    it is the paired estimate (both arms on the same noise draws, or the closed form on linear paths):
+    the same quantity with far less Monte Carlo noise, so that the interval is centred on it and the
+    decomposition's parts add up to it. Replicas give the spread the same way."""
     indicator = query.indicator(model.kinds[query.target])
-    point = average_effect(model.scm, query, indicator, query.seed, query.num_samples)
     replicas = model.replicas[: query.num_bootstrap] if query.confidence_level else ()
     parts = [
         _paired_or_exact(replica, query, indicator, replica_seed(query.seed, index))
         for index, replica in enumerate(replicas)
     ]
     decomposition = None
+    if query.confidence_level or query.decompose:
+        direct, indirect, point = _paired_or_exact(model.scm, query, indicator, query.seed)
+    else:
+        point = average_effect(model.scm, query, indicator, query.seed, query.num_samples)
     if query.decompose:
-        direct, indirect, total = _paired_or_exact(model.scm, query, indicator, query.seed)
         decomposition = EffectDecomposition(
             natural_direct_effect=direct,
             natural_indirect_effect=indirect,
-            total_effect=total,
+            total_effect=point,
             mediators=mediators(model.scm.graph, query.treatment, query.target),
-            natural_direct_effect_interval=interval([part[0] for part in parts], query.confidence_level),
-            natural_indirect_effect_interval=interval([part[1] for part in parts], query.confidence_level),
+            natural_direct_effect_interval=interval(direct, [part[0] for part in parts], query.confidence_level),
+            natural_indirect_effect_interval=interval(indirect, [part[1] for part in parts], query.confidence_level),
         )
     return EffectOutcome(
         effect=point,
         num_samples=query.num_samples,
-        interval=interval([part[2] for part in parts], query.confidence_level),
+        interval=interval(point, [part[2] for part in parts], query.confidence_level),
         decomposition=decomposition,
     )

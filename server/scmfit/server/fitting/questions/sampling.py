@@ -48,7 +48,7 @@ def sample(model: FittedModel, query: SampleQuery) -> SampleOutcome:
             for node in numeric:
                 means[node].append(float(np.mean(drawn[node], dtype=np.float64)))
         statistics = [
-            dataclasses.replace(entry, mean_interval=interval(means[entry.node], query.confidence_level))
+            dataclasses.replace(entry, mean_interval=interval(entry.mean, means[entry.node], query.confidence_level))
             if entry.node in means
             else entry
             for entry in statistics
