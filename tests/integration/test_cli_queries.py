@@ -142,3 +142,23 @@ def test_attribute_and_influence_print_sorted_tables_and_json(server: ServerProc
     assert answer["arrow_strength"][0]["source"] == "Y"
     table = scmfit("influence", "--model", model_id, "--target", "Z", "--address", server.address)
     assert "Intrinsic causal influence on Var(Z)" in table.stdout and "Y -> Z" in table.stdout
+
+
+def test_check_graph_names_the_violation_and_the_missing_edge(server: ServerProcess, tmp_path: Path) -> None:
+    from tests.integration.test_graph_check import CODE_GRAPH, traces
+
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps({"nodes": CODE_GRAPH[0], "edges": [list(edge) for edge in CODE_GRAPH[1]]}))
+    rows = tmp_path / "traces.csv"
+    data = traces()
+    rows.write_text(
+        ",".join(data) + "\n" + "".join(",".join(repr(float(data[n][i])) for n in data) + "\n" for i in range(400))
+    )
+    done = scmfit("check-graph", "--graph", str(graph), "--traces", str(rows), "--address", server.address)
+    assert done.returncode == 0, done.stderr
+    assert "violates 1 of 13 independences" in done.stdout
+    assert "C depends on A given B, D" in done.stdout and "missing edge? A -> C" in done.stdout
+    as_json = scmfit("check-graph", "--graph", str(graph), "--traces", str(rows), "--json", "--address", server.address)
+    assert json.loads(as_json.stdout)["suggested_edges"] == [["A", "C"]]
+    usage = scmfit("check-graph", "--graph", str(graph), "--address", server.address)
+    assert usage.returncode == 2 and "--traces" in usage.stderr

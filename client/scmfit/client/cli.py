@@ -23,7 +23,7 @@ from scmfit.client._config import FIELD_NAMES, FIELD_TYPES, FitConfig, enum_choi
 from scmfit.client._errors import DeadlineExceededError, InvalidRequestError, ScmfitError, UnavailableError
 from scmfit.client._interventions import Intervention, Scalar, do, scale, shift
 from scmfit.client._request import fit_request
-from scmfit.client._results import FitProgress, FitResult, FitStatus, Interval, NodeResult
+from scmfit.client._results import CheckProgress, FitProgress, FitResult, FitStatus, Interval, NodeResult
 from scmfit.client._schema import field_comments
 from scmfit.client._terminal import HelpFormatter, rich_markup, rich_text, shown
 from scmfit.client._traces import read_graph, read_traces
@@ -482,6 +482,56 @@ def _influence(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def _check_graph(args: argparse.Namespace) -> int:
+    if args.case is not None:
+        case = load_case(args.case)
+        nodes, edges, traces = case.nodes, case.edges, case.traces
+    elif args.graph is not None and args.traces is not None:
+        nodes, edges = read_graph(args.graph)
+        traces = read_traces(args.traces)
+    else:
+        raise UsageError("scmfit check-graph: give --case FILE, or --graph GRAPH and --traces TRACES")
+    progress = args.progress and sys.stderr.isatty()
+
+    def show(step: CheckProgress) -> None:
+        if progress:
+            print(f"\r{step.done}/{step.total} independence tests", end="", file=sys.stderr, flush=True)
+
+    with _client(args) as client:
+        result = client.check_graph(
+            (nodes, edges),
+            traces,
+            significance_level=args.significance or 0.0,
+            num_permutations=args.permutations or 0,
+            seed=args.seed,
+            on_progress=show,
+        )
+    if progress:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), indent=2))
+        return EXIT_SUCCESS
+    if not result.can_evaluate:
+        print("cannot evaluate: the graph implies no independence to test (it is complete)")
+        return EXIT_SUCCESS
+    verdict = "REJECTED by the traces" if result.falsified else "not rejected"
+    print(
+        f"graph {verdict}: it violates {result.num_violations} of {result.num_tests} independences it implies; "
+        f"{result.violations_p_value:.0%} of {result.num_permutations} permuted graphs do no worse"
+    )
+    if result.informative:
+        print("the graph is informative: few permutations imply the same independences")
+    else:
+        share = f"{result.equivalence_p_value:.0%}"
+        print(f"the graph is NOT informative: {share} of permutations imply the same independences")
+    for violation in result.violations:
+        given = f" given {', '.join(map(shown, violation.given))}" if violation.given else ""
+        print(f"  {shown(violation.node)} depends on {shown(violation.other)}{given} (p = {violation.p_value:.2g})")
+    for source, target in result.suggested_edges:
+        print(f"  missing edge? {shown(source)} -> {shown(target)}")
+    return EXIT_SUCCESS
+
+
 def _delete(args: argparse.Namespace) -> int:
     with _client(args) as client:
         client.delete_model(args.model)
@@ -619,6 +669,18 @@ def build_parser() -> argparse.ArgumentParser:
     influence.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
     influence.add_argument("--json", action="store_true", help="print both answers as JSON")
     influence.set_defaults(handler=_influence)
+    check = commands.add_parser(
+        "check-graph", help="do the traces contradict the graph? (DoWhy's falsification; finds missing edges)"
+    )
+    check.add_argument("--case", type=Path, help="a fixture: graph and traces in one JSON")
+    check.add_argument("--graph", type=Path, help='JSON: {"nodes": [...], "edges": [[a, b], ...]}')
+    check.add_argument("--traces", type=Path, help="CSV, JSON columns, or Parquet (with pyarrow)")
+    check.add_argument("--significance", type=_level, help="level of the permutation test (unset: 0.05)")
+    check.add_argument("--permutations", type=_positive_int, help="permuted graphs (unset: 1 / significance)")
+    check.add_argument("--seed", type=int, default=None, help="seeds permutations and tests (unset: the server's)")
+    check.add_argument("--no-progress", dest="progress", action="store_false", help="no test counter on stderr")
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.set_defaults(handler=_check_graph)
     delete = commands.add_parser("delete", help="delete a stored model")
     delete.add_argument("--model", required=True, help=model_help)
     delete.set_defaults(handler=_delete)
@@ -635,6 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
         counterfactual,
         attribute,
         influence,
+        check,
         delete,
     ):
         sub.add_argument("--address", default=default_target(), help="server address, host:port (or SCMFIT_ADDRESS)")
