@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 from scmfit.client import (
     Candidate,
     CheckProgress,
+    DistributionChange,
     EffectDecomposition,
     EffectEstimate,
     FitConfig,
@@ -27,6 +28,7 @@ from scmfit.client import (
     Mechanism,
     MechanismKind,
     ModelSummary,
+    NodeChange,
     NodeResult,
     NodeStatistics,
     Quality,
@@ -59,6 +61,8 @@ VIEWS: list[tuple[type, type[Message]]] = [
     (GraphCheck, pb.GraphCheck),
     (IndependenceViolation, pb.IndependenceViolation),
     (CheckProgress, pb.CheckGraphProgress),
+    (NodeChange, pb.NodeChange),
+    (DistributionChange, pb.DistributionChange),
 ]
 
 

@@ -28,7 +28,9 @@ from scmfit.client._interventions import Interventions, Scalar
 from scmfit.client._request import DataLike, GraphLike
 from scmfit.client._results import (
     CheckProgress,
+    DistributionChange,
     EffectEstimate,
+    FitProgress,
     FitResult,
     GraphCheck,
     ModelSummary,
@@ -39,6 +41,7 @@ from scmfit.client._results import (
 )
 from scmfit.client._retry import with_pushback_async
 from scmfit.client._upload import upload_messages
+from scmfit.client._views import enum_name
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
@@ -318,6 +321,41 @@ class AsyncClient(ClientBase):
             call.cancel()
         if result is None:
             raise ConnectionLostError("the server ended the graph check without a verdict")
+        return result
+
+    async def attribute_distribution_change(
+        self,
+        graph: GraphLike,
+        old: DataLike,
+        new: DataLike,
+        target: str,
+        config: FitConfig | None = None,
+        *,
+        num_samples: int = 0,
+        significance_level: float = 0.0,
+        seed: int | None = None,
+        on_progress: Callable[[str, FitProgress | None], None] | None = None,
+        timeout: float | None = None,
+        **settings: Any,
+    ) -> DistributionChange:
+        """As `Client.attribute_distribution_change`; cancelling the task cancels the work on the server."""
+        request = self._change_request(graph, old, new, target, config, num_samples, significance_level, seed, settings)
+        call = self._stub.AttributeDistributionChange(request, timeout=self._timeout(timeout), metadata=self._metadata)
+        result: DistributionChange | None = None
+        try:
+            async for response in call:
+                if response.HasField("result"):
+                    result = DistributionChange.from_proto(response.result)
+                elif on_progress is not None:
+                    phase = enum_name(pb.ChangePhase.DESCRIPTOR, response.progress.phase).lower()
+                    fit = FitProgress.from_proto(response.progress.fit) if response.progress.HasField("fit") else None
+                    on_progress(phase, fit)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            call.cancel()
+        if result is None:
+            raise ConnectionLostError("the server ended the attribution without an answer")
         return result
 
     async def server_info(self, *, timeout: float | None = None) -> ServerInfo:

@@ -20,6 +20,7 @@ from scmfit.client._interventions import Interventions, Scalar, interventions_pr
 from scmfit.client._request import DataLike, GraphLike, column, fit_request, normalize_data
 from scmfit.client._results import (
     CheckProgress,
+    DistributionChange,
     EffectEstimate,
     FitProgress,
     FitResult,
@@ -32,6 +33,7 @@ from scmfit.client._results import (
 )
 from scmfit.client._retry import with_pushback
 from scmfit.client._upload import upload_messages, uploadable
+from scmfit.client._views import enum_name
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
@@ -147,6 +149,31 @@ class ClientBase:
             significance_level=significance_level,
             independence_level=independence_level,
             num_permutations=num_permutations,
+            seed=seed,
+        )
+
+    @staticmethod
+    def _change_request(
+        graph: GraphLike,
+        old: DataLike,
+        new: DataLike,
+        target: str,
+        config: FitConfig | None,
+        num_samples: int,
+        significance_level: float,
+        seed: int | None,
+        settings: dict[str, Any],
+    ) -> pb.AttributeDistributionChangeRequest:
+        before = fit_request(graph, old, config, **settings)  # each version checked as a fit's traces are
+        after = fit_request(graph, new, config, **settings)
+        return pb.AttributeDistributionChangeRequest(
+            graph=before.graph,
+            old_dataset=before.dataset,
+            new_dataset=after.dataset,
+            target=target,
+            config=before.config,
+            num_samples=num_samples,
+            significance_level=significance_level,
             seed=seed,
         )
 
@@ -445,6 +472,44 @@ class Client(ClientBase):
             raise from_rpc_error(error) from None
         if result is None:
             raise ConnectionLostError("the server ended the graph check without a verdict")
+        return result
+
+    def attribute_distribution_change(
+        self,
+        graph: GraphLike,
+        old: DataLike,
+        new: DataLike,
+        target: str,
+        config: FitConfig | None = None,
+        *,
+        num_samples: int = 0,
+        significance_level: float = 0.0,
+        seed: int | None = None,
+        on_progress: Callable[[str, FitProgress | None], None] | None = None,
+        timeout: float | None = None,
+        **settings: Any,
+    ) -> DistributionChange:
+        """What changed between two versions of the code, from their traces (DoWhy's
+        `gcm.distribution_change`): both versions are fitted as `fit` fits them (and stored), each node's
+        mechanism is tested for a change, and the change in `target`'s distribution is split among the
+        nodes. `on_progress` sees each fit's progress and the attribution step, as (phase, FitProgress or None)."""
+        request = self._change_request(graph, old, new, target, config, num_samples, significance_level, seed, settings)
+        call = self._stub.AttributeDistributionChange(request, timeout=self._timeout(timeout), metadata=self._metadata)
+        result: DistributionChange | None = None
+        try:
+            for response in call:
+                if response.HasField("result"):
+                    result = DistributionChange.from_proto(response.result)
+                elif on_progress is not None:
+                    phase = enum_name(pb.ChangePhase.DESCRIPTOR, response.progress.phase).lower()
+                    fit = FitProgress.from_proto(response.progress.fit) if response.progress.HasField("fit") else None
+                    on_progress(phase, fit)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            call.cancel()
+        if result is None:
+            raise ConnectionLostError("the server ended the attribution without an answer")
         return result
 
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:

@@ -470,6 +470,46 @@ class CheckProgress:
         return view(cls, message)
 
 
+@dataclass(frozen=True)
+class NodeChange:
+    """What changed at one node between two versions."""
+
+    node: str
+    contribution: float
+    """Its share of the change in the target's distribution (they add up to `DistributionChange.total`)."""
+    p_value: float
+    changed: bool
+    """After the false discovery rate control; an unchanged node contributes nothing."""
+    old_mechanism: Mechanism
+    new_mechanism: Mechanism
+
+    @classmethod
+    def from_proto(cls, message: pb.NodeChange) -> NodeChange:
+        return view(cls, message)
+
+
+@dataclass(frozen=True)
+class DistributionChange:
+    """Which mechanisms changed between versions, and how much each moved the target's distribution."""
+
+    target: str
+    nodes: tuple[NodeChange, ...]
+    """The target and its ancestors, largest contribution first."""
+    total: float
+    """The estimated KL divergence between the target's new and old distributions."""
+    old_fit: FitResult
+    new_fit: FitResult
+    num_samples: int
+
+    @classmethod
+    def from_proto(cls, message: pb.DistributionChange) -> DistributionChange:
+        return view(cls, message)
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        return tuple(change.node for change in self.nodes if change.changed)
+
+
 def columns_to_arrays(dataset: pb.Dataset) -> dict[str, np.ndarray]:
     """Typed columns back to numpy: float64, int64, bool or str arrays."""
     arrays: dict[str, np.ndarray] = {}

@@ -329,6 +329,34 @@ COLUMN_TYPE_STRING: ColumnType.ValueType  # 4
 """Strings."""
 Global___ColumnType: _TypeAlias = ColumnType  # noqa: Y015
 
+class _ChangePhase:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChangePhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangePhase.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHANGE_PHASE_UNSPECIFIED: _ChangePhase.ValueType  # 0
+    """Unset."""
+    CHANGE_PHASE_FITTING_OLD: _ChangePhase.ValueType  # 1
+    """Fitting the old version's traces."""
+    CHANGE_PHASE_FITTING_NEW: _ChangePhase.ValueType  # 2
+    """Fitting the new version's traces."""
+    CHANGE_PHASE_ATTRIBUTING: _ChangePhase.ValueType  # 3
+    """Testing each mechanism for a change, refitting, and attributing."""
+
+class ChangePhase(_ChangePhase, metaclass=_ChangePhaseEnumTypeWrapper):
+    """ChangePhase is the step a distribution change attribution is in."""
+
+CHANGE_PHASE_UNSPECIFIED: ChangePhase.ValueType  # 0
+"""Unset."""
+CHANGE_PHASE_FITTING_OLD: ChangePhase.ValueType  # 1
+"""Fitting the old version's traces."""
+CHANGE_PHASE_FITTING_NEW: ChangePhase.ValueType  # 2
+"""Fitting the new version's traces."""
+CHANGE_PHASE_ATTRIBUTING: ChangePhase.ValueType  # 3
+"""Testing each mechanism for a change, refitting, and attributing."""
+Global___ChangePhase: _TypeAlias = ChangePhase  # noqa: Y015
+
 @_typing.final
 class Graph(_message.Message):
     """Graph is a causal DAG: nodes are variables and edges point from cause to effect."""
@@ -3002,3 +3030,217 @@ class CheckGraphResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___CheckGraphResponse: _TypeAlias = CheckGraphResponse  # noqa: Y015
+
+@_typing.final
+class AttributeDistributionChangeRequest(_message.Message):
+    """AttributeDistributionChangeRequest asks what changed between an old and a new version's traces."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRAPH_FIELD_NUMBER: _builtins.int
+    OLD_DATASET_FIELD_NUMBER: _builtins.int
+    NEW_DATASET_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    CONFIG_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    SIGNIFICANCE_LEVEL_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    target: _builtins.str
+    """The node whose distribution change is attributed; it must have ancestors."""
+    num_samples: _builtins.int
+    """How many samples each distribution comparison draws; 0 means 2000."""
+    significance_level: _builtins.float
+    """The false discovery rate of the mechanism change tests (Benjamini-Hochberg), in (0, 1); 0 means 0.05."""
+    seed: _builtins.int
+    """The seed for sampling and for the Shapley estimate; default 42."""
+    @_builtins.property
+    def graph(self) -> Global___Graph:
+        """The causal graph both versions share; it must be a DAG."""
+
+    @_builtins.property
+    def old_dataset(self) -> Global___Dataset:
+        """The old version's traces, one column per node."""
+
+    @_builtins.property
+    def new_dataset(self) -> Global___Dataset:
+        """The new version's traces, one column per node, of the same types."""
+
+    @_builtins.property
+    def config(self) -> Global___FitConfig:
+        """How each version is fitted, as for FitModel; the old version's model types are refitted for the comparison."""
+
+    def __init__(
+        self,
+        *,
+        graph: Global___Graph | None = ...,
+        old_dataset: Global___Dataset | None = ...,
+        new_dataset: Global___Dataset | None = ...,
+        target: _builtins.str = ...,
+        config: Global___FitConfig | None = ...,
+        num_samples: _builtins.int = ...,
+        significance_level: _builtins.float = ...,
+        seed: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "config", b"config", "graph", b"graph", "new_dataset", b"new_dataset", "old_dataset", b"old_dataset", "seed", b"seed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "config", b"config", "graph", b"graph", "new_dataset", b"new_dataset", "num_samples", b"num_samples", "old_dataset", b"old_dataset", "seed", b"seed", "significance_level", b"significance_level", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
+    _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+
+Global___AttributeDistributionChangeRequest: _TypeAlias = AttributeDistributionChangeRequest  # noqa: Y015
+
+@_typing.final
+class DistributionChangeProgress(_message.Message):
+    """DistributionChangeProgress is one progress event of a distribution change attribution."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHASE_FIELD_NUMBER: _builtins.int
+    FIT_FIELD_NUMBER: _builtins.int
+    phase: Global___ChangePhase.ValueType
+    """The step in progress."""
+    @_builtins.property
+    def fit(self) -> Global___FitProgress:
+        """During the fits, the fit's own progress event."""
+
+    def __init__(
+        self,
+        *,
+        phase: Global___ChangePhase.ValueType = ...,
+        fit: Global___FitProgress | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fit", b"fit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fit", b"fit", "phase", b"phase"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DistributionChangeProgress: _TypeAlias = DistributionChangeProgress  # noqa: Y015
+
+@_typing.final
+class NodeChange(_message.Message):
+    """NodeChange is what changed at one node between the versions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    CONTRIBUTION_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELD_NUMBER: _builtins.int
+    OLD_MECHANISM_FIELD_NUMBER: _builtins.int
+    NEW_MECHANISM_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    """The node."""
+    contribution: _builtins.float
+    """Its share of the change in the target's distribution (Shapley values of the KL divergence; they add up to total)."""
+    p_value: _builtins.float
+    """The mechanism change test's p-value, before the false discovery rate control."""
+    changed: _builtins.bool
+    """Whether the node's mechanism changed, after the false discovery rate control; an unchanged node contributes nothing."""
+    @_builtins.property
+    def old_mechanism(self) -> Global___Mechanism:
+        """The mechanism the old version was attributed with: refitted on both versions' rows when unchanged."""
+
+    @_builtins.property
+    def new_mechanism(self) -> Global___Mechanism:
+        """The mechanism the new version was attributed with."""
+
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        contribution: _builtins.float = ...,
+        p_value: _builtins.float = ...,
+        changed: _builtins.bool = ...,
+        old_mechanism: Global___Mechanism | None = ...,
+        new_mechanism: Global___Mechanism | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["new_mechanism", b"new_mechanism", "old_mechanism", b"old_mechanism"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "contribution", b"contribution", "new_mechanism", b"new_mechanism", "node", b"node", "old_mechanism", b"old_mechanism", "p_value", b"p_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeChange: _TypeAlias = NodeChange  # noqa: Y015
+
+@_typing.final
+class DistributionChange(_message.Message):
+    """DistributionChange is the answer of AttributeDistributionChange."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TARGET_FIELD_NUMBER: _builtins.int
+    NODES_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    OLD_FIT_FIELD_NUMBER: _builtins.int
+    NEW_FIT_FIELD_NUMBER: _builtins.int
+    NUM_SAMPLES_FIELD_NUMBER: _builtins.int
+    target: _builtins.str
+    """The target."""
+    total: _builtins.float
+    """The sum of the contributions: the estimated KL divergence between the target's new and old distributions."""
+    num_samples: _builtins.int
+    """The samples each comparison drew."""
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___NodeChange]:
+        """The target and each of its ancestors, largest contribution first."""
+
+    @_builtins.property
+    def old_fit(self) -> Global___FitResult:
+        """The old version's fit, as FitModel returns it (stored in the registry under its model_id)."""
+
+    @_builtins.property
+    def new_fit(self) -> Global___FitResult:
+        """The new version's fit, as FitModel returns it (stored in the registry under its model_id)."""
+
+    def __init__(
+        self,
+        *,
+        target: _builtins.str = ...,
+        nodes: _abc.Iterable[Global___NodeChange] | None = ...,
+        total: _builtins.float = ...,
+        old_fit: Global___FitResult | None = ...,
+        new_fit: Global___FitResult | None = ...,
+        num_samples: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["new_fit", b"new_fit", "old_fit", b"old_fit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["new_fit", b"new_fit", "nodes", b"nodes", "num_samples", b"num_samples", "old_fit", b"old_fit", "target", b"target", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DistributionChange: _TypeAlias = DistributionChange  # noqa: Y015
+
+@_typing.final
+class AttributeDistributionChangeResponse(_message.Message):
+    """AttributeDistributionChangeResponse is one event of the attribution."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def progress(self) -> Global___DistributionChangeProgress:
+        """Progress; zero or more precede the answer."""
+
+    @_builtins.property
+    def result(self) -> Global___DistributionChange:
+        """The answer; always the last message of the stream."""
+
+    def __init__(
+        self,
+        *,
+        progress: Global___DistributionChangeProgress | None = ...,
+        result: Global___DistributionChange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "progress", b"progress", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "progress", b"progress", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["progress", "result"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___AttributeDistributionChangeResponse: _TypeAlias = AttributeDistributionChangeResponse  # noqa: Y015

@@ -100,6 +100,11 @@ class CausalModelServiceStub:
                 request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphRequest.SerializeToString,
                 response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphResponse.FromString,
                 _registered_method=True)
+        self.AttributeDistributionChange = channel.unary_stream(
+                '/scmfit.v1.CausalModelService/AttributeDistributionChange',
+                request_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.AttributeDistributionChangeRequest.SerializeToString,
+                response_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.AttributeDistributionChangeResponse.FromString,
+                _registered_method=True)
 
 
 class CausalModelServiceServicer:
@@ -198,6 +203,13 @@ class CausalModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AttributeDistributionChange(self, request, context):
+        """AttributeDistributionChange says which nodes' mechanisms changed between two sets of traces, and how much each change moved a target's distribution (DoWhy's gcm.distribution_change); it streams both fits' progress, then the answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CausalModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -265,6 +277,11 @@ def add_CausalModelServiceServicer_to_server(servicer, server):
                     servicer.CheckGraph,
                     request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphRequest.FromString,
                     response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphResponse.SerializeToString,
+            ),
+            'AttributeDistributionChange': grpc.unary_stream_rpc_method_handler(
+                    servicer.AttributeDistributionChange,
+                    request_deserializer=scmfit_dot_v1_dot_causal__model__service__pb2.AttributeDistributionChangeRequest.FromString,
+                    response_serializer=scmfit_dot_v1_dot_causal__model__service__pb2.AttributeDistributionChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -619,6 +636,33 @@ class CausalModelService:
             '/scmfit.v1.CausalModelService/CheckGraph',
             scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphRequest.SerializeToString,
             scmfit_dot_v1_dot_causal__model__service__pb2.CheckGraphResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttributeDistributionChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/scmfit.v1.CausalModelService/AttributeDistributionChange',
+            scmfit_dot_v1_dot_causal__model__service__pb2.AttributeDistributionChangeRequest.SerializeToString,
+            scmfit_dot_v1_dot_causal__model__service__pb2.AttributeDistributionChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,6 +61,8 @@ class CausalModelServiceStub:
     """IntrinsicCausalInfluence splits a target's variance among its ancestors' own noise and its own (DoWhy's gcm.intrinsic_causal_influence)."""
     CheckGraph: _grpc.UnaryStreamMultiCallable[_causal_model_service_pb2.CheckGraphRequest, _causal_model_service_pb2.CheckGraphResponse]
     """CheckGraph tests whether traces agree with a graph (DoWhy's falsify_graph), streaming progress, then the verdict."""
+    AttributeDistributionChange: _grpc.UnaryStreamMultiCallable[_causal_model_service_pb2.AttributeDistributionChangeRequest, _causal_model_service_pb2.AttributeDistributionChangeResponse]
+    """AttributeDistributionChange says which nodes' mechanisms changed between two sets of traces, and how much each change moved a target's distribution (DoWhy's gcm.distribution_change); it streams both fits' progress, then the answer."""
 
 @_typing.type_check_only
 class CausalModelServiceAsyncStub(CausalModelServiceStub):
@@ -95,6 +97,8 @@ class CausalModelServiceAsyncStub(CausalModelServiceStub):
     """IntrinsicCausalInfluence splits a target's variance among its ancestors' own noise and its own (DoWhy's gcm.intrinsic_causal_influence)."""
     CheckGraph: _aio.UnaryStreamMultiCallable[_causal_model_service_pb2.CheckGraphRequest, _causal_model_service_pb2.CheckGraphResponse]  # type: ignore[assignment]
     """CheckGraph tests whether traces agree with a graph (DoWhy's falsify_graph), streaming progress, then the verdict."""
+    AttributeDistributionChange: _aio.UnaryStreamMultiCallable[_causal_model_service_pb2.AttributeDistributionChangeRequest, _causal_model_service_pb2.AttributeDistributionChangeResponse]  # type: ignore[assignment]
+    """AttributeDistributionChange says which nodes' mechanisms changed between two sets of traces, and how much each change moved a target's distribution (DoWhy's gcm.distribution_change); it streams both fits' progress, then the answer."""
 
 class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
     """CausalModelService fits DoWhy structural causal models and reports what was fitted."""
@@ -204,5 +208,13 @@ class CausalModelServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_causal_model_service_pb2.CheckGraphResponse], _abc.AsyncIterator[_causal_model_service_pb2.CheckGraphResponse]]:
         """CheckGraph tests whether traces agree with a graph (DoWhy's falsify_graph), streaming progress, then the verdict."""
+
+    @_abc_1.abstractmethod
+    def AttributeDistributionChange(
+        self,
+        request: _causal_model_service_pb2.AttributeDistributionChangeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_causal_model_service_pb2.AttributeDistributionChangeResponse], _abc.AsyncIterator[_causal_model_service_pb2.AttributeDistributionChangeResponse]]:
+        """AttributeDistributionChange says which nodes' mechanisms changed between two sets of traces, and how much each change moved a target's distribution (DoWhy's gcm.distribution_change); it streams both fits' progress, then the answer."""
 
 def add_CausalModelServiceServicer_to_server(servicer: CausalModelServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from scmfit.server.domain.distribution_change import ChangeOutcome, ChangeTask
 from scmfit.server.domain.fit import ColumnType, FitJob, FitOutcome, NodeFit, NodeTask, Progress
 from scmfit.server.domain.graph_check import IndependenceBatch
 from scmfit.server.domain.query import Query, QueryOutcome
@@ -102,3 +103,10 @@ def run_independence_tests(batch: IndependenceBatch) -> list[float]:
     from scmfit.server.fitting.independence import p_values
 
     return p_values(batch)
+
+
+def run_distribution_change(task: ChangeTask) -> ChangeOutcome:
+    """The attribution step of AttributeDistributionChange, once both versions are fitted."""
+    from scmfit.server.fitting.distribution_change import attribute
+
+    return attribute(task)

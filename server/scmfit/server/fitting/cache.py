@@ -100,6 +100,13 @@ def with_replicas(model_id: str, model: FittedModel, blobs: Sequence[bytes]) -> 
     return dataclasses.replace(model, replicas=tuple(built[: len(blobs)]))
 
 
+def bundle_of(blob: bytes) -> ModelBundle:
+    bundle = _loads(blob)
+    if not isinstance(bundle, ModelBundle):
+        raise TypeError("the model bytes did not hold a ModelBundle")
+    return bundle
+
+
 def load(model_id: str, blob: bytes | None) -> FittedModel:
     """The cached model, or the one in `blob`; without either the caller must resend with the blob."""
     model = _cache.get(model_id)
@@ -108,10 +115,7 @@ def load(model_id: str, blob: bytes | None) -> FittedModel:
         return model
     if blob is None:
         raise ModelNotLoadedError(model_id)
-    bundle = _loads(blob)
-    if not isinstance(bundle, ModelBundle):
-        raise TypeError("the model bytes did not hold a ModelBundle")
-    model = build(bundle)
+    model = build(bundle_of(blob))
     _cache[model_id] = model
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)

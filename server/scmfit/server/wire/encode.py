@@ -18,6 +18,7 @@ from scmfit.server.config import Limits
 from scmfit.server.domain.fit import (
     ColumnType,
     FitOutcome,
+    MechanismSummary,
     NodeResult,
     Progress,
     Stage,
@@ -111,6 +112,15 @@ def progress_response(progress: Progress, elapsed_seconds: float) -> pb.FitModel
     return pb.FitModelResponse(progress=message_of(pb.FitProgress, progress, elapsed=elapsed_seconds))
 
 
+def mechanism(summary: MechanismSummary) -> pb.Mechanism:
+    """Coefficients travel as (feature, value) messages; the domain keeps them as pairs."""
+    return message_of(
+        pb.Mechanism,
+        summary,
+        coefficients=[pb.Coefficient(feature=f, value=v) for f, v in summary.coefficients],
+    )
+
+
 NODE_RESULT_GIVEN = ("r2", "r2_omission", "mse", "accuracy")
 """NodeResult's scores, which the domain keeps together in `NodeScore`."""
 
@@ -120,11 +130,7 @@ def node_result(node: NodeResult) -> pb.NodeResult:
     return message_of(
         pb.NodeResult,
         node,
-        mechanism=message_of(
-            pb.Mechanism,
-            node.mechanism,
-            coefficients=[pb.Coefficient(feature=f, value=v) for f, v in node.mechanism.coefficients],
-        ),
+        mechanism=mechanism(node.mechanism),
         r2=score.r2,
         r2_omission=to_wire(score.omission),
         mse=score.mse,

@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 
 from scmfit.server.config import Limits
 from scmfit.server.domain import graph_check
+from scmfit.server.domain.distribution_change import ChangeTask
 from scmfit.server.domain.errors import DeadlineError, FieldViolation, InvalidRequestError, ScmfitServerError
 from scmfit.server.domain.fit import FitJob, Progress, Stage
 from scmfit.server.domain.query import QUERY_KINDS, ModelFacts, Query, QueryKind, QueryOutcome, RefitOutcome, RefitQuery
@@ -33,6 +34,7 @@ from scmfit.server.stores.replicas import ReplicaStore
 from scmfit.server.wire import encode
 from scmfit.server.wire import grpc_errors as status
 from scmfit.server.wire.decode import NO_ROWS, Entry, available_qualities, decode_fit_request
+from scmfit.server.wire.decode_change import decode_change
 from scmfit.server.wire.decode_graph_check import decode_check_graph
 from scmfit.server.wire.decode_query import decode_query
 from scmfit.server.wire.decode_upload import UploadLimits, assemble_upload
@@ -336,6 +338,76 @@ class CausalModelServicer:
             time.monotonic() - started,
         )
         yield pb.CheckGraphResponse(result=result)
+
+    def AttributeDistributionChange(  # noqa: N802
+        self, request: pb.AttributeDistributionChangeRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.AttributeDistributionChangeResponse]:
+        """Both versions fitted as FitModel fits them (and stored), their progress streamed, then the
+        attribution on a worker; a cancel or deadline stops whichever step is running."""
+        started = time.monotonic()
+        rpc = "AttributeDistributionChange"
+        try:
+            asked = decode_change(request, self._limits)
+        except ScmfitServerError as error:
+            self._metrics.queries.labels(rpc, status.code_name(error)).inc()
+            status.abort(context, error)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self._admission.slot(context.is_active))
+            except ScmfitServerError as error:
+                self._metrics.queries.labels(rpc, status.code_name(error)).inc()
+                status.abort(context, error)
+            fits: list[pb.FitResult] = []
+            for phase, job in ((pb.CHANGE_PHASE_FITTING_OLD, asked.old), (pb.CHANGE_PHASE_FITTING_NEW, asked.new)):
+                stored = self._registry.find(job.model_id)
+                if stored is not None:
+                    fits.append(pb.FitResult.FromString(stored.result))
+                    fits[-1].reused = True
+                    continue
+                for event in self._fit(job, context, started):
+                    if event.HasField("result"):
+                        fits.append(event.result)
+                    else:
+                        progress = pb.DistributionChangeProgress(phase=phase, fit=event.progress)
+                        yield pb.AttributeDistributionChangeResponse(progress=progress)
+                if len(fits) < (1 if phase == pb.CHANGE_PHASE_FITTING_OLD else 2):
+                    return  # the call ended while the fit ran
+            yield pb.AttributeDistributionChangeResponse(
+                progress=pb.DistributionChangeProgress(phase=pb.CHANGE_PHASE_ATTRIBUTING)
+            )
+            task = ChangeTask(
+                old_model=self._registry.get(asked.old.model_id).blob,
+                target=asked.target,
+                old_columns=asked.old.columns,
+                new_columns=asked.new.columns,
+                num_samples=asked.num_samples,
+                significance_level=asked.significance_level,
+                seed=asked.seed,
+            )
+            try:
+                run = self._executor.submit_call(worker.run_distribution_change, task)
+                if not context.add_callback(run.cancel):
+                    run.cancel()
+                outcome = run.outcome()
+            except Exception as error:  # every failure, expected or not, goes through status.abort
+                self._metrics.queries.labels(rpc, status.code_name(error)).inc()
+                status.abort(context, error)
+        self._metrics.queries.labels(rpc, "ok").inc()
+        _log.info("distribution change of %r: %.2fs", asked.target, time.monotonic() - started)
+        nodes = [
+            encode.message_of(
+                pb.NodeChange,
+                change,
+                old_mechanism=encode.mechanism(change.old_mechanism),
+                new_mechanism=encode.mechanism(change.new_mechanism),
+            )
+            for change in outcome.nodes
+        ]
+        result = encode.message_of(
+            pb.DistributionChange, outcome, target=asked.target, nodes=nodes, old_fit=fits[0], new_fit=fits[1],
+            num_samples=asked.num_samples,
+        )  # fmt: skip
+        yield pb.AttributeDistributionChangeResponse(result=result)
 
     @_unary
     def GetServerInfo(  # noqa: N802

@@ -1,0 +1,40 @@
+"""What changed between two versions' traces: the task a worker runs once both versions are fitted, and
+its answer, node by node."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from scmfit.server.domain.fit import MechanismSummary
+
+
+@dataclass(frozen=True)
+class ChangeTask:
+    old_model: bytes
+    """The old version's fitted ModelBundle, pickled by our own worker: its mechanisms' types are refitted."""
+    target: str
+    old_columns: Mapping[str, np.ndarray]
+    new_columns: Mapping[str, np.ndarray]
+    num_samples: int
+    significance_level: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class NodeChange:
+    node: str
+    contribution: float
+    p_value: float
+    changed: bool
+    old_mechanism: MechanismSummary
+    new_mechanism: MechanismSummary
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    nodes: tuple[NodeChange, ...]
+    """Largest contribution first."""
+    total: float
