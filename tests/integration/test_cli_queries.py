@@ -162,3 +162,22 @@ def test_check_graph_names_the_violation_and_the_missing_edge(server: ServerProc
     assert json.loads(as_json.stdout)["suggested_edges"] == [["A", "C"]]
     usage = scmfit("check-graph", "--graph", str(graph), "--address", server.address)
     assert usage.returncode == 2 and "--traces" in usage.stderr
+
+
+def test_change_names_the_changed_mechanism_first(server: ServerProcess, tmp_path: Path) -> None:
+    from tests.integration.test_distribution_change import GRAPH, version
+
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps({"nodes": GRAPH[0], "edges": [list(edge) for edge in GRAPH[1]]}))
+    files = {}
+    for name, data in (("old", version(1, 0.0)), ("new", version(2, 2.0))):
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps({column: values.tolist() for column, values in data.items()}))
+    args = ("change", "--graph", str(graph), "--old", str(files["old"]), "--new", str(files["new"]), "--target", "Z")
+    done = scmfit(*args, "--address", server.address)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "mechanisms that changed: Y" in lines[0]
+    assert lines[2].split()[0] == "Y" and lines[2].split()[-1] == "yes"
+    as_json = json.loads(scmfit(*args, "--json", "--address", server.address).stdout)
+    assert as_json["nodes"][0]["node"] == "Y" and as_json["nodes"][0]["changed"] is True

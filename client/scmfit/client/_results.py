@@ -500,6 +500,7 @@ class DistributionChange:
     old_fit: FitResult
     new_fit: FitResult
     num_samples: int
+    raw: pb.DistributionChange
 
     @classmethod
     def from_proto(cls, message: pb.DistributionChange) -> DistributionChange:

@@ -532,6 +532,36 @@ def _check_graph(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def _change(args: argparse.Namespace) -> int:
+    nodes, edges = read_graph(args.graph)
+    old, new = read_traces(args.old), read_traces(args.new)
+    progress = args.progress and sys.stderr.isatty()
+
+    def show(phase: str, fit: FitProgress | None) -> None:
+        if progress:
+            step = f"{fit.stage} {shown(fit.node)} ({fit.done}/{fit.total})" if fit is not None else ""
+            print(f"\r{phase.replace('_', ' ')} {step}".ljust(60), end="", file=sys.stderr, flush=True)
+
+    with _client(args) as client:
+        change = client.attribute_distribution_change(
+            (nodes, edges), old, new, args.target, num_samples=args.samples or 0, seed=args.seed, on_progress=show
+        )
+    if progress:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(json_format.MessageToDict(change.raw), indent=2))
+        return EXIT_SUCCESS
+    target = shown(args.target)
+    changed = ", ".join(map(shown, change.changed)) or "none"
+    print(f"{target}'s distribution moved by {change.total:.4g} nats (KL); mechanisms that changed: {changed}")
+    print(f"  {'node':<16}{'contribution':>14}{'p-value':>10}  changed")
+    for node in change.nodes:
+        flag = "yes" if node.changed else "no"
+        print(f"  {shown(node.node):<16}{node.contribution:>14.4g}{node.p_value:>10.2g}  {flag}")
+    print(f"old fit {change.old_fit.model_id[:12]}, new fit {change.new_fit.model_id[:12]} (stored; query either)")
+    return EXIT_SUCCESS
+
+
 def _delete(args: argparse.Namespace) -> int:
     with _client(args) as client:
         client.delete_model(args.model)
@@ -681,6 +711,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-progress", dest="progress", action="store_false", help="no test counter on stderr")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(handler=_check_graph)
+    change = commands.add_parser(
+        "change", help="what changed between two versions' traces, and how much each change moved a target"
+    )
+    change.add_argument("--graph", type=Path, required=True, help='JSON: {"nodes": [...], "edges": [[a, b], ...]}')
+    change.add_argument("--old", type=Path, required=True, help="the old version's traces: CSV, JSON or Parquet")
+    change.add_argument("--new", type=Path, required=True, help="the new version's traces")
+    change.add_argument("--target", required=True, help="the node whose distribution change is attributed")
+    change.add_argument("--samples", type=_positive_int, help="samples per comparison (unset: the server's)")
+    change.add_argument("--seed", type=int, default=None, help="seeds sampling (unset: the server's default)")
+    change.add_argument("--no-progress", dest="progress", action="store_false", help="no progress on stderr")
+    change.add_argument("--json", action="store_true", help="print the answer as JSON")
+    change.set_defaults(handler=_change)
     delete = commands.add_parser("delete", help="delete a stored model")
     delete.add_argument("--model", required=True, help=model_help)
     delete.set_defaults(handler=_delete)
@@ -698,6 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
         attribute,
         influence,
         check,
+        change,
         delete,
     ):
         sub.add_argument("--address", default=default_target(), help="server address, host:port (or SCMFIT_ADDRESS)")
