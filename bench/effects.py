@@ -45,15 +45,20 @@ SAMPLES = 10_000
 C, A_TM, B_MY = 1.5, 2.0, 0.5
 
 
-def dag(nodes: int, rows: int, seed: int) -> tuple[list[str], list[tuple[str, str]], dict[str, np.ndarray]]:
-    """A random 20-node DAG: each node takes up to 3 earlier nodes as parents, linear with noise."""
+def dag(
+    nodes: int, rows: int, seed: int, shift: dict[int, float] | None = None, draw: int | None = None
+) -> tuple[list[str], list[tuple[str, str]], dict[str, np.ndarray]]:
+    """A random DAG: each node takes up to 3 earlier nodes as parents, linear with noise. `seed` fixes the
+    structure and weights; `draw` (default `seed`) the noise; `shift` adds a constant to some nodes'
+    mechanisms (a changed version of the same code)."""
     rng = np.random.default_rng(seed)
+    noise = np.random.default_rng(seed if draw is None else draw)
     names = [f"v{i:02d}" for i in range(nodes)]
     edges: list[tuple[str, str]] = []
     data: dict[str, np.ndarray] = {}
     for i, name in enumerate(names):
         parents = sorted(rng.choice(i, size=min(i, int(rng.integers(1, 4))), replace=False)) if i else []
-        value = rng.normal(size=rows)
+        value = noise.normal(size=rows) + (shift or {}).get(i, 0.0)
         for parent in parents:
             edges.append((names[parent], name))
             value = value + rng.uniform(0.3, 1.0) * data[names[parent]]
