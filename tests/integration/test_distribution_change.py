@@ -62,3 +62,35 @@ def test_a_bad_question_is_refused_naming_the_field(
     with pytest.raises(InvalidRequestError) as caught:
         client.attribute_distribution_change(GRAPH, version(1, 0.0), new, target)
     assert any(name.startswith(field) for name in caught.value.fields()), caught.value.fields()
+
+
+@pytest.mark.server_internals
+def test_the_attribution_is_dowhy_s_own_for_the_seed(client: Client) -> None:
+    """DoWhy's distribution_change on the old version's model fitted in this process, seeded alike and
+    on one process, gives exactly the server's contributions and decisions."""
+    import functools
+    import pickle
+
+    import pandas as pd
+    from dowhy import gcm
+    from dowhy.gcm.independence_test import kernel_based
+    from dowhy.gcm.shapley import ShapleyConfig
+
+    from scmfit.client import fit_request
+    from scmfit.server.config import Limits
+    from scmfit.server.engine.worker import run_fit
+    from scmfit.server.fitting.cache import build
+    from scmfit.server.wire.decode import decode_fit_request
+
+    old, new = version(1, 0.0), version(2, 2.0)
+    ours = client.attribute_distribution_change(GRAPH, old, new, "Z", seed=21)
+    job = decode_fit_request(fit_request(*GRAPH, old), Limits())
+    scm = build(pickle.loads(run_fit(job, lambda _: None).model_blob)).scm
+    test = functools.partial(kernel_based, bootstrap_n_jobs=1)
+    gcm.util.general.set_random_seed(21)
+    contributions, changed, _, _ = gcm.distribution_change(
+        scm, pd.DataFrame(old), pd.DataFrame(new), "Z", independence_test=test, conditional_independence_test=test,
+        return_additional_info=True, shapley_config=ShapleyConfig(n_jobs=1),
+    )  # fmt: skip
+    assert {node.node: node.contribution for node in ours.nodes} == {n: float(v) for n, v in contributions.items()}
+    assert {node.node: node.changed for node in ours.nodes} == {n: bool(v) for n, v in changed.items()}

@@ -115,3 +115,29 @@ def test_intrinsic_influence_refuses_a_root_or_unknown_target(
     with pytest.raises(InvalidRequestError) as caught:
         client.intrinsic_influence(collider[0], target)
     assert caught.value.fields() == ["target"] and says in caught.value.violations[0].description
+
+
+@pytest.mark.server_internals
+def test_intrinsic_influence_is_dowhy_s_own_for_the_seed(client: Client) -> None:
+    """The same request fitted in this process gives the server's model; DoWhy's intrinsic_causal_influence
+    on it, seeded alike and on one process, gives exactly the server's shares."""
+    import pickle
+
+    from dowhy import gcm
+    from dowhy.gcm.shapley import ShapleyConfig
+
+    from scmfit.client import fit_request
+    from scmfit.server.config import Limits
+    from scmfit.server.engine.worker import run_fit
+    from scmfit.server.fitting.cache import build
+    from scmfit.server.wire.decode import decode_fit_request
+
+    graph, data = noisy_chain()
+    seed = fresh_seed()
+    model_id = client.fit(graph, data, seed=seed).model_id
+    job = decode_fit_request(fit_request(*graph, data, seed=seed), Limits())
+    scm = build(pickle.loads(run_fit(job, lambda _: None).model_blob)).scm
+    gcm.util.general.set_random_seed(13)
+    theirs = gcm.intrinsic_causal_influence(scm, "Z", num_training_samples=5000, shapley_config=ShapleyConfig(n_jobs=1))
+    ours = client.intrinsic_influence(model_id, "Z", num_samples=5000, seed=13)
+    assert ours == {node: float(value) for node, value in sorted(theirs.items(), key=lambda kv: -kv[1])}
