@@ -4,16 +4,16 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 from dowhy import gcm
-from dowhy.gcm.distribution_change import mechanism_change_test
 from dowhy.gcm.independence_test import kernel_based
 from dowhy.gcm.shapley import ShapleyConfig
 from dowhy.gcm.util.general import set_random_seed
-from dowhy.graph import get_ordered_predecessors, is_root_node
+from dowhy.graph import get_ordered_predecessors
 
 from scmfit.server.domain.distribution_change import ChangeOutcome, ChangeTask, NodeChange
 from scmfit.server.fitting import cache
@@ -26,10 +26,17 @@ def attribute(task: ChangeTask) -> ChangeOutcome:
     """DoWhy's procedure, seeded, on one process: each mechanism tested for a change (kernel test, then
     Benjamini-Hochberg), changed ones fitted per version and unchanged ones on both versions' rows, then
     the KL divergence of the target split by Shapley values. DoWhy returns only the decisions; the
-    p-values are recomputed with its own test, which is deterministic below 2000 rows."""
+    p-values are recorded as its own tests return them, one per node in the graph's order."""
     model = cache.build(cache.bundle_of(task.old_model))
     old = pd.DataFrame(dict(task.old_columns))
     new = pd.DataFrame(dict(task.new_columns))
+    recorded: list[float] = []
+
+    def recording(*arrays: Any, **options: Any) -> float:
+        p_value = float(_TEST(*arrays, **options))
+        recorded.append(p_value)
+        return p_value
+
     set_random_seed(task.seed)
     contributions, changed, old_scm, new_scm = gcm.distribution_change(
         model.scm,
@@ -37,30 +44,24 @@ def attribute(task: ChangeTask) -> ChangeOutcome:
         new,
         task.target,
         num_samples=task.num_samples,
-        independence_test=_TEST,
-        conditional_independence_test=_TEST,
+        independence_test=recording,
+        conditional_independence_test=recording,
         mechanism_change_test_significance_level=task.significance_level,
         return_additional_info=True,
         shapley_config=ShapleyConfig(n_jobs=1),
     )
     graph = old_scm.graph
+    if len(recorded) != graph.number_of_nodes():
+        raise RuntimeError(f"expected one mechanism test per node, DoWhy ran {len(recorded)}")
+    p_values = dict(zip(graph.nodes, recorded, strict=True))
     nodes = []
     for node in nx.topological_sort(graph):
         parents = get_ordered_predecessors(graph, node)
-        root = is_root_node(graph, node)
-        p_value = mechanism_change_test(
-            old[node].to_numpy(),
-            new[node].to_numpy(),
-            None if root else old[parents].to_numpy(),
-            None if root else new[parents].to_numpy(),
-            independence_test=_TEST,
-            conditional_independence_test=_TEST,
-        )
         nodes.append(
             NodeChange(
                 node=node,
                 contribution=float(contributions[node]),
-                p_value=float(p_value),
+                p_value=p_values[node],
                 changed=bool(changed[node]),
                 old_mechanism=describe_mechanism(old_scm.causal_mechanism(node), parents),
                 new_mechanism=describe_mechanism(new_scm.causal_mechanism(node), parents),
