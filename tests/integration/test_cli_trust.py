@@ -111,8 +111,11 @@ def test_usage_errors_exit_two_and_each_error_is_printed_once(server: ServerProc
     assert done.returncode == 2 and "--traces" in done.stderr
     zero = scmfit("query", "--model", "0" * 64, "--samples", "0", "--address", server.address)
     assert zero.returncode == 2 and "--samples" in zero.stderr and "at least 1" in zero.stderr
-    word = scmfit("query", "--model", "0" * 64, "--do", "X=abc", "--address", server.address)
-    assert word.returncode == 2 and "--do X=abc: 'abc' is not a number" in word.stderr
+    # A hard value takes its node's type (a string node takes "abc"); a shift is a number, checked before any call.
+    word = scmfit("query", "--model", "0" * 64, "--shift", "X=abc", "--address", server.address)
+    assert word.returncode == 2 and "--shift X=abc: abc is not a number" in word.stderr
+    syntax = scmfit("query", "--model", "0" * 64, "--do", "X", "--address", server.address)
+    assert syntax.returncode == 2 and "--do expects NODE=VALUE" in syntax.stderr
     bad = scmfit("fit", "--case", str(fixture_path("linear_chain")), "--threshold", "5", "--address", server.address)
     assert bad.returncode == 2
     assert bad.stderr.count("must be within [0, 1]") == 1, bad.stderr  # once, not as message and then violation

@@ -97,3 +97,18 @@ def test_a_deadline_stops_a_long_check_and_the_server_goes_on(client: Client) ->
     with pytest.raises(CallTimeoutError):
         client.check_graph(chain, data, num_permutations=300, timeout=2.0)
     assert client.check_graph(CODE_GRAPH, traces(), timeout=120).can_evaluate  # workers were replaced, not stuck
+
+
+def test_the_async_client_streams_the_same_verdict(server: ServerProcess, client: Client) -> None:
+    import asyncio
+
+    from scmfit.client import AsyncClient
+
+    async def run() -> tuple[Any, list[CheckProgress]]:
+        seen: list[CheckProgress] = []
+        async with AsyncClient(server.address, timeout=300) as asynchronous:
+            return await asynchronous.check_graph(CODE_GRAPH, traces(), seed=9, on_progress=seen.append), seen
+
+    result, seen = asyncio.run(run())
+    assert result == client.check_graph(CODE_GRAPH, traces(), seed=9)
+    assert seen and seen[-1].done == seen[-1].total

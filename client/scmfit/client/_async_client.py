@@ -23,7 +23,7 @@ from scmfit.client._client import (
     default_target,
 )
 from scmfit.client._config import FitConfig
-from scmfit.client._errors import ConnectionLostError, ScmfitError, from_rpc_error
+from scmfit.client._errors import ScmfitError, from_rpc_error
 from scmfit.client._interventions import Interventions, Scalar
 from scmfit.client._request import DataLike, GraphLike
 from scmfit.client._results import (
@@ -41,7 +41,6 @@ from scmfit.client._results import (
 )
 from scmfit.client._retry import with_pushback_async
 from scmfit.client._upload import upload_messages
-from scmfit.client._views import enum_name
 from scmfit.v1 import causal_model_service_pb2 as pb
 from scmfit.v1 import causal_model_service_pb2_grpc as pb_grpc
 
@@ -311,17 +310,12 @@ class AsyncClient(ClientBase):
         result: GraphCheck | None = None
         try:
             async for response in call:
-                if response.HasField("result"):
-                    result = GraphCheck.from_proto(response.result)
-                elif on_progress is not None:
-                    on_progress(CheckProgress.from_proto(response.progress))
+                result = self._graph_check_event(response, on_progress) or result
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         finally:
             call.cancel()
-        if result is None:
-            raise ConnectionLostError("the server ended the graph check without a verdict")
-        return result
+        return self._ended(result, "the graph check")
 
     async def attribute_distribution_change(
         self,
@@ -344,19 +338,12 @@ class AsyncClient(ClientBase):
         result: DistributionChange | None = None
         try:
             async for response in call:
-                if response.HasField("result"):
-                    result = DistributionChange.from_proto(response.result)
-                elif on_progress is not None:
-                    phase = enum_name(pb.ChangePhase.DESCRIPTOR, response.progress.phase).lower()
-                    fit = FitProgress.from_proto(response.progress.fit) if response.progress.HasField("fit") else None
-                    on_progress(phase, fit)
+                result = self._change_event(response, on_progress) or result
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         finally:
             call.cancel()
-        if result is None:
-            raise ConnectionLostError("the server ended the attribution without an answer")
-        return result
+        return self._ended(result, "the attribution")
 
     async def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(await self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))

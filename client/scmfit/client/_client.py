@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import numpy as np
@@ -53,6 +53,9 @@ UPLOAD_THRESHOLD_BYTES = 3 * 1024 * 1024
 
 ProgressCallback = Callable[[FitProgress], None]
 FitEvent = FitProgress | FitResult
+
+
+Answer = TypeVar("Answer")
 
 
 def _wire_field(request_type: type[Message], name: str, value: Any) -> Any:
@@ -176,6 +179,36 @@ class ClientBase:
             significance_level=significance_level,
             seed=seed,
         )
+
+    @staticmethod
+    def _graph_check_event(
+        response: pb.CheckGraphResponse, on_progress: Callable[[CheckProgress], None] | None
+    ) -> GraphCheck | None:
+        """The verdict, or None after passing progress on; shared by both clients' stream loops."""
+        if response.HasField("result"):
+            return GraphCheck.from_proto(response.result)
+        if on_progress is not None:
+            on_progress(CheckProgress.from_proto(response.progress))
+        return None
+
+    @staticmethod
+    def _change_event(
+        response: pb.AttributeDistributionChangeResponse,
+        on_progress: Callable[[str, FitProgress | None], None] | None,
+    ) -> DistributionChange | None:
+        if response.HasField("result"):
+            return DistributionChange.from_proto(response.result)
+        if on_progress is not None:
+            phase = enum_name(pb.ChangePhase.DESCRIPTOR, response.progress.phase).lower()
+            fit = FitProgress.from_proto(response.progress.fit) if response.progress.HasField("fit") else None
+            on_progress(phase, fit)
+        return None
+
+    @staticmethod
+    def _ended(result: Answer | None, what: str) -> Answer:
+        if result is None:
+            raise ConnectionLostError(f"the server ended {what} without an answer")
+        return result
 
     @staticmethod
     def _health_status(response: health_pb2.HealthCheckResponse) -> str:
@@ -464,15 +497,10 @@ class Client(ClientBase):
         result: GraphCheck | None = None
         try:
             for response in self._stub.CheckGraph(request, timeout=self._timeout(timeout), metadata=self._metadata):
-                if response.HasField("result"):
-                    result = GraphCheck.from_proto(response.result)
-                elif on_progress is not None:
-                    on_progress(CheckProgress.from_proto(response.progress))
+                result = self._graph_check_event(response, on_progress) or result
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
-        if result is None:
-            raise ConnectionLostError("the server ended the graph check without a verdict")
-        return result
+        return self._ended(result, "the graph check")
 
     def attribute_distribution_change(
         self,
@@ -498,19 +526,12 @@ class Client(ClientBase):
         result: DistributionChange | None = None
         try:
             for response in call:
-                if response.HasField("result"):
-                    result = DistributionChange.from_proto(response.result)
-                elif on_progress is not None:
-                    phase = enum_name(pb.ChangePhase.DESCRIPTOR, response.progress.phase).lower()
-                    fit = FitProgress.from_proto(response.progress.fit) if response.progress.HasField("fit") else None
-                    on_progress(phase, fit)
+                result = self._change_event(response, on_progress) or result
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         finally:
             call.cancel()
-        if result is None:
-            raise ConnectionLostError("the server ended the attribution without an answer")
-        return result
+        return self._ended(result, "the attribution")
 
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))

@@ -286,22 +286,36 @@ def _node_types(client: Client, model: str) -> dict[str, tuple[str | None, tuple
 
 def _assignment(text: str, kind: str, types: Mapping[str, tuple[str | None, tuple[str, ...]]]) -> Intervention:
     """`X=2`, `mode=slow` or `flag=true` into an Intervention of the node's type; shifts and scales are numbers."""
-    node, sep, value = text.partition("=")
-    if not sep or not node:
-        raise UsageError(f"--{kind} expects NODE=VALUE, got {text!r}")
+    node, value = _split(text, kind)
     column_type, categories = types.get(node, (None, ()))
     if kind == "do":
         return do(node, typed(value, column_type, f"--do {shown(text)}", categories))
+    return {"shift": shift, "scale": scale}[kind](node, _number(text, kind, value))
+
+
+def _split(text: str, kind: str) -> tuple[str, str]:
+    node, sep, value = text.partition("=")
+    if not sep or not node:
+        raise UsageError(f"--{kind} expects NODE=VALUE, got {text!r}")
+    return node, value
+
+
+def _number(text: str, kind: str, value: str) -> float:
     try:
-        number = float(value)
+        return float(value)
     except ValueError:
         raise UsageError(f"--{kind} {shown(text)}: {shown(value)} is not a number") from None
-    return {"shift": shift, "scale": scale}[kind](node, number)
 
 
 def _interventions(args: argparse.Namespace, client: Client) -> list[Intervention]:
+    """Syntax and soft interventions' numbers are checked here, before any call; a hard intervention's
+    value takes its node's type, which the stored model says (one GetModel, only when there is a --do)."""
     given = [(kind, text) for kind in ("do", "shift", "scale") for text in getattr(args, kind) or []]
-    types = _node_types(client, args.model) if given else {}
+    for kind, text in given:
+        _, value = _split(text, kind)
+        if kind != "do":
+            _number(text, kind, value)
+    types = _node_types(client, args.model) if any(kind == "do" for kind, _ in given) else {}
     return [_assignment(text, kind, types) for kind, text in given]
 
 
