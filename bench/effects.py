@@ -220,7 +220,7 @@ def coverage(address: str, sims: int, dowhy_sims: int, rows: int, first_seed: in
                 results["dowhy"].append((lower <= truth <= upper, upper - lower))
                 results["exact_dowhy"].append(exact)
             if (sim + 1) % 100 == 0:
-                shown = {k: round(sum(c for c, _ in v) / len(v), 3) for k, v in results.items()}
+                shown = {k: round(sum(c for c, _ in v) / len(v), 3) for k, v in results.items() if v}
                 print(f"  {sim + 1} simulations: coverage {shown}", flush=True)
     summary: dict[str, Any] = {"rows": rows, "level": LEVEL, "bootstrap": B, "truth": truth, "first_seed": first_seed}
     for side, entries in results.items():
