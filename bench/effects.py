@@ -335,9 +335,10 @@ def main() -> None:
         f"({choice['normal_width_vs_exact']:.2f}x), exact {choice['exact_coverage']:.1%}"
     )
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
     if "dowhy" in report["coverage"]:
         plot(report["coverage"], args.out.with_name("effects-coverage.png"))
-    print(f"wrote {args.out} and {args.out.with_name('effects-coverage.png')}")
+        print(f"wrote {args.out.with_name('effects-coverage.png')}")
 
 
 if __name__ == "__main__":
