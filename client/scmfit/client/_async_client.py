@@ -307,15 +307,9 @@ class AsyncClient(ClientBase):
         """As `Client.check_graph`; cancelling the task cancels the check on the server."""
         request = self._check_graph_request(graph, data, significance_level, independence_level, num_permutations, seed)
         call = self._stub.CheckGraph(request, timeout=self._timeout(timeout), metadata=self._metadata)
-        result: GraphCheck | None = None
-        try:
-            async for response in call:
-                result = self._graph_check_event(response, on_progress) or result
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
-        finally:
-            call.cancel()
-        return self._ended(result, "the graph check")
+        return await self._answer_of(
+            call, lambda response: self._graph_check_event(response, on_progress), "the graph check"
+        )
 
     async def attribute_distribution_change(
         self,
@@ -335,15 +329,22 @@ class AsyncClient(ClientBase):
         """As `Client.attribute_distribution_change`; cancelling the task cancels the work on the server."""
         request = self._change_request(graph, old, new, target, config, num_samples, significance_level, seed, settings)
         call = self._stub.AttributeDistributionChange(request, timeout=self._timeout(timeout), metadata=self._metadata)
-        result: DistributionChange | None = None
+        return await self._answer_of(
+            call, lambda response: self._change_event(response, on_progress), "the attribution"
+        )
+
+    @staticmethod
+    async def _answer_of(call: Any, step: Callable[[Any], T | None], what: str) -> T:
+        """As `Client._answer_of`: a progress-then-answer stream read to its answer."""
+        result: T | None = None
         try:
             async for response in call:
-                result = self._change_event(response, on_progress) or result
+                result = step(response) or result
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         finally:
             call.cancel()
-        return self._ended(result, "the attribution")
+        return ClientBase._ended(result, what)
 
     async def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(await self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))

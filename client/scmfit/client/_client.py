@@ -494,13 +494,8 @@ class Client(ClientBase):
         verdict, every violated independence, and the edges the violations point to. 0 takes each
         server default; `on_progress` sees the tests done as they finish."""
         request = self._check_graph_request(graph, data, significance_level, independence_level, num_permutations, seed)
-        result: GraphCheck | None = None
-        try:
-            for response in self._stub.CheckGraph(request, timeout=self._timeout(timeout), metadata=self._metadata):
-                result = self._graph_check_event(response, on_progress) or result
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
-        return self._ended(result, "the graph check")
+        call = self._stub.CheckGraph(request, timeout=self._timeout(timeout), metadata=self._metadata)
+        return self._answer_of(call, lambda response: self._graph_check_event(response, on_progress), "the graph check")
 
     def attribute_distribution_change(
         self,
@@ -523,15 +518,20 @@ class Client(ClientBase):
         nodes. `on_progress` sees each fit's progress and the attribution step, as (phase, FitProgress or None)."""
         request = self._change_request(graph, old, new, target, config, num_samples, significance_level, seed, settings)
         call = self._stub.AttributeDistributionChange(request, timeout=self._timeout(timeout), metadata=self._metadata)
-        result: DistributionChange | None = None
+        return self._answer_of(call, lambda response: self._change_event(response, on_progress), "the attribution")
+
+    @staticmethod
+    def _answer_of(call: Any, step: Callable[[Any], Answer | None], what: str) -> Answer:
+        """Reads a progress-then-answer stream to its answer; leaving early cancels the call."""
+        result: Answer | None = None
         try:
             for response in call:
-                result = self._change_event(response, on_progress) or result
+                result = step(response) or result
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         finally:
             call.cancel()
-        return self._ended(result, "the attribution")
+        return ClientBase._ended(result, what)
 
     def server_info(self, *, timeout: float | None = None) -> ServerInfo:
         return ServerInfo.from_proto(self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest(), timeout))

@@ -214,16 +214,7 @@ def _run_fit(client: Client, request: Any, show_progress: bool) -> FitResult:
 def _fit(args: argparse.Namespace) -> int:
     flags = FitConfig.of(**{name: getattr(args, name) for name in FIELD_NAMES})
     string_columns = [name for name in (args.string_columns or "").split(",") if name]
-    if args.case is not None:
-        case = load_case(args.case, string_columns, overrides=flags)
-        nodes, edges, traces = case.nodes, case.edges, case.traces
-        config = case.config
-    elif args.graph is not None and args.traces is not None:
-        config = flags
-        nodes, edges = read_graph(args.graph)
-        traces = read_traces(args.traces, string_columns, allow_missing=accepts_gaps(config))
-    else:
-        raise UsageError("scmfit fit: give --case FILE, or --graph GRAPH and --traces TRACES")
+    nodes, edges, traces, config = _graph_and_traces(args, "fit", string_columns, flags)
     request = fit_request(nodes, edges, traces, config)
     with _client(args) as client:
         result = _run_fit(client, request, show_progress=not args.json and sys.stderr.isatty())
@@ -236,6 +227,21 @@ def _fit(args: argparse.Namespace) -> int:
     if args.explain and not args.json:
         print("\nmodel selection:\n" + render_explanation(result))
     return EXIT_SUCCESS if result.status is FitStatus.SUCCESS else EXIT_NOT_SUCCESS
+
+
+def _graph_and_traces(
+    args: argparse.Namespace, command: str, string_columns: Sequence[str] = (), flags: FitConfig | None = None
+) -> tuple[list[str], list[tuple[str, str]], dict[str, Any], FitConfig]:
+    """--case FILE, or --graph and --traces; the command line's settings win over a case's, and decide
+    whether gaps in the traces are read as missing cells."""
+    if args.case is not None:
+        case = load_case(args.case, string_columns, overrides=flags)
+        return case.nodes, case.edges, case.traces, case.config
+    if args.graph is not None and args.traces is not None:
+        config = flags if flags is not None else FitConfig()
+        nodes, edges = read_graph(args.graph)
+        return nodes, edges, read_traces(args.traces, string_columns, allow_missing=accepts_gaps(config)), config
+    raise UsageError(f"scmfit {command}: give --case FILE, or --graph GRAPH and --traces TRACES")
 
 
 def _has_rich() -> bool:
@@ -497,14 +503,7 @@ def _influence(args: argparse.Namespace) -> int:
 
 
 def _check_graph(args: argparse.Namespace) -> int:
-    if args.case is not None:
-        case = load_case(args.case)
-        nodes, edges, traces = case.nodes, case.edges, case.traces
-    elif args.graph is not None and args.traces is not None:
-        nodes, edges = read_graph(args.graph)
-        traces = read_traces(args.traces)
-    else:
-        raise UsageError("scmfit check-graph: give --case FILE, or --graph GRAPH and --traces TRACES")
+    nodes, edges, traces, _ = _graph_and_traces(args, "check-graph")
     progress = args.progress and sys.stderr.isatty()
 
     def show(step: CheckProgress) -> None:

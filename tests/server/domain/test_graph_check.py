@@ -14,6 +14,7 @@ from scmfit.server.domain.graph_check import (
     IndependenceKey,
     batches,
     graph_of,
+    key_of,
     parental_triples,
     permutations,
     plan,
@@ -89,7 +90,7 @@ def test_a_graph_is_falsified_only_when_permutations_do_as_well_and_it_is_inform
     assert every_test_fails.violations_p_value == 1.0  # every permutation violates as large a share
     assert every_test_fails.equivalence_p_value == pytest.approx(in_class)
     assert every_test_fails.falsified == (in_class < 0.05) and every_test_fails.informative == (in_class <= 0.05)
-    implied = {(frozenset((x, y)), frozenset(z)) for x, y, z in parental_triples(found.graph)}
+    implied = {key_of(x, y, z) for x, y, z in parental_triples(found.graph)}
     only_the_graph_holds = {t.key: (0.9 if t.key in implied else 0.0) for t in found.tests}
     right = verdict(job(100), found, only_the_graph_holds)
     assert right.num_violations == 0 and not right.falsified

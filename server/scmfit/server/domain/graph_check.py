@@ -24,6 +24,10 @@ IndependenceKey = tuple[frozenset[str], frozenset[str]]
 """A test as DoWhy's p-value memory keys it: {X, Y} (symmetric) and the conditioning set Z."""
 
 
+def key_of(x: str, y: str, given: Sequence[str]) -> IndependenceKey:
+    return frozenset((x, y)), frozenset(given)
+
+
 @dataclass(frozen=True)
 class CheckGraphJob:
     """A CheckGraph request that passed validation."""
@@ -49,7 +53,7 @@ class IndependenceTest:
 
     @property
     def key(self) -> IndependenceKey:
-        return frozenset((self.x, self.y)), frozenset(self.given)
+        return key_of(self.x, self.y, self.given)
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def plan(job: CheckGraphJob) -> Plan:
     tests: dict[IndependenceKey, IndependenceTest] = {}
     for candidate in (graph, *permuted):
         for x, y, given in parental_triples(candidate):
-            key: IndependenceKey = (frozenset((x, y)), frozenset(given))
+            key = key_of(x, y, given)
             if key not in tests:
                 tests[key] = IndependenceTest(x, y, tuple(sorted(given)), seed_of_test(job.seed, key))
     return Plan(graph, permuted, list(tests.values()))
@@ -160,7 +164,7 @@ class GraphCheck:
 def _violated_fraction(graph: nx.DiGraph, p_values: Mapping[IndependenceKey, float], level: float) -> tuple[int, int]:
     violated = tested = 0
     for x, y, given in parental_triples(graph):
-        p = p_values.get((frozenset((x, y)), frozenset(given)))
+        p = p_values.get(key_of(x, y, given))
         if p is None:
             continue
         tested += 1
@@ -190,9 +194,9 @@ def verdict(job: CheckGraphJob, found: Plan, p_values: Mapping[IndependenceKey, 
     informative = can_evaluate and not job.significance_level < tpa_p
     violations = sorted(
         (
-            Violation(x, y, given, float(p_values[(frozenset((x, y)), frozenset(given))]))
+            Violation(x, y, given, p_values[key_of(x, y, given)])
             for x, y, given in parental_triples(found.graph)
-            if p_values.get((frozenset((x, y)), frozenset(given)), 1.0) <= job.independence_level
+            if p_values.get(key_of(x, y, given), 1.0) <= job.independence_level
         ),
         key=lambda violation: (violation.p_value, violation.node, violation.other),
     )

@@ -315,9 +315,7 @@ class ArrowStrengthQuery:
     seed: Annotated[int, Seed()]
 
     def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
-        if not model.parents.get(self.target):
-            return [FieldViolation("target", f"node {self.target!r} is a root of the model: no edge leads into it")]
-        return []
+        return _has_ancestors(model, self.target, "ArrowStrength")
 
 
 def _has_ancestors(model: ModelFacts, target: str, rpc: str) -> list[FieldViolation]:

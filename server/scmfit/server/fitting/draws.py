@@ -3,15 +3,17 @@ batches, and samples turned back into each node's own type and statistics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+from dowhy.gcm.causal_mechanisms import InvertibleFunctionalCausalModel
 
-from scmfit.server.domain.errors import ResultOutOfRangeError
+from scmfit.server.domain.errors import QueryNotSupportedError, ResultOutOfRangeError
 from scmfit.server.domain.fit import ColumnType
 from scmfit.server.domain.query import CategoryShare, Interval, InterventionKind, InterventionSpec, NodeStatistics
+from scmfit.server.fitting.cache import FittedModel
 from scmfit.server.fitting.models import INT64_LIMIT
 
 Transform = Callable[[Any], Any]
@@ -108,3 +110,22 @@ def summarise(node: str, values: np.ndarray, kind: ColumnType) -> NodeStatistics
             **{**vars(statistics), "categories": (CategoryShare("false", 1 - share), CategoryShare("true", share))}
         )
     return statistics
+
+
+def require_invertible(model: FittedModel, nodes: Collection[str], purpose: str) -> None:
+    """Questions that recover each node's noise from observed values (counterfactuals, anomaly
+    attribution) need invertible mechanisms there; classifiers cannot give their noise back."""
+    blocked = [
+        node
+        for node in model.kinds
+        if node in nodes
+        and model.scm.graph.in_degree(node) > 0
+        and not isinstance(model.scm.causal_mechanism(node), InvertibleFunctionalCausalModel)
+    ]
+    if blocked:
+        names = ", ".join(repr(node) for node in blocked)
+        raise QueryNotSupportedError(
+            blocked[0],
+            f"{purpose} need invertible mechanisms, but node(s) {names} have non-invertible ones "
+            "(classifiers cannot recover their noise from observed values)",
+        )

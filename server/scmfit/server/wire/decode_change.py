@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from scmfit.server.config import Limits
 from scmfit.server.domain.errors import FieldViolation, InvalidRequestError
 from scmfit.server.domain.fit import FitJob
-from scmfit.server.domain.query import DEFAULT_QUERY_SEED
-from scmfit.server.domain.settings import FIT_RANGES
 from scmfit.server.wire.decode import decode_fit_request
+from scmfit.server.wire.decode_query import read_count, read_level, read_seed
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 DEFAULT_SAMPLES = 2000
@@ -72,17 +71,9 @@ def decode_change(request: pb.AttributeDistributionChangeRequest, limits: Limits
         violations.append(
             FieldViolation("target", f"node {request.target!r} is a root: no upstream node can explain its change")
         )
-    samples = request.num_samples or DEFAULT_SAMPLES
-    if samples > limits.max_samples:
-        violations.append(
-            FieldViolation("num_samples", f"{samples} exceeds the server limit max_samples={limits.max_samples}")
-        )
-    level = request.significance_level or DEFAULT_LEVEL
-    if not 0 < level < 1:
-        violations.append(FieldViolation("significance_level", f"must be in (0, 1), or 0 for 0.05; got {level:g}"))
-    seed = request.seed if request.HasField("seed") else DEFAULT_QUERY_SEED
-    if not FIT_RANGES["seed"].contains(seed):
-        violations.append(FieldViolation("seed", f"must be {FIT_RANGES['seed'].describe()}, got {seed}"))
+    samples = read_count(request.num_samples, DEFAULT_SAMPLES, "num_samples", limits, violations)
+    level = read_level(request.significance_level, "significance_level", violations, DEFAULT_LEVEL)
+    seed = read_seed(request, "seed", violations)
     if violations:
         raise InvalidRequestError(violations)
     return ChangeRequest(old, new, request.target, samples, level, seed)

@@ -3,29 +3,19 @@ violation of every field is collected before the request is refused."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 from scmfit.server.config import Limits
 from scmfit.server.domain.errors import FieldViolation, InvalidRequestError
 from scmfit.server.domain.graph_check import CheckGraphJob
-from scmfit.server.domain.query import DEFAULT_QUERY_SEED
-from scmfit.server.domain.settings import FIT_RANGES
 from scmfit.server.wire.decode import Entry, decode_dataset, decode_graph
+from scmfit.server.wire.decode_query import read_level, read_seed
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 DEFAULT_LEVEL = 0.05
 MIN_ROWS = 20
 """Kernel independence tests on fewer rows have almost no power: a pass would mean nothing."""
 MAX_PERMUTATIONS = 1000
-
-
-def _level(value: float, name: str, violations: list[FieldViolation]) -> float:
-    if value == 0:
-        return DEFAULT_LEVEL
-    if not 0 < value < 1:
-        violations.append(FieldViolation(name, f"must be in (0, 1), such as 0.05, or 0 for 0.05; got {value:g}"))
-    return value
 
 
 def decode_check_graph(
@@ -54,16 +44,14 @@ def decode_check_graph(
         violations.append(
             FieldViolation(f"{prefix}.columns", f"{rows} rows; checking a graph needs at least {MIN_ROWS}")
         )
-    significance = _level(request.significance_level, "significance_level", violations)
-    independence = _level(request.independence_level, "independence_level", violations)
+    significance = read_level(request.significance_level, "significance_level", violations, DEFAULT_LEVEL)
+    independence = read_level(request.independence_level, "independence_level", violations, DEFAULT_LEVEL)
     permutations = request.num_permutations or (int(1 / significance) if 0 < significance < 1 else 0)
     if permutations > MAX_PERMUTATIONS:
         violations.append(
             FieldViolation("num_permutations", f"{permutations} exceeds the server limit of {MAX_PERMUTATIONS}")
         )
-    seed = request.seed if request.HasField("seed") else DEFAULT_QUERY_SEED
-    if not FIT_RANGES["seed"].contains(seed):
-        violations.append(FieldViolation("seed", f"must be {FIT_RANGES['seed'].describe()}, got {seed}"))
+    seed = read_seed(request, "seed", violations)
     if violations:
         raise InvalidRequestError(violations)
     return CheckGraphJob(
@@ -73,6 +61,6 @@ def decode_check_graph(
         kinds={name: decoded.kinds[name] for name in nodes},
         significance_level=significance,
         independence_level=independence,
-        num_permutations=min(permutations, math.factorial(min(len(nodes), 20))),
+        num_permutations=permutations,
         seed=seed,
     )

@@ -87,17 +87,16 @@ def _read_nodes(
     return tuple(dict.fromkeys(values))
 
 
-def _read_count(
-    marker: SampleCount, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations
-) -> int:
-    value: int = getattr(request, name)
-    count = marker.default if value == 0 else value
+def read_count(value: int, default: int, name: str, limits: Limits, found: Violations) -> int:
+    """A sample count: 0 means `default`; at most the server's max_samples."""
+    count = default if value == 0 else value
     if count > limits.max_samples:
         found.append(FieldViolation(name, f"{count} exceeds the server limit max_samples={limits.max_samples}"))
     return count
 
 
-def _read_seed(marker: Seed, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations) -> int:
+def read_seed(request: Message, name: str, found: Violations) -> int:
+    """An optional seed: unset means DEFAULT_QUERY_SEED; set, it must be in FIT_RANGES["seed"]."""
     if not request.HasField(name):
         return DEFAULT_QUERY_SEED
     seed: int = getattr(request, name)
@@ -105,6 +104,26 @@ def _read_seed(marker: Seed, request: Message, name: str, model: ModelFacts, lim
     if not allowed.contains(seed):
         found.append(FieldViolation(name, f"must be {allowed.describe()}, got {seed}"))
     return seed
+
+
+def read_level(value: float, name: str, found: Violations, default: float | None = None) -> float:
+    """A level in (0, 1); 0 means `default`, or no level at all when there is none."""
+    if value == 0:
+        return 0.0 if default is None else default
+    if not 0 < value < 1:
+        unset = "no interval" if default is None else f"{default:g}"
+        found.append(FieldViolation(name, f"must be in (0, 1), such as 0.95, or 0 for {unset}; got {value:g}"))
+    return value
+
+
+def _read_count(
+    marker: SampleCount, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations
+) -> int:
+    return read_count(getattr(request, name), marker.default, name, limits, found)
+
+
+def _read_seed(marker: Seed, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations) -> int:
+    return read_seed(request, name, found)
 
 
 def _read_magnitude(
@@ -186,10 +205,7 @@ def _read_typed(
 def _read_level(
     marker: Level, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations
 ) -> float:
-    value: float = getattr(request, name)
-    if value != 0 and not (0 < value < 1):
-        found.append(FieldViolation(name, f"must be in (0, 1), such as 0.95, or 0 for no interval; got {value:g}"))
-    return value
+    return read_level(getattr(request, name), name, found)
 
 
 def _read_bootstrap(

@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 import numpy as np
@@ -279,21 +279,16 @@ class CausalModelServicer:
         """The independence tests that the graph and its permutations imply, spread over the fit workers
         in batches, progress after each batch, then the verdict; a cancel or deadline stops every batch."""
         started = time.monotonic()
+        rpc = "CheckGraph"
         try:
             job = decode_check_graph(request, self._limits, self._uploaded)
             found = graph_check.plan(job)
         except ScmfitServerError as error:
-            self._metrics.queries.labels("CheckGraph", status.code_name(error)).inc()
-            status.abort(context, error)
-        with contextlib.ExitStack() as stack:
-            try:
-                stack.enter_context(self._admission.slot(context.is_active))
-            except ScmfitServerError as error:
-                self._metrics.queries.labels("CheckGraph", status.code_name(error)).inc()
-                status.abort(context, error)
+            self._refuse(rpc, context, error)
+        with self._admitted(rpc, context):
             parts = graph_check.batches(job, found.tests, max(1, min(len(found.tests), 4 * self._workers.workers)))
             total = len(found.tests)
-            yield pb.CheckGraphResponse(progress=encode.message_of(pb.CheckGraphProgress, done=0, total=total))
+            yield pb.CheckGraphResponse(progress=pb.CheckGraphProgress(done=0, total=total))
             p_values: dict[graph_check.IndependenceKey, float] = {}
             runs: list[CallRun] = []
 
@@ -324,13 +319,11 @@ class CausalModelServicer:
             except Exception as failure:  # every failure, expected or not, goes through status.abort
                 cancel()
                 late = DeadlineError(f"the server's default deadline of {self._default_fit_deadline:g}s passed")
-                reported: BaseException = late if expired.is_set() else failure
-                self._metrics.queries.labels("CheckGraph", status.code_name(reported)).inc()
-                status.abort(context, reported)
+                self._refuse(rpc, context, late if expired.is_set() else failure)
             finally:
                 if timer is not None:
                     timer.cancel()
-        self._metrics.queries.labels("CheckGraph", "ok").inc()
+        self._metrics.queries.labels(rpc, "ok").inc()
         _log.info(
             "graph check: %d tests over %d permutations in %.2fs",
             total,
@@ -349,14 +342,8 @@ class CausalModelServicer:
         try:
             asked = decode_change(request, self._limits)
         except ScmfitServerError as error:
-            self._metrics.queries.labels(rpc, status.code_name(error)).inc()
-            status.abort(context, error)
-        with contextlib.ExitStack() as stack:
-            try:
-                stack.enter_context(self._admission.slot(context.is_active))
-            except ScmfitServerError as error:
-                self._metrics.queries.labels(rpc, status.code_name(error)).inc()
-                status.abort(context, error)
+            self._refuse(rpc, context, error)
+        with self._admitted(rpc, context):
             fits: list[pb.FitResult] = []
             for phase, job in ((pb.CHANGE_PHASE_FITTING_OLD, asked.old), (pb.CHANGE_PHASE_FITTING_NEW, asked.new)):
                 stored = self._registry.find(job.model_id)
@@ -390,8 +377,7 @@ class CausalModelServicer:
                     run.cancel()
                 outcome = run.outcome()
             except Exception as error:  # every failure, expected or not, goes through status.abort
-                self._metrics.queries.labels(rpc, status.code_name(error)).inc()
-                status.abort(context, error)
+                self._refuse(rpc, context, error)
         self._metrics.queries.labels(rpc, "ok").inc()
         _log.info("distribution change of %r: %.2fs", asked.target, time.monotonic() - started)
         nodes = [
@@ -408,6 +394,21 @@ class CausalModelServicer:
             num_samples=asked.num_samples,
         )  # fmt: skip
         yield pb.AttributeDistributionChangeResponse(result=result)
+
+    def _refuse(self, rpc: str, context: grpc.ServicerContext, error: BaseException) -> NoReturn:
+        """A streaming question's failure: counted by its code, as `_unary` counts the unary ones, then aborted."""
+        self._metrics.queries.labels(rpc, status.code_name(error)).inc()
+        status.abort(context, error)
+
+    @contextlib.contextmanager
+    def _admitted(self, rpc: str, context: grpc.ServicerContext) -> Iterator[None]:
+        """A fit-lane slot for a streaming question's whole run; a refusal comes before anything is streamed."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self._admission.slot(context.is_active))
+            except ScmfitServerError as error:
+                self._refuse(rpc, context, error)
+            yield
 
     @_unary
     def GetServerInfo(  # noqa: N802

@@ -8,11 +8,9 @@ import pandas as pd
 from dowhy import gcm
 from dowhy.gcm._noise import noise_samples_of_ancestors
 from dowhy.gcm.anomaly_scorers import MedianCDFQuantileScorer
-from dowhy.gcm.causal_mechanisms import InvertibleFunctionalCausalModel
 from dowhy.gcm.shapley import ShapleyConfig
 from dowhy.gcm.util.general import set_random_seed
 
-from scmfit.server.domain.errors import QueryNotSupportedError
 from scmfit.server.domain.query import (
     AttributeAnomaliesOutcome,
     AttributeAnomaliesQuery,
@@ -22,25 +20,7 @@ from scmfit.server.domain.query import (
 )
 from scmfit.server.fitting.answers import answers
 from scmfit.server.fitting.cache import FittedModel
-
-
-def _invertible_upstream(model: FittedModel, target: str) -> None:
-    """The attribution recovers each upstream node's noise from the row, which classifiers cannot give back."""
-    upstream = nx.ancestors(model.scm.graph, target) | {target}
-    blocked = [
-        node
-        for node in model.kinds
-        if node in upstream
-        and model.scm.graph.in_degree(node) > 0
-        and not isinstance(model.scm.causal_mechanism(node), InvertibleFunctionalCausalModel)
-    ]
-    if blocked:
-        names = ", ".join(repr(node) for node in blocked)
-        raise QueryNotSupportedError(
-            blocked[0],
-            f"anomaly attribution recovers each upstream node's noise from the row, but node(s) {names} "
-            "have non-invertible mechanisms (classifiers)",
-        )
+from scmfit.server.fitting.draws import require_invertible
 
 
 def _it_scores(model: FittedModel, query: AttributeAnomaliesQuery, rows: pd.DataFrame) -> np.ndarray:
@@ -63,7 +43,8 @@ def attribute_anomalies(model: FittedModel, query: AttributeAnomaliesQuery) -> A
     """DoWhy's procedure with its defaults on one process (n_jobs=1), seeded once, so that the answer is
     DoWhy's for the seed. The target's score is computed apart, so that a client can check Shapley
     efficiency: the contributions add up to it up to the sampling noise of the two estimates."""
-    _invertible_upstream(model, query.target)
+    upstream = nx.ancestors(model.scm.graph, query.target) | {query.target}
+    require_invertible(model, upstream, "anomaly attributions (they recover each upstream node's noise from the row)")
     rows = pd.DataFrame({node: query.anomalous[node] for node in model.kinds})
     set_random_seed(query.seed)
     contributions = gcm.attribute_anomalies(
