@@ -87,6 +87,7 @@ def create_server(config: ServerConfig) -> RunningServer:
         query_workers=local_query_workers,
         fit_share=config.effective_fit_share if kind.fits_locally else 0.0,
         warm_up=config.warm_up,
+        shapley_jobs=config.shapley_jobs,
         stall_seconds=config.worker_stall_seconds,
         on_spawn=spawned,
         on_stall=metrics.worker_stalls.inc,

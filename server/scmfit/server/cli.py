@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=defaults.workers, help="worker processes that fit models")
     parser.add_argument(
+        "--shapley-jobs",
+        type=int,
+        default=defaults.shapley_jobs,
+        help="processes one Shapley estimate uses (default: the usable cores); answers do not depend on it",
+    )
+    parser.add_argument(
         "--executor",
         choices=list(EXECUTORS),
         default=defaults.executor,
@@ -250,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--worker-stall-seconds must be above 2 (workers beat every second)")
     if not args.store_timeout > 0:
         raise SystemExit("--store-timeout must be above 0 seconds")
+    if args.shapley_jobs < 1:
+        raise SystemExit("--shapley-jobs must be at least 1")
     if args.query_workers < 0:
         raise SystemExit("--query-workers must be 0 or more")
     if args.fit_share is not None and not 0 <= args.fit_share <= 1:
@@ -262,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
     config = ServerConfig(
         address=args.address,
         workers=args.workers,
+        shapley_jobs=args.shapley_jobs,
         executor=args.executor,
         ray_address=args.ray_address,
         grace_seconds=args.grace,

@@ -50,6 +50,14 @@ class Limits:
     """The memory kept bootstrap refits may take, over every model; the least recently used go first."""
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on (its affinity), which a container can set below os.cpu_count()."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """How the server runs."""
@@ -69,6 +77,9 @@ class ServerConfig:
     """How long in-flight calls may finish after SIGTERM before they are cancelled."""
     limits: Limits = field(default_factory=Limits)
     """Request bounds."""
+    shapley_jobs: int = field(default_factory=usable_cpus)
+    """Processes one Shapley estimate (anomaly, influence and distribution-change attribution) spreads
+    over, under its worker: the answer for a seed is the same for any number (DoWhy seeds each subset)."""
     warm_up: bool = True
     """Whether workers run a tiny fit at start-up so that the first real fit pays no warm-up."""
     registry_bytes: int = 512 * 1024 * 1024

@@ -462,6 +462,7 @@ class ProcessFitExecutor:
         query_workers: int = 0,
         fit_share: float = 0.0,
         warm_up: bool = True,
+        shapley_jobs: int = 1,
         stall_seconds: float = DEFAULT_STALL_SECONDS,
         on_spawn: Callable[[int], None] | None = None,
         on_stall: Callable[[], None] | None = None,
@@ -472,6 +473,7 @@ class ProcessFitExecutor:
         self.fit_workers = fit_workers(workers, fit_share)
         self.fit_share = fit_share if self.fit_workers else 0.0
         self._warm_up = warm_up
+        self._shapley_jobs = shapley_jobs
         self._on_stall = on_stall
         self._stalled = threading.Event()
         self.link = WorkerLink(stall_seconds, on_spawn=on_spawn, on_stall=self._stalled.set)
@@ -491,7 +493,7 @@ class ProcessFitExecutor:
         return pebble.ProcessPool(
             max_workers=self.workers if name == GENERAL else self.query_workers,
             initializer=worker.initialize,
-            initargs=(self._warm_up, self.link.address),
+            initargs=(self._warm_up, self.link.address, self._shapley_jobs),
             context=multiprocessing.get_context("spawn"),
         )
 

@@ -26,14 +26,16 @@ _log = logging.getLogger(__name__)
 _link: WorkerSide | None = None
 
 
-def initialize(warm_up: bool, link_address: str | None = None) -> None:
+def initialize(warm_up: bool, link_address: str | None = None, shapley_jobs: int = 1) -> None:
     """Runs once per worker process, including the replacements the pool starts after a kill."""
     global _link  # noqa: PLW0603 - one link per worker process, set before any task runs
     if link_address is not None:
         _link = WorkerSide(link_address)  # counted as a spawn, then beats while DoWhy imports
+    from scmfit.server.fitting import shapley
     from scmfit.server.fitting.nodefit import pin_to_one_thread
 
     pin_to_one_thread()
+    shapley.configure(shapley_jobs)
     warnings.filterwarnings("ignore")
     if warm_up:
         run_fit(_warm_up_job(), lambda _: None)

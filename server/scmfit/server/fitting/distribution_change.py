@@ -11,21 +11,21 @@ import numpy as np
 import pandas as pd
 from dowhy import gcm
 from dowhy.gcm.independence_test import kernel_based
-from dowhy.gcm.shapley import ShapleyConfig
 from dowhy.gcm.util.general import set_random_seed
 from dowhy.graph import get_ordered_predecessors
 
 from scmfit.server.domain.distribution_change import ChangeOutcome, ChangeTask, NodeChange
 from scmfit.server.fitting import cache
+from scmfit.server.fitting.shapley import shapley_config, spread
 from scmfit.server.fitting.summary import describe_mechanism
 
 _TEST = functools.partial(kernel_based, bootstrap_n_jobs=1)
 
 
 def attribute(task: ChangeTask) -> ChangeOutcome:
-    """DoWhy's procedure, seeded, on one process: each mechanism tested for a change (kernel test, then
-    Benjamini-Hochberg), changed ones fitted per version and unchanged ones on both versions' rows, then
-    the KL divergence of the target split by Shapley values. DoWhy returns only the decisions; the
+    """DoWhy's procedure, seeded: each mechanism tested for a change (kernel test, then Benjamini-Hochberg),
+    changed ones fitted per version and unchanged ones on both versions' rows, then the KL divergence of
+    the target split by Shapley values, on the worker's Shapley jobs. DoWhy returns only the decisions; the
     p-values are recorded as its own tests return them, one per node in the graph's order."""
     model = cache.build(cache.bundle_of(task.old_model))
     old = pd.DataFrame(dict(task.old_columns))
@@ -38,18 +38,19 @@ def attribute(task: ChangeTask) -> ChangeOutcome:
         return p_value
 
     set_random_seed(task.seed)
-    contributions, changed, old_scm, new_scm = gcm.distribution_change(
-        model.scm,
-        old,
-        new,
-        task.target,
-        num_samples=task.num_samples,
-        independence_test=recording,
-        conditional_independence_test=recording,
-        mechanism_change_test_significance_level=task.significance_level,
-        return_additional_info=True,
-        shapley_config=ShapleyConfig(n_jobs=1),
-    )
+    with spread():
+        contributions, changed, old_scm, new_scm = gcm.distribution_change(
+            model.scm,
+            old,
+            new,
+            task.target,
+            num_samples=task.num_samples,
+            independence_test=recording,
+            conditional_independence_test=recording,
+            mechanism_change_test_significance_level=task.significance_level,
+            return_additional_info=True,
+            shapley_config=shapley_config(),
+        )
     graph = old_scm.graph
     if len(recorded) != graph.number_of_nodes():
         raise RuntimeError(f"expected one mechanism test per node, DoWhy ran {len(recorded)}")

@@ -8,7 +8,6 @@ import pandas as pd
 from dowhy import gcm
 from dowhy.gcm._noise import noise_samples_of_ancestors
 from dowhy.gcm.anomaly_scorers import MedianCDFQuantileScorer
-from dowhy.gcm.shapley import ShapleyConfig
 from dowhy.gcm.util.general import set_random_seed
 
 from scmfit.server.domain.query import (
@@ -21,6 +20,7 @@ from scmfit.server.domain.query import (
 from scmfit.server.fitting.answers import answers
 from scmfit.server.fitting.cache import FittedModel
 from scmfit.server.fitting.draws import require_invertible
+from scmfit.server.fitting.shapley import shapley_config, spread
 
 
 def _it_scores(model: FittedModel, query: AttributeAnomaliesQuery, rows: pd.DataFrame) -> np.ndarray:
@@ -40,20 +40,21 @@ def _it_scores(model: FittedModel, query: AttributeAnomaliesQuery, rows: pd.Data
 
 @answers(AttributeAnomaliesQuery)
 def attribute_anomalies(model: FittedModel, query: AttributeAnomaliesQuery) -> AttributeAnomaliesOutcome:
-    """DoWhy's procedure with its defaults on one process (n_jobs=1), seeded once, so that the answer is
-    DoWhy's for the seed. The target's score is computed apart, so that a client can check Shapley
+    """DoWhy's procedure with its defaults, seeded once, so that the answer is DoWhy's for the seed (on
+    any number of Shapley jobs). The target's score is computed apart, so that a client can check Shapley
     efficiency: the contributions add up to it up to the sampling noise of the two estimates."""
     upstream = nx.ancestors(model.scm.graph, query.target) | {query.target}
     require_invertible(model, upstream, "anomaly attributions (they recover each upstream node's noise from the row)")
     rows = pd.DataFrame({node: query.anomalous[node] for node in model.kinds})
     set_random_seed(query.seed)
-    contributions = gcm.attribute_anomalies(
-        model.scm,
-        query.target,
-        anomaly_samples=rows,
-        num_distribution_samples=query.num_samples,
-        shapley_config=ShapleyConfig(n_jobs=1),
-    )
+    with spread():
+        contributions = gcm.attribute_anomalies(
+            model.scm,
+            query.target,
+            anomaly_samples=rows,
+            num_distribution_samples=query.num_samples,
+            shapley_config=shapley_config(),
+        )
     target_scores = _it_scores(model, query, rows)
     set_random_seed(query.seed)
     scores = gcm.anomaly_scores(

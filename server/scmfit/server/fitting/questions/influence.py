@@ -6,7 +6,6 @@ of itself), and how much of a target's variance each ancestor's own noise causes
 from __future__ import annotations
 
 from dowhy import gcm
-from dowhy.gcm.shapley import ShapleyConfig
 from dowhy.gcm.util.general import set_random_seed
 
 from scmfit.server.domain.query import (
@@ -19,12 +18,13 @@ from scmfit.server.domain.query import (
 )
 from scmfit.server.fitting.answers import answers
 from scmfit.server.fitting.cache import FittedModel
+from scmfit.server.fitting.shapley import shapley_config, spread
 
 
 @answers(ArrowStrengthQuery)
 def arrow_strength(model: FittedModel, query: ArrowStrengthQuery) -> ArrowStrengthOutcome:
-    """DoWhy's procedure with its defaults, on one process (n_jobs=1): the worker is the unit of
-    parallelism here, and one job keeps the answer the same for a seed whatever the machine."""
+    """DoWhy's procedure with its defaults, on the worker alone (n_jobs=1): a process per parent would
+    cost more than the few milliseconds each parent takes."""
     set_random_seed(query.seed)
     strengths = gcm.arrow_strength(model.scm, query.target, num_samples_conditional=query.num_samples, n_jobs=1)
     edges = [EdgeStrength(source, target, float(value)) for (source, target), value in strengths.items()]
@@ -34,12 +34,13 @@ def arrow_strength(model: FittedModel, query: ArrowStrengthQuery) -> ArrowStreng
 
 @answers(IntrinsicInfluenceQuery)
 def intrinsic_influence(model: FittedModel, query: IntrinsicInfluenceQuery) -> IntrinsicInfluenceOutcome:
-    """DoWhy's procedure and defaults (variance attribution, its approximate prediction model), on one
-    process and seeded, so the answer is DoWhy's for the seed."""
+    """DoWhy's procedure and defaults (variance attribution, its approximate prediction model), seeded,
+    so the answer is DoWhy's for the seed."""
     set_random_seed(query.seed)
-    influence = gcm.intrinsic_causal_influence(
-        model.scm, query.target, num_training_samples=query.num_samples, shapley_config=ShapleyConfig(n_jobs=1)
-    )
+    with spread():
+        influence = gcm.intrinsic_causal_influence(
+            model.scm, query.target, num_training_samples=query.num_samples, shapley_config=shapley_config()
+        )
     parts = sorted(
         (NodeContribution(node, float(value)) for node, value in influence.items()),
         key=lambda part: (-part.contribution, part.node),
