@@ -110,3 +110,19 @@ def test_a_classifier_upstream_is_refused_as_a_precondition(client: Client) -> N
     result = client.fit((["X", "F", "Z"], [("X", "F"), ("F", "Z")]), {"X": x, "F": flag, "Z": z})
     with pytest.raises(FailedPreconditionError, match="'F'"):
         client.attribute_anomalies(result.model_id, "Z", {"X": [0.0], "F": [True], "Z": [9.0]})
+
+
+def test_contribution_intervals_single_out_the_root_cause(client: Client, fitted: tuple[FitResult, int]) -> None:
+    """Row 0's planted cause Y stays the leader across bootstrap refits: its interval lies above every
+    other node's. Asking for intervals leaves the estimates as they were."""
+    model_id = fitted[0].model_id
+    plain = client.attribute_anomalies(model_id, "Z", anomalous_rows(), seed=4)
+    rows = client.attribute_anomalies(model_id, "Z", anomalous_rows(), seed=4, confidence_level=0.9, num_bootstrap=20)
+    assert [row.contributions for row in rows] == [row.contributions for row in plain]
+    assert all(row.intervals == {} for row in plain)
+    first = rows[0]
+    assert set(first.intervals) == {"X", "Y", "Z"}
+    for node, part in first.contributions.items():
+        assert part in first.intervals[node]
+        assert first.intervals[node].confidence_level == 0.9 and first.intervals[node].num_bootstrap == 20
+    assert first.intervals["Y"].lower > max(first.intervals[node].upper for node in ("X", "Z"))

@@ -142,6 +142,19 @@ def test_attribute_and_influence_print_sorted_tables_and_json(server: ServerProc
     assert answer["arrow_strength"][0]["source"] == "Y"
     table = scmfit("influence", "--model", model_id, "--target", "Z", "--address", server.address)
     assert "Intrinsic causal influence on Var(Z)" in table.stdout and "Y -> Z" in table.stdout
+    with_ci = scmfit(
+        "influence", "--model", model_id, "--target", "Z", "--samples", "3000", "--ci", "0.9", "--bootstrap", "10",
+        "--address", server.address,
+    )  # fmt: skip
+    assert with_ci.returncode == 0, with_ci.stderr
+    edge = next(line for line in with_ci.stdout.splitlines() if "Y -> Z" in line)
+    assert edge.rstrip().endswith("90%, 10 bootstrap refits") and "[" in edge
+    attributed = scmfit(
+        "attribute", "--model", model_id, "--target", "Z", "--rows", str(rows), "--ci", "0.9", "--bootstrap", "10",
+        "--json", "--address", server.address,
+    )  # fmt: skip
+    interval = json.loads(attributed.stdout)[0]["intervals"]["Y"]
+    assert interval["num_bootstrap"] == 10 and interval["lower"] < interval["upper"]
 
 
 def test_check_graph_names_the_violation_and_the_missing_edge(server: ServerProcess, tmp_path: Path) -> None:

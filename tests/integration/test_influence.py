@@ -142,3 +142,34 @@ def test_intrinsic_influence_is_dowhy_s_own_for_the_seed(client: Client) -> None
     theirs = gcm.intrinsic_causal_influence(scm, "Z", num_training_samples=5000, shapley_config=ShapleyConfig(n_jobs=1))
     ours = client.intrinsic_influence(model_id, "Z", num_samples=5000, seed=13)
     assert ours == {node: float(value) for node, value in sorted(theirs.items(), key=lambda kv: -kv[1])}
+
+
+def test_strength_intervals_hold_the_closed_form_and_leave_the_estimate_alone(
+    client: Client, collider: tuple[str, dict[str, np.ndarray]]
+) -> None:
+    """Each edge's interval (bootstrap refits, each answering on its own seed) covers the population
+    closed form a²·Var(X): 9 for X → Z and 0.25 for Y → Z. Asking for intervals does not move the estimate.
+    bench/attribution_intervals.py measures how often they cover over many data sets."""
+    model_id, _ = collider
+    plain = client.arrow_strength(model_id, "Z", seed=5)
+    strengths = client.arrow_strength(model_id, "Z", seed=5, confidence_level=0.95, num_bootstrap=40)
+    assert strengths == plain and plain.intervals == {}
+    x, y = strengths.intervals[("X", "Z")], strengths.intervals[("Y", "Z")]
+    assert 9.0 in x and 0.25 in y
+    assert strengths[("X", "Z")] in x and strengths[("Y", "Z")] in y
+    assert x.lower > y.upper  # X → Z is the stronger edge beyond doubt
+    assert (x.confidence_level, x.num_bootstrap) == (0.95, 40)
+    assert 0 < y.width < x.width < 3.0
+
+
+def test_intrinsic_influence_intervals_cover_each_noise_variance(client: Client) -> None:
+    """The closed forms 4, 1 and 0.25 of the noisy chain lie inside their 95% intervals, which carry both
+    the refits' error and DoWhy's Monte Carlo noise (each replica answers on its own seed)."""
+    graph, data = noisy_chain()
+    model_id = client.fit(graph, data, seed=fresh_seed()).model_id
+    shares = client.intrinsic_influence(model_id, "Z", num_samples=5000, confidence_level=0.95, num_bootstrap=30)
+    assert shares == client.intrinsic_influence(model_id, "Z", num_samples=5000)
+    for node, variance in {"X": 4.0, "Y": 1.0, "Z": 0.25}.items():
+        assert variance in shares.intervals[node], (node, shares.intervals[node])
+        assert shares[node] in shares.intervals[node]
+    assert shares.intervals["X"].lower > shares.intervals["Y"].upper

@@ -63,6 +63,7 @@ from scmfit.client._results import (
     RowAttribution,
     SampleResult,
     ServerInfo,
+    Shares,
     Stage,
     Validation,
 )
@@ -119,6 +120,7 @@ __all__ = [
     "ServerError",
     "ServerInfo",
     "ServerUnavailableError",
+    "Shares",
     "Stage",
     "StatusDetails",
     "TransportError",

@@ -37,6 +37,7 @@ from scmfit.client._results import (
     RowAttribution,
     SampleResult,
     ServerInfo,
+    Shares,
     columns_to_arrays,
 )
 from scmfit.client._retry import with_pushback_async
@@ -262,12 +263,21 @@ class AsyncClient(ClientBase):
         )
 
     async def arrow_strength(
-        self, model_id: str, target: str, *, num_samples: int = 0, seed: int | None = None, timeout: float | None = None
-    ) -> dict[tuple[str, str], float]:
+        self,
+        model_id: str,
+        target: str,
+        *,
+        num_samples: int = 0,
+        seed: int | None = None,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
+        timeout: float | None = None,
+    ) -> Shares[tuple[str, str]]:
         """As `Client.arrow_strength`."""
         fields = {"target": target, "num_samples": num_samples, "seed": seed}
+        fields |= {"confidence_level": confidence_level, "num_bootstrap": num_bootstrap}
         response = await self._ask("ArrowStrength", timeout, model_id=model_id, **fields)
-        return {(edge.source, edge.target): edge.strength for edge in response.strengths}
+        return Shares.of_edges(response.strengths)
 
     async def attribute_anomalies(
         self,
@@ -277,20 +287,32 @@ class AsyncClient(ClientBase):
         *,
         num_samples: int = 0,
         seed: int | None = None,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
         timeout: float | None = None,
     ) -> list[RowAttribution]:
         """As `Client.attribute_anomalies`."""
         fields = {"target": target, "anomalous": anomalous, "num_samples": num_samples, "seed": seed}
+        fields |= {"confidence_level": confidence_level, "num_bootstrap": num_bootstrap}
         response = await self._ask("AttributeAnomalies", timeout, model_id=model_id, **fields)
         return [RowAttribution.from_proto(row) for row in response.rows]
 
     async def intrinsic_influence(
-        self, model_id: str, target: str, *, num_samples: int = 0, seed: int | None = None, timeout: float | None = None
-    ) -> dict[str, float]:
+        self,
+        model_id: str,
+        target: str,
+        *,
+        num_samples: int = 0,
+        seed: int | None = None,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
+        timeout: float | None = None,
+    ) -> Shares[str]:
         """As `Client.intrinsic_influence`."""
         fields = {"target": target, "num_samples": num_samples, "seed": seed}
+        fields |= {"confidence_level": confidence_level, "num_bootstrap": num_bootstrap}
         response = await self._ask("IntrinsicCausalInfluence", timeout, model_id=model_id, **fields)
-        return {part.node: part.contribution for part in response.contributions}
+        return Shares.of_contributions(response.contributions)
 
     async def check_graph(
         self,

@@ -29,6 +29,7 @@ from scmfit.client._results import (
     RowAttribution,
     SampleResult,
     ServerInfo,
+    Shares,
     columns_to_arrays,
 )
 from scmfit.client._retry import with_pushback
@@ -444,13 +445,22 @@ class Client(ClientBase):
         return columns_to_arrays(response.counterfactual)
 
     def arrow_strength(
-        self, model_id: str, target: str, *, num_samples: int = 0, seed: int | None = None, timeout: float | None = None
-    ) -> dict[tuple[str, str], float]:
+        self,
+        model_id: str,
+        target: str,
+        *,
+        num_samples: int = 0,
+        seed: int | None = None,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
+        timeout: float | None = None,
+    ) -> Shares[tuple[str, str]]:
         """How much each edge into `target` carries, strongest first, as DoWhy's `gcm.arrow_strength` gives it:
         {(parent, target): strength}; `num_samples` 0 takes the server's default."""
         fields = {"target": target, "num_samples": num_samples, "seed": seed}
+        fields |= {"confidence_level": confidence_level, "num_bootstrap": num_bootstrap}
         response = self._ask("ArrowStrength", timeout, model_id=model_id, **fields)
-        return {(edge.source, edge.target): edge.strength for edge in response.strengths}
+        return Shares.of_edges(response.strengths)
 
     def attribute_anomalies(
         self,
@@ -460,23 +470,35 @@ class Client(ClientBase):
         *,
         num_samples: int = 0,
         seed: int | None = None,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
         timeout: float | None = None,
     ) -> list[RowAttribution]:
         """Why each row is anomalous at `target`, as DoWhy's `gcm.attribute_anomalies` says: per row, each
         upstream node's Shapley contribution to the target's anomaly score (they add up to it), largest
         first, and every node's own anomaly score; `num_samples` 0 takes the server's default."""
         fields = {"target": target, "anomalous": anomalous, "num_samples": num_samples, "seed": seed}
+        fields |= {"confidence_level": confidence_level, "num_bootstrap": num_bootstrap}
         response = self._ask("AttributeAnomalies", timeout, model_id=model_id, **fields)
         return [RowAttribution.from_proto(row) for row in response.rows]
 
     def intrinsic_influence(
-        self, model_id: str, target: str, *, num_samples: int = 0, seed: int | None = None, timeout: float | None = None
-    ) -> dict[str, float]:
+        self,
+        model_id: str,
+        target: str,
+        *,
+        num_samples: int = 0,
+        seed: int | None = None,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
+        timeout: float | None = None,
+    ) -> Shares[str]:
         """How much of `target`'s variance each ancestor's own noise causes, and the target's own, as
         DoWhy's `gcm.intrinsic_causal_influence` gives it: {node: contribution}, largest first."""
         fields = {"target": target, "num_samples": num_samples, "seed": seed}
+        fields |= {"confidence_level": confidence_level, "num_bootstrap": num_bootstrap}
         response = self._ask("IntrinsicCausalInfluence", timeout, model_id=model_id, **fields)
-        return {part.node: part.contribution for part in response.contributions}
+        return Shares.of_contributions(response.contributions)
 
     def check_graph(
         self,

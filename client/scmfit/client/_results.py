@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -392,6 +392,36 @@ class EffectEstimate:
         return view(cls, response)
 
 
+Key = TypeVar("Key")
+
+
+class Shares(dict[Key, float], Generic[Key]):
+    """Contributions or strengths by node or edge, largest first: a plain dict, with each value's
+    confidence interval in `intervals` when the request asked for them (else it is empty)."""
+
+    intervals: Mapping[Key, Interval]
+
+    def __init__(self, values: Mapping[Key, float], intervals: Mapping[Key, Interval]) -> None:
+        super().__init__(values)
+        self.intervals = intervals
+
+    @classmethod
+    def of_contributions(cls, parts: Any) -> Shares[str]:
+        """From repeated NodeContribution."""
+        return Shares(
+            {part.node: part.contribution for part in parts},
+            {part.node: view(Interval, part.interval) for part in parts if part.HasField("interval")},
+        )
+
+    @classmethod
+    def of_edges(cls, edges: Any) -> Shares[tuple[str, str]]:
+        """From repeated EdgeStrength."""
+        return Shares(
+            {(edge.source, edge.target): edge.strength for edge in edges},
+            {(edge.source, edge.target): view(Interval, edge.interval) for edge in edges if edge.HasField("interval")},
+        )
+
+
 @dataclass(frozen=True)
 class RowAttribution:
     """Why one row is anomalous at the target: each upstream node's share of the target's score."""
@@ -404,9 +434,13 @@ class RowAttribution:
     node_scores: Mapping[str, float]
     """Every node's own anomaly score in this row given its parents, in the model's node order."""
 
+    intervals: Mapping[str, Interval]
+    """Each contribution's confidence interval, when the request asked for them; else empty."""
+
     DERIVED: ClassVar[Derived] = {
         "contributions": ("contributions", lambda m: {c.node: c.contribution for c in m.contributions}),
         "node_scores": ("node_scores", lambda m: {s.node: s.score for s in m.node_scores}),
+        "intervals": ("contributions", lambda m: Shares.of_contributions(m.contributions).intervals),
     }
 
     @classmethod

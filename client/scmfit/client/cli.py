@@ -371,8 +371,7 @@ def _query(args: argparse.Namespace) -> int:
             nodes=args.nodes or (),
             num_samples=args.samples,
             seed=args.seed,
-            confidence_level=args.ci or 0.0,
-            num_bootstrap=args.bootstrap or 0,
+            **_interval_fields(args),
         )
     if args.json:
         print(json.dumps(json_format.MessageToDict(result.raw), indent=2))
@@ -408,8 +407,7 @@ def _effect(args: argparse.Namespace) -> int:
             alternative=alternative,
             reference=reference,
             target_category=args.category or "",
-            confidence_level=args.ci or 0.0,
-            num_bootstrap=args.bootstrap or 0,
+            **_interval_fields(args),
             decompose=args.decompose,
             num_samples=args.samples or 0,
             seed=args.seed,
@@ -434,6 +432,14 @@ def _effect(args: argparse.Namespace) -> int:
         print(f"  natural indirect effect = {parts.natural_indirect_effect:.6g}{indirect} (through {through})")
         print(f"  total on the same draws = {parts.total_effect:.6g}")
     return EXIT_SUCCESS
+
+
+def _interval_fields(args: argparse.Namespace) -> dict[str, Any]:
+    return {"confidence_level": args.ci or 0.0, "num_bootstrap": args.bootstrap or 0}
+
+
+def _interval_json(interval: Interval | None) -> dict[str, Any] | None:
+    return None if interval is None else dataclasses.asdict(interval)
 
 
 def _interval_text(interval: Interval | None) -> str:
@@ -467,7 +473,7 @@ def _attribute(args: argparse.Namespace) -> int:
     rows = read_traces(args.rows)
     with _client(args) as client:
         explained = client.attribute_anomalies(
-            args.model, args.target, rows, num_samples=args.samples or 0, seed=args.seed
+            args.model, args.target, rows, num_samples=args.samples or 0, seed=args.seed, **_interval_fields(args)
         )
     if args.json:
         print(json.dumps([dataclasses.asdict(row) for row in explained], indent=2))
@@ -479,26 +485,35 @@ def _attribute(args: argparse.Namespace) -> int:
         )
         print(f"  {'node':<16}{'contribution':>14}{'own score':>12}")
         for node, contribution in row.contributions.items():
-            print(f"  {shown(node):<16}{contribution:>14.4g}{row.node_scores.get(node, float('nan')):>12.3g}")
+            own = row.node_scores.get(node, float("nan"))
+            print(f"  {shown(node):<16}{contribution:>14.4g}{own:>12.3g}{_interval_text(row.intervals.get(node))}")
     return EXIT_SUCCESS
 
 
 def _influence(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        intrinsic = client.intrinsic_influence(args.model, args.target, num_samples=args.samples or 0, seed=args.seed)
-        arrows = client.arrow_strength(args.model, args.target, seed=args.seed)
+        intrinsic = client.intrinsic_influence(
+            args.model, args.target, num_samples=args.samples or 0, seed=args.seed, **_interval_fields(args)
+        )
+        arrows = client.arrow_strength(args.model, args.target, seed=args.seed, **_interval_fields(args))
     if args.json:
-        edges = [{"source": a, "target": b, "strength": v} for (a, b), v in arrows.items()]
-        print(json.dumps({"intrinsic": intrinsic, "arrow_strength": edges}, indent=2))
+        edges = [
+            {"source": a, "target": b, "strength": v, "interval": _interval_json(arrows.intervals.get((a, b)))}
+            for (a, b), v in arrows.items()
+        ]
+        intervals = {node: _interval_json(interval) for node, interval in intrinsic.intervals.items()}
+        print(json.dumps({"intrinsic": intrinsic, "intrinsic_intervals": intervals, "arrow_strength": edges}, indent=2))
         return EXIT_SUCCESS
     total = sum(intrinsic.values())
     target = shown(args.target)
     print(f"Intrinsic causal influence on Var({target}) = {total:.4g}: each node's own noise, largest first")
     for node, share in intrinsic.items():
-        print(f"  {shown(node):<16}{share:>12.4g}{share / total if total else 0.0:>9.1%}")
+        interval = _interval_text(intrinsic.intervals.get(node))
+        print(f"  {shown(node):<16}{share:>12.4g}{share / total if total else 0.0:>9.1%}{interval}")
     print(f"Arrow strength of each edge into {target}: the variance its cut would add, strongest first")
-    for (source, _), strength in arrows.items():
-        print(f"  {shown(source) + ' -> ' + target:<24}{strength:>12.4g}")
+    for (source, head), strength in arrows.items():
+        interval = _interval_text(arrows.intervals.get((source, head)))
+        print(f"  {shown(source) + ' -> ' + target:<24}{strength:>12.4g}{interval}")
     return EXIT_SUCCESS
 
 
@@ -701,6 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
     attribute.add_argument("--rows", type=Path, required=True, help="the anomalous rows, every node: CSV or JSON")
     attribute.add_argument("--samples", type=_positive_int, help="distribution samples (unset: the server's)")
     attribute.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
+    _interval_options(attribute, "each contribution")
     attribute.add_argument("--json", action="store_true", help="print the rows as JSON")
     attribute.set_defaults(handler=_attribute)
     influence = commands.add_parser(
@@ -710,6 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
     influence.add_argument("--target", required=True, help="a numeric node with ancestors")
     influence.add_argument("--samples", type=_positive_int, help="training samples (unset: the server's)")
     influence.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
+    _interval_options(influence, "each share and strength")
     influence.add_argument("--json", action="store_true", help="print both answers as JSON")
     influence.set_defaults(handler=_influence)
     check = commands.add_parser(

@@ -2485,6 +2485,8 @@ class ArrowStrengthRequest(_message.Message):
     TARGET_FIELD_NUMBER: _builtins.int
     NUM_SAMPLES_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_LEVEL_FIELD_NUMBER: _builtins.int
+    NUM_BOOTSTRAP_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     target: _builtins.str
@@ -2493,6 +2495,10 @@ class ArrowStrengthRequest(_message.Message):
     """How many samples of the target's conditional distribution each comparison draws; 0 means 2000."""
     seed: _builtins.int
     """The seed for sampling; default 42."""
+    confidence_level: _builtins.float
+    """The confidence level of the intervals, in (0, 1); 0 means no intervals."""
+    num_bootstrap: _builtins.int
+    """How many bootstrap refits the intervals use; 0 means 100."""
     def __init__(
         self,
         *,
@@ -2500,10 +2506,12 @@ class ArrowStrengthRequest(_message.Message):
         target: _builtins.str = ...,
         num_samples: _builtins.int = ...,
         seed: _builtins.int | None = ...,
+        confidence_level: _builtins.float = ...,
+        num_bootstrap: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "model_id", b"model_id", "num_samples", b"num_samples", "seed", b"seed", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "confidence_level", b"confidence_level", "model_id", b"model_id", "num_bootstrap", b"num_bootstrap", "num_samples", b"num_samples", "seed", b"seed", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
@@ -2520,6 +2528,7 @@ class EdgeStrength(_message.Message):
     SOURCE_FIELD_NUMBER: _builtins.int
     TARGET_FIELD_NUMBER: _builtins.int
     STRENGTH_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
     source: _builtins.str
     """The parent at the edge's tail."""
     target: _builtins.str
@@ -2528,16 +2537,21 @@ class EdgeStrength(_message.Message):
     """For a numeric target, the increase in its conditional variance when the source is replaced by an
     independent draw of itself (the edge cut); for a categorical target, the KL divergence in nats.
     """
+    @_builtins.property
+    def interval(self) -> Global___Interval:
+        """The confidence interval of the strength, when the request asked for one."""
+
     def __init__(
         self,
         *,
         source: _builtins.str = ...,
         target: _builtins.str = ...,
         strength: _builtins.float = ...,
+        interval: Global___Interval | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["interval", b"interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "strength", b"strength", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interval", b"interval", "source", b"source", "strength", b"strength", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2588,6 +2602,8 @@ class AttributeAnomaliesRequest(_message.Message):
     ANOMALOUS_FIELD_NUMBER: _builtins.int
     NUM_SAMPLES_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_LEVEL_FIELD_NUMBER: _builtins.int
+    NUM_BOOTSTRAP_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     target: _builtins.str
@@ -2596,6 +2612,10 @@ class AttributeAnomaliesRequest(_message.Message):
     """How many samples of the model's distribution the scores and attributions compare with; 0 means 3000."""
     seed: _builtins.int
     """The seed for sampling and for the Shapley estimate; default 42."""
+    confidence_level: _builtins.float
+    """The confidence level of the intervals, in (0, 1); 0 means no intervals."""
+    num_bootstrap: _builtins.int
+    """How many bootstrap refits the intervals use; 0 means 100."""
     @_builtins.property
     def anomalous(self) -> Global___Dataset:
         """The anomalous rows, one typed column per node of the model."""
@@ -2608,10 +2628,12 @@ class AttributeAnomaliesRequest(_message.Message):
         anomalous: Global___Dataset | None = ...,
         num_samples: _builtins.int = ...,
         seed: _builtins.int | None = ...,
+        confidence_level: _builtins.float = ...,
+        num_bootstrap: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "anomalous", b"anomalous", "seed", b"seed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "anomalous", b"anomalous", "model_id", b"model_id", "num_samples", b"num_samples", "seed", b"seed", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "anomalous", b"anomalous", "confidence_level", b"confidence_level", "model_id", b"model_id", "num_bootstrap", b"num_bootstrap", "num_samples", b"num_samples", "seed", b"seed", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
@@ -2627,19 +2649,25 @@ class NodeContribution(_message.Message):
 
     NODE_FIELD_NUMBER: _builtins.int
     CONTRIBUTION_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
     node: _builtins.str
     """The node."""
     contribution: _builtins.float
     """Its contribution, in the unit of the attributed quantity."""
+    @_builtins.property
+    def interval(self) -> Global___Interval:
+        """The confidence interval of the contribution, when the request asked for one."""
+
     def __init__(
         self,
         *,
         node: _builtins.str = ...,
         contribution: _builtins.float = ...,
+        interval: Global___Interval | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["interval", b"interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["contribution", b"contribution", "node", b"node"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contribution", b"contribution", "interval", b"interval", "node", b"node"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2753,6 +2781,8 @@ class IntrinsicCausalInfluenceRequest(_message.Message):
     TARGET_FIELD_NUMBER: _builtins.int
     NUM_SAMPLES_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_LEVEL_FIELD_NUMBER: _builtins.int
+    NUM_BOOTSTRAP_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     """The model id from FitResult.model_id, or a unique prefix of at least 8 of its hex characters."""
     target: _builtins.str
@@ -2761,6 +2791,10 @@ class IntrinsicCausalInfluenceRequest(_message.Message):
     """How many samples train the model of the target given subsets of noise, as DoWhy's default does; 0 means 100000."""
     seed: _builtins.int
     """The seed for sampling and for the Shapley estimate; default 42."""
+    confidence_level: _builtins.float
+    """The confidence level of the intervals, in (0, 1); 0 means no intervals."""
+    num_bootstrap: _builtins.int
+    """How many bootstrap refits the intervals use; 0 means 100."""
     def __init__(
         self,
         *,
@@ -2768,10 +2802,12 @@ class IntrinsicCausalInfluenceRequest(_message.Message):
         target: _builtins.str = ...,
         num_samples: _builtins.int = ...,
         seed: _builtins.int | None = ...,
+        confidence_level: _builtins.float = ...,
+        num_bootstrap: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "model_id", b"model_id", "num_samples", b"num_samples", "seed", b"seed", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "confidence_level", b"confidence_level", "model_id", b"model_id", "num_bootstrap", b"num_bootstrap", "num_samples", b"num_samples", "seed", b"seed", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015

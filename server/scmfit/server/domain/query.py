@@ -313,6 +313,8 @@ class ArrowStrengthQuery:
     target: Annotated[str, Node()]
     num_samples: Annotated[int, SampleCount(2000)]
     seed: Annotated[int, Seed()]
+    confidence_level: Annotated[float, Level()]
+    num_bootstrap: Annotated[int, BootstrapCount(100)]
 
     def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
         return _has_ancestors(model, self.target, "ArrowStrength")
@@ -334,6 +336,8 @@ class AttributeAnomaliesQuery:
     anomalous: Annotated[Mapping[str, np.ndarray], Rows()]
     num_samples: Annotated[int, SampleCount(3000)]
     seed: Annotated[int, Seed()]
+    confidence_level: Annotated[float, Level()]
+    num_bootstrap: Annotated[int, BootstrapCount(100)]
 
     MAX_ROWS: ClassVar[int] = 1000
     """Each row is scored against every distribution sample for each Shapley subset."""
@@ -359,6 +363,8 @@ class IntrinsicInfluenceQuery:
     target: Annotated[str, Node(numeric=True)]
     num_samples: Annotated[int, SampleCount(100_000)]
     seed: Annotated[int, Seed()]
+    confidence_level: Annotated[float, Level()]
+    num_bootstrap: Annotated[int, BootstrapCount(100)]
 
     def check(self, model: ModelFacts, limits: Limits) -> list[FieldViolation]:
         return _has_ancestors(model, self.target, "IntrinsicCausalInfluence")
@@ -463,6 +469,7 @@ class EdgeStrength:
     source: str
     target: str
     strength: float
+    interval: Interval | None = None
 
 
 @dataclass(frozen=True)
@@ -480,6 +487,7 @@ QueryOutcome = object
 class NodeContribution:
     node: str
     contribution: float
+    interval: Interval | None = None
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from dowhy.gcm.util.general import set_random_seed
 from dowhy.graph import get_ordered_predecessors
 
 from scmfit.server.domain.distribution_change import ChangeOutcome, ChangeTask, NodeChange
-from scmfit.server.fitting import cache
-from scmfit.server.fitting.shapley import shapley_config, spread
+from scmfit.server.fitting import cache, shapley
 from scmfit.server.fitting.summary import describe_mechanism
 
 _TEST = functools.partial(kernel_based, bootstrap_n_jobs=1)
@@ -38,7 +37,7 @@ def attribute(task: ChangeTask) -> ChangeOutcome:
         return p_value
 
     set_random_seed(task.seed)
-    with spread():
+    with shapley.processes():
         contributions, changed, old_scm, new_scm = gcm.distribution_change(
             model.scm,
             old,
@@ -49,7 +48,7 @@ def attribute(task: ChangeTask) -> ChangeOutcome:
             conditional_independence_test=recording,
             mechanism_change_test_significance_level=task.significance_level,
             return_additional_info=True,
-            shapley_config=shapley_config(),
+            shapley_config=shapley.config(),
         )
     graph = old_scm.graph
     if len(recorded) != graph.number_of_nodes():

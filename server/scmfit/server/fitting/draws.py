@@ -3,11 +3,12 @@ batches, and samples turned back into each node's own type and statistics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from statistics import NormalDist
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from dowhy import gcm
 from dowhy.gcm.causal_mechanisms import InvertibleFunctionalCausalModel
 
 from scmfit.server.domain.errors import QueryNotSupportedError, ResultOutOfRangeError
@@ -16,6 +17,7 @@ from scmfit.server.domain.query import CategoryShare, Interval, InterventionKind
 from scmfit.server.fitting.cache import FittedModel
 from scmfit.server.fitting.models import INT64_LIMIT
 
+Key = TypeVar("Key", bound=Hashable)
 Transform = Callable[[Any], Any]
 """DoWhy calls an intervention once per cell, with that cell's value."""
 
@@ -57,6 +59,22 @@ def interval(center: float, estimates: Sequence[float], level: float) -> Interva
     spread = float(np.std(np.asarray(estimates, dtype=np.float64), ddof=1))
     half = NormalDist().inv_cdf(1 - (1 - level) / 2) * spread
     return Interval(center - half, center + half, level, len(estimates))
+
+
+def replica_intervals(
+    model: FittedModel,
+    center: Mapping[Key, float],
+    answer: Callable[[gcm.InvertibleStructuralCausalModel, int], Mapping[Key, float]],
+    seed: int,
+    level: float,
+) -> dict[Key, Interval | None]:
+    """Each entry of `center` with its interval: `answer(scm, seed)` asked again of each replica the
+    query was sent with (none without a level), each on its own seed, so that the spread holds both
+    the refits' estimation error and the answer's own Monte Carlo noise."""
+    estimates = (
+        [answer(replica, replica_seed(seed, index)) for index, replica in enumerate(model.replicas)] if level else []
+    )
+    return {key: interval(value, [estimate[key] for estimate in estimates], level) for key, value in center.items()}
 
 
 def interventions(specs: Sequence[InterventionSpec]) -> dict[str, Transform]:

@@ -33,12 +33,12 @@ def jobs() -> int:
     return _jobs
 
 
-def shapley_config() -> ShapleyConfig:
+def config() -> ShapleyConfig:
     return ShapleyConfig(n_jobs=_jobs)
 
 
 @contextlib.contextmanager
-def spread() -> Iterator[None]:
+def processes() -> Iterator[None]:
     """DoWhy's joblib calls inside this block run on loky processes pinned to one thread each (the
     worker's own BLAS pin does not reach them), which exit when idle for IDLE_SECONDS."""
     options: dict[str, Any] = {"inner_max_num_threads": 1, "idle_worker_timeout": IDLE_SECONDS}

@@ -17,10 +17,10 @@ from scmfit.server.domain.query import (
     NodeContribution,
     RowAttribution,
 )
+from scmfit.server.fitting import shapley
 from scmfit.server.fitting.answers import answers
 from scmfit.server.fitting.cache import FittedModel
-from scmfit.server.fitting.draws import require_invertible
-from scmfit.server.fitting.shapley import shapley_config, spread
+from scmfit.server.fitting.draws import replica_intervals, require_invertible
 
 
 def _it_scores(model: FittedModel, query: AttributeAnomaliesQuery, rows: pd.DataFrame) -> np.ndarray:
@@ -38,6 +38,21 @@ def _it_scores(model: FittedModel, query: AttributeAnomaliesQuery, rows: pd.Data
     return scores
 
 
+def _contributions(
+    scm: gcm.InvertibleStructuralCausalModel, query: AttributeAnomaliesQuery, rows: pd.DataFrame, seed: int
+) -> dict[tuple[int, str], float]:
+    set_random_seed(seed)
+    with shapley.processes():
+        found = gcm.attribute_anomalies(
+            scm,
+            query.target,
+            anomaly_samples=rows,
+            num_distribution_samples=query.num_samples,
+            shapley_config=shapley.config(),
+        )
+    return {(row, node): float(values[row]) for node, values in found.items() for row in range(len(rows))}
+
+
 @answers(AttributeAnomaliesQuery)
 def attribute_anomalies(model: FittedModel, query: AttributeAnomaliesQuery) -> AttributeAnomaliesOutcome:
     """DoWhy's procedure with its defaults, seeded once, so that the answer is DoWhy's for the seed (on
@@ -46,15 +61,10 @@ def attribute_anomalies(model: FittedModel, query: AttributeAnomaliesQuery) -> A
     upstream = nx.ancestors(model.scm.graph, query.target) | {query.target}
     require_invertible(model, upstream, "anomaly attributions (they recover each upstream node's noise from the row)")
     rows = pd.DataFrame({node: query.anomalous[node] for node in model.kinds})
-    set_random_seed(query.seed)
-    with spread():
-        contributions = gcm.attribute_anomalies(
-            model.scm,
-            query.target,
-            anomaly_samples=rows,
-            num_distribution_samples=query.num_samples,
-            shapley_config=shapley_config(),
-        )
+    center = _contributions(model.scm, query, rows, query.seed)
+    spread = replica_intervals(
+        model, center, lambda scm, seed: _contributions(scm, query, rows, seed), query.seed, query.confidence_level
+    )
     target_scores = _it_scores(model, query, rows)
     set_random_seed(query.seed)
     scores = gcm.anomaly_scores(
@@ -63,7 +73,7 @@ def attribute_anomalies(model: FittedModel, query: AttributeAnomaliesQuery) -> A
     explained = []
     for row in range(len(rows)):
         parts = sorted(
-            (NodeContribution(node, float(values[row])) for node, values in contributions.items()),
+            (NodeContribution(node, center[row, node], spread[row, node]) for node in upstream),
             key=lambda part: (-part.contribution, part.node),
         )
         explained.append(
