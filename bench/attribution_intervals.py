@@ -8,7 +8,7 @@ scmfit: the RPC with confidence_level=0.95 through the real client (bootstrap re
 model, each answering on its own seed; the normal interval). DoWhy: `gcm.confidence_intervals(
 gcm.fit_and_compute(...))` with the same B, its default (75% subsamples, percentile interval).
 
-    .venv/bin/python bench/attribution_intervals.py 2>/dev/null   # about 15 minutes on 2 cores
+    .venv/bin/python bench/attribution_intervals.py 2>/dev/null   # about 25 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -95,10 +95,10 @@ def dowhy_interval(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sims", type=int, default=100, help="simulated data sets per question")
-    parser.add_argument("--influence-sims", type=int, default=40, help="of them for IntrinsicCausalInfluence")
+    parser.add_argument("--influence-sims", type=int, default=20, help="of them for IntrinsicCausalInfluence")
     parser.add_argument("--rows", type=int, default=500)
-    parser.add_argument("--bootstrap", type=int, default=50, help="B, both sides")
-    parser.add_argument("--influence-samples", type=int, default=3000, help="ICI training samples, both sides")
+    parser.add_argument("--bootstrap", type=int, default=30, help="B, both sides")
+    parser.add_argument("--influence-samples", type=int, default=2000, help="ICI training samples, both sides")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "attribution-intervals.json")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
@@ -131,7 +131,7 @@ def main() -> None:
                     ).items():
                         theirs[rpc].add(key, TRUTH[rpc][key], lower, upper)
                     client.delete_model(model_id)
-                if sim % 10 == 9:
+                if sim % 5 == 4:
                     print(f"  {sim + 1} simulations", flush=True)
     finally:
         server.terminate()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
+import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -30,9 +31,10 @@ from starlette.staticfiles import StaticFiles
 
 from scmfit.client._async_client import AsyncClient
 from scmfit.client._cases import load_case
+from scmfit.client._config import FitConfig
 from scmfit.client._errors import InvalidRequestError, NotFoundError, ScmfitError, UnavailableError
 from scmfit.client._request import fit_request
-from scmfit.client._results import FitProgress, FitResult, Interval
+from scmfit.client._results import FitProgress, FitResult, Interval, SampleResult
 from scmfit.client._traces import load_json, parse_csv, parse_graph
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -172,6 +174,44 @@ def interval_body(interval: Interval | None) -> dict[str, float] | None:
     return {"lower": interval.lower, "upper": interval.upper, "confidence_level": interval.confidence_level}
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """A graph and its traces, as a fixture or an upload gives them."""
+
+    nodes: list[str]
+    edges: list[tuple[str, str]]
+    traces: Mapping[str, Any]
+    config: FitConfig | None
+
+
+def bars(values: Mapping[str, float]) -> list[dict[str, Any]]:
+    """An attribution as the page charts it: one bar per node, largest first (the server's order)."""
+    return [{"node": node, "value": value} for node, value in values.items()]
+
+
+HISTOGRAM_BINS = 60
+
+
+def histogram_body(node: str, before: SampleResult, after: SampleResult) -> dict[str, Any]:
+    """Both sides binned on the same edges; a categorical node gives its shares instead."""
+    old, new = before.statistics[node], after.statistics[node]
+    body: dict[str, Any] = {"node": node, "before_mean": old.mean, "after_mean": new.mean}
+    if old.categories or new.categories:
+        names = sorted(set(old.categories) | set(new.categories))
+        return body | {
+            "categories": names,
+            "before": [old.categories.get(name, 0.0) for name in names],
+            "after": [new.categories.get(name, 0.0) for name in names],
+        }
+    left, right = np.asarray(before.samples[node], dtype=float), np.asarray(after.samples[node], dtype=float)
+    edges = np.histogram_bin_edges(np.concatenate([left, right]), bins=HISTOGRAM_BINS)
+    density = {
+        side: np.histogram(values, bins=edges, density=True)[0].tolist()
+        for side, values in (("before", left), ("after", right))
+    }
+    return body | {"edges": edges.tolist(), **density}
+
+
 def result_body(result: FitResult) -> dict[str, Any]:
     return {
         "status": result.status.value,
@@ -244,25 +284,29 @@ def create_app(
                 )
         return JSONResponse(cases)
 
-    def build_request(body: Mapping[str, Any]) -> pb.FitModelRequest:
-        """Runs in a worker thread: parsing a large CSV must not stall every other connection."""
-        threshold = body.get("threshold")
-        settings: dict[str, Any] = {
-            "quality": str(body.get("quality") or "") or None,
-            "r2_threshold": None if threshold in (None, "") else float(threshold),
-        }
+    def inputs(body: Mapping[str, Any]) -> Inputs:
+        """The graph and traces a body names: a fixture from the listing, or an uploaded graph and CSV.
+        Runs in a worker thread: parsing a large CSV must not stall every other connection."""
         fixture = str(body.get("fixture") or "")
         if fixture:
             if bridge.fixtures is None or fixture not in {p.stem for p in bridge.fixtures.glob("*.json")}:
                 raise InvalidRequestError(f"unknown fixture {fixture!r}")
             case = load_case(bridge.fixtures / f"{fixture}.json")  # a name from the listing, never a path
-            return fit_request(case.nodes, case.edges, case.traces, case.config, **settings)
+            return Inputs(list(case.nodes), list(case.edges), case.traces, case.config)
         graph_text, traces_text = body.get("graph"), body.get("traces")
         if not isinstance(graph_text, str) or not isinstance(traces_text, str):
             raise InvalidRequestError("choose a fixture, or upload a graph (JSON) and traces (CSV)")
         nodes, edges = parse_graph(graph_text, "graph")
-        traces = parse_csv(traces_text, "traces")
-        return fit_request(nodes, edges, traces, **settings)
+        return Inputs(nodes, edges, parse_csv(traces_text, "traces"), None)
+
+    def build_request(body: Mapping[str, Any]) -> pb.FitModelRequest:
+        threshold = body.get("threshold")
+        settings: dict[str, Any] = {
+            "quality": str(body.get("quality") or "") or None,
+            "r2_threshold": None if threshold in (None, "") else float(threshold),
+        }
+        given = inputs(body)
+        return fit_request(given.nodes, given.edges, given.traces, given.config, **settings)
 
     async def create_job(request: Request) -> Response:
         body = await json_body(request)
@@ -338,6 +382,101 @@ def create_app(
             }
         )
 
+    async def sample_histogram(request: Request) -> Response:
+        """A what-if's picture: the node's distribution before and after the intervention, binned alike,
+        with the statistics the API gives for both (the page draws the means from them)."""
+
+        async def answer(body: dict[str, Any]) -> dict[str, Any]:
+            node = str(body.get("node", ""))
+            interventions = {
+                str(k): json_scalar(v, f"interventions.{k}") for k, v in dict(body.get("interventions", {})).items()
+            }
+            options: dict[str, Any] = {"nodes": [node], "num_samples": int(body.get("num_samples", 2000))}
+            model_id = request.path_params["model_id"]
+            before = await bridge.client.sample(model_id, None, include_samples=True, timeout=60, **options)
+            after = await bridge.client.sample(model_id, interventions, include_samples=True, timeout=60, **options)
+            return histogram_body(node, before, after)
+
+        return await answered(request, answer)
+
+    async def effect(request: Request) -> Response:
+        async def answer(body: dict[str, Any]) -> dict[str, Any]:
+            level = float(body.get("confidence_level", 0.0))
+            estimate = await bridge.client.estimate_effect(
+                request.path_params["model_id"],
+                treatment=str(body.get("treatment", "")),
+                target=str(body.get("target", "")),
+                alternative=json_scalar(body.get("alternative"), "alternative"),
+                reference=json_scalar(body.get("reference"), "reference"),
+                confidence_level=level,
+                timeout=300 if level else 60,
+            )
+            return {"effect": estimate.effect, "interval": interval_body(estimate.interval)}
+
+        return await answered(request, answer)
+
+    async def attribute(request: Request) -> Response:
+        async def answer(body: dict[str, Any]) -> dict[str, Any]:
+            rows = parse_csv(str(body.get("rows", "")), "rows")
+            explained = await bridge.client.attribute_anomalies(
+                request.path_params["model_id"], str(body.get("target", "")), rows, timeout=300
+            )
+            return {
+                "rows": [
+                    {"row": row.row, "target_score": row.target_score, "contributions": bars(row.contributions)}
+                    for row in explained
+                ]
+            }
+
+        return await answered(request, answer)
+
+    async def influence(request: Request) -> Response:
+        async def answer(body: dict[str, Any]) -> dict[str, Any]:
+            model_id, target = request.path_params["model_id"], str(body.get("target", ""))
+            shares = await bridge.client.intrinsic_influence(model_id, target, num_samples=20_000, timeout=300)
+            strengths = await bridge.client.arrow_strength(model_id, target, timeout=60)
+            return {
+                "intrinsic": bars(shares),
+                "strengths": [{"source": a, "target": b, "strength": v} for (a, b), v in strengths.items()],
+            }
+
+        return await answered(request, answer)
+
+    async def check(request: Request) -> Response:
+        async def answer(body: dict[str, Any]) -> dict[str, Any]:
+            given = await run_in_threadpool(inputs, body)
+            verdict = await bridge.client.check_graph((given.nodes, given.edges), given.traces, timeout=600)
+            return {
+                "falsified": verdict.falsified,
+                "informative": verdict.informative,
+                "num_tests": verdict.num_tests,
+                "violations": [
+                    {"node": v.node, "other": v.other, "given": list(v.given), "p_value": v.p_value}
+                    for v in verdict.violations
+                ],
+                "suggested_edges": [list(edge) for edge in verdict.suggested_edges],
+            }
+
+        return await answered(request, answer)
+
+    async def change(request: Request) -> Response:
+        async def answer(body: dict[str, Any]) -> dict[str, Any]:
+            given = await run_in_threadpool(inputs, body)
+            new = await run_in_threadpool(parse_csv, str(body.get("new", "")), "new")
+            found = await bridge.client.attribute_distribution_change(
+                (given.nodes, given.edges), given.traces, new, str(body.get("target", "")), given.config, timeout=600
+            )
+            return {
+                "total": found.total,
+                "changed": list(found.changed),
+                "contributions": [
+                    {"node": n.node, "value": n.contribution, "p_value": n.p_value, "changed": n.changed}
+                    for n in found.nodes
+                ],
+            }
+
+        return await answered(request, answer)
+
     async def health(request: Request) -> Response:
         try:
             status = await bridge.client.health("", timeout=5)  # the whole server's health
@@ -353,6 +492,12 @@ def create_app(
             Route("/api/jobs", create_job, methods=["POST"]),
             Route("/api/jobs/{job_id}/events", stream_job),
             Route("/api/models/{model_id}/sample", sample, methods=["POST"]),
+            Route("/api/models/{model_id}/histogram", sample_histogram, methods=["POST"]),
+            Route("/api/models/{model_id}/effect", effect, methods=["POST"]),
+            Route("/api/models/{model_id}/attribute", attribute, methods=["POST"]),
+            Route("/api/models/{model_id}/influence", influence, methods=["POST"]),
+            Route("/api/check", check, methods=["POST"]),
+            Route("/api/change", change, methods=["POST"]),
             Route("/api/health", health),
             Mount("/static", StaticFiles(directory=str(static)), name="static"),
         ],
@@ -363,6 +508,19 @@ def create_app(
             Middleware(origin_guard(allowed_hosts)),
         ],
     )
+
+
+async def answered(request: Request, answer: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> Response:
+    """A question's JSON answer, or the 400/404 that says what was wrong, by field where the server named it."""
+    body = await json_body(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        return JSONResponse(await answer(body))
+    except (TypeError, ValueError) as error:
+        return JSONResponse({"message": str(error), "violations": []}, status_code=400)
+    except ScmfitError as failure:
+        return JSONResponse(error_body(failure), status_code=404 if isinstance(failure, NotFoundError) else 400)
 
 
 async def json_body(request: Request) -> dict[str, Any] | Response:
