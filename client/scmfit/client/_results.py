@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+from scmfit.client import _notebook as nb
 from scmfit.client._views import Derived, descriptor_view, enum_name, seconds, view
 from scmfit.v1 import causal_model_service_pb2 as pb
 
@@ -207,6 +211,70 @@ class FitResult:
                 return node
         raise KeyError(name)
 
+    NODE_COLUMNS: ClassVar[tuple[str, ...]] = (
+        "node", "parents", "kind", "model_type", "r2", "r2_omission", "accuracy", "passed", "intercept",
+    )  # fmt: skip
+    TABLES: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "nodes": NODE_COLUMNS,
+        "edges": ("source", "target", "coefficient"),
+        "candidates": ("node", "model_type", "folds", "mean_loss", "outcome"),
+    }
+
+    def _rows(self, table: str) -> list[dict[str, Any]]:
+        failed = set(self.validation.failed_nodes)
+        if table == "nodes":
+            return [
+                {
+                    "node": n.name,
+                    "parents": ", ".join(n.parents),
+                    "kind": n.mechanism.kind.value,
+                    "model_type": n.mechanism.model_type,
+                    "r2": n.r2,
+                    "r2_omission": n.r2_omission,
+                    "accuracy": n.accuracy,
+                    "passed": None if n.r2 is None else n.name not in failed,
+                    "intercept": n.mechanism.intercept,
+                }
+                for n in self.nodes
+            ]
+        if table == "edges":
+            return [
+                {"source": parent, "target": n.name, "coefficient": n.mechanism.coefficients.get(parent)}
+                for n in self.nodes
+                for parent in n.parents
+            ]
+        if table == "candidates":
+            return [
+                {
+                    "node": n.name,
+                    "model_type": c.model_type,
+                    "folds": c.folds,
+                    "mean_loss": c.mean_loss,
+                    "outcome": c.outcome,
+                }
+                for n in self.nodes
+                for c in n.candidates
+            ]
+        raise ValueError(f"table must be one of {', '.join(self.TABLES)}, not {table!r}")
+
+    def to_pandas(self, table: str = "nodes") -> pd.DataFrame:
+        """A tidy frame: one row per node ("nodes"), per edge with its coefficient ("edges"), or per
+        model the selection tried ("candidates")."""
+        rows = self._rows(table)
+        return nb.frame(rows, self.TABLES[table])
+
+    def _repr_html_(self) -> str:
+        failed = set(self.validation.failed_nodes)
+        drawn = [
+            (n.name, n.parents, "none" if n.r2 is None else "fail" if n.name in failed else "pass") for n in self.nodes
+        ]
+        mean = "–" if self.mean_r2 is None else f"{self.mean_r2:.4g}"
+        summary = (
+            f"{self.status.value}: {self.message} (model {self.model_id[:12]}, mean held-out R² {mean}, "
+            f"threshold {self.validation.threshold:g})"
+        )
+        return nb.paragraph(summary) + nb.graph_svg(drawn) + nb.table(self._rows("nodes"), self.NODE_COLUMNS)
+
     @classmethod
     def from_proto(cls, result: pb.FitResult) -> FitResult:
         return view(cls, result)
@@ -360,6 +428,23 @@ class SampleResult:
     def from_proto(cls, response: pb.SampleModelResponse) -> SampleResult:
         return view(cls, response)
 
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "node", "mean", "std", "q05", "q50", "q95", "min", "max", "lower", "upper", "confidence_level",
+    )  # fmt: skip
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
+            {"node": node, **stats.as_dict(), **nb.interval_columns(stats.mean_interval)}
+            for node, stats in self.statistics.items()
+        ]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per node: its statistics, and the mean's interval (lower, upper) when one was asked."""
+        return nb.frame(self._rows(), self.COLUMNS)
+
+    def _repr_html_(self) -> str:
+        return nb.paragraph(f"{self.num_samples} samples") + nb.table(self._rows(), self.COLUMNS)
+
 
 @dataclass(frozen=True)
 class EffectDecomposition:
@@ -391,6 +476,27 @@ class EffectEstimate:
     def from_proto(cls, response: pb.EstimateEffectResponse) -> EffectEstimate:
         return view(cls, response)
 
+    COLUMNS: ClassVar[tuple[str, ...]] = ("quantity", "estimate", "lower", "upper", "confidence_level")
+
+    def _rows(self) -> list[dict[str, Any]]:
+        rows = [{"quantity": "effect", "estimate": self.effect, **nb.interval_columns(self.interval)}]
+        parts = self.decomposition
+        if parts is not None:
+            rows += [
+                {"quantity": "natural direct effect", "estimate": parts.natural_direct_effect,
+                 **nb.interval_columns(parts.natural_direct_effect_interval)},
+                {"quantity": "natural indirect effect", "estimate": parts.natural_indirect_effect,
+                 **nb.interval_columns(parts.natural_indirect_effect_interval)},
+            ]  # fmt: skip
+        return rows
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per quantity: the effect, and its direct and indirect parts when asked for."""
+        return nb.frame(self._rows(), self.COLUMNS)
+
+    def _repr_html_(self) -> str:
+        return nb.table(self._rows(), self.COLUMNS, f"{self.num_samples} samples per arm")
+
 
 Key = TypeVar("Key")
 
@@ -412,6 +518,24 @@ class Shares(dict[Key, float], Generic[Key]):
             {part.node: part.contribution for part in parts},
             {part.node: view(Interval, part.interval) for part in parts if part.HasField("interval")},
         )
+
+    def _rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for key, value in self.items():
+            named = {"source": key[0], "target": key[1]} if isinstance(key, tuple) else {"node": key}
+            rows.append({**named, "value": value, **nb.interval_columns(self.intervals.get(key))})
+        return rows
+
+    def _columns(self) -> tuple[str, ...]:
+        keys = ("source", "target") if any(isinstance(key, tuple) for key in self) else ("node",)
+        return (*keys, "value", "lower", "upper", "confidence_level")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per node (or edge: source, target), largest first, with its interval when asked."""
+        return nb.frame(self._rows(), self._columns())
+
+    def _repr_html_(self) -> str:
+        return nb.table(self._rows(), self._columns())
 
     @classmethod
     def of_edges(cls, edges: Any) -> Shares[tuple[str, str]]:
@@ -451,6 +575,28 @@ class RowAttribution:
     def root_cause(self) -> str:
         return next(iter(self.contributions))
 
+    COLUMNS: ClassVar[tuple[str, ...]] = ("row", "node", "contribution", "node_score", "lower", "upper")
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "row": self.row,
+                "node": node,
+                "contribution": value,
+                "node_score": self.node_scores.get(node),
+                **nb.interval_columns(self.intervals.get(node)),
+            }
+            for node, value in self.contributions.items()
+        ]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per upstream node, largest contribution first; `pd.concat` a list of them for every row."""
+        return nb.frame(self._rows(), self.COLUMNS)
+
+    def _repr_html_(self) -> str:
+        caption = f"row {self.row}: target score {self.target_score:.4g}, root cause {self.root_cause}"
+        return nb.table(self._rows(), self.COLUMNS, caption)
+
 
 @dataclass(frozen=True)
 class IndependenceViolation:
@@ -489,6 +635,26 @@ class GraphCheck:
     @classmethod
     def from_proto(cls, message: pb.GraphCheck) -> GraphCheck:
         return view(cls, message)
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("node", "other", "given", "p_value")
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
+            {"node": v.node, "other": v.other, "given": ", ".join(v.given), "p_value": v.p_value}
+            for v in self.violations
+        ]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per violated independence: `node` depends on `other` given `given`."""
+        return nb.frame(self._rows(), self.COLUMNS)
+
+    def _repr_html_(self) -> str:
+        verdict = "falsified" if self.falsified else "not falsified"
+        informative = "informative" if self.informative else "not informative"
+        missing = ", ".join(f"{a} -> {b}" for a, b in self.suggested_edges) or "none"
+        violated = f"{self.num_violations} of {self.num_tests} tests violated"
+        text = f"{verdict}, {informative}: {violated}; missing edges? {missing}"
+        return nb.paragraph(text) + nb.table(self._rows(), self.COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -543,6 +709,23 @@ class DistributionChange:
     @property
     def changed(self) -> tuple[str, ...]:
         return tuple(change.node for change in self.nodes if change.changed)
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("node", "contribution", "p_value", "changed")
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
+            {"node": n.node, "contribution": n.contribution, "p_value": n.p_value, "changed": n.changed}
+            for n in self.nodes
+        ]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per node (the target and its ancestors), largest contribution first."""
+        return nb.frame(self._rows(), self.COLUMNS)
+
+    def _repr_html_(self) -> str:
+        changed = ", ".join(self.changed) or "none"
+        caption = f"change of {self.target}'s distribution: {self.total:.4g} nats; changed: {changed}"
+        return nb.table(self._rows(), self.COLUMNS, caption)
 
 
 def columns_to_arrays(dataset: pb.Dataset) -> dict[str, np.ndarray]:
