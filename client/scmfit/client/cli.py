@@ -23,7 +23,15 @@ from scmfit.client._config import FIELD_NAMES, FIELD_TYPES, FitConfig, enum_choi
 from scmfit.client._errors import DeadlineExceededError, InvalidRequestError, ScmfitError, UnavailableError
 from scmfit.client._interventions import Intervention, Scalar, do, scale, shift
 from scmfit.client._request import fit_request
-from scmfit.client._results import CheckProgress, FitProgress, FitResult, FitStatus, Interval, NodeResult
+from scmfit.client._results import (
+    CheckProgress,
+    FitProgress,
+    FitResult,
+    FitStatus,
+    Interval,
+    NodeResult,
+    SampleResult,
+)
 from scmfit.client._schema import field_comments
 from scmfit.client._terminal import HelpFormatter, rich_markup, rich_text, shown
 from scmfit.client._traces import read_graph, read_traces
@@ -216,8 +224,13 @@ def _fit(args: argparse.Namespace) -> int:
     string_columns = [name for name in (args.string_columns or "").split(",") if name]
     nodes, edges, traces, config = _graph_and_traces(args, "fit", string_columns, flags)
     request = fit_request(nodes, edges, traces, config)
+    plot = _plot_path(args)
     with _client(args) as client:
         result = _run_fit(client, request, show_progress=not args.json and sys.stderr.isatty())
+    if plot is not None:
+        from scmfit.client._plots import fit_chart
+
+        fit_chart(result, plot)
     if args.json:
         print(json.dumps(json_format.MessageToDict(result.raw), indent=2))
     elif sys.stdout.isatty() and _has_rich():
@@ -363,6 +376,7 @@ def _positive_int(text: str) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    plot = _plot_path(args)
     with _client(args) as client:
         interventions = _interventions(args, client)
         result = client.sample(
@@ -373,6 +387,8 @@ def _query(args: argparse.Namespace) -> int:
             seed=args.seed,
             **_interval_fields(args),
         )
+        if plot is not None:
+            _plot_what_if(client, args, interventions, result, plot)
     if args.json:
         print(json.dumps(json_format.MessageToDict(result.raw), indent=2))
         return EXIT_SUCCESS
@@ -391,6 +407,20 @@ def _query(args: argparse.Namespace) -> int:
             f"{shown(node)}: mean {interval.confidence_level:.0%} interval [{interval.lower:.4g}, {interval.upper:.4g}]"
         )
     return EXIT_SUCCESS
+
+
+def _plot_what_if(
+    client: Client, args: argparse.Namespace, interventions: Sequence[Intervention], result: SampleResult, plot: Path
+) -> None:
+    """Both sides sampled again with their samples, for the numeric nodes the table showed."""
+    from scmfit.client._plots import what_if_chart
+
+    numeric = [node for node, stats in result.statistics.items() if not stats.categories]
+    options: dict[str, Any] = {"nodes": numeric, "num_samples": args.samples, "seed": args.seed}
+    before = client.sample(args.model, None, include_samples=True, **options)
+    after = client.sample(args.model, interventions, include_samples=True, **options)
+    title = ", ".join(f"{i.kind}({i.node}={_label(i.value)})" for i in interventions) or "observational"
+    what_if_chart(before.samples, after.samples, title, plot)
 
 
 def _effect(args: argparse.Namespace) -> int:
@@ -434,6 +464,25 @@ def _effect(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def _plot_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--plot", type=Path, metavar="FILE", help=f"draw {what} into FILE (.png or .svg; needs scmfit[plot])"
+    )
+
+
+def _plot_path(args: argparse.Namespace) -> Path | None:
+    """The --plot file, checked before any RPC runs."""
+    if args.plot is None:
+        return None
+    from scmfit.client import _plots
+
+    try:
+        _plots.check_path(args.plot)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return Path(args.plot)
+
+
 def _interval_fields(args: argparse.Namespace) -> dict[str, Any]:
     return {"confidence_level": args.ci or 0.0, "num_bootstrap": args.bootstrap or 0}
 
@@ -471,10 +520,15 @@ def _cell(value: Any) -> str:
 
 def _attribute(args: argparse.Namespace) -> int:
     rows = read_traces(args.rows)
+    plot = _plot_path(args)
     with _client(args) as client:
         explained = client.attribute_anomalies(
             args.model, args.target, rows, num_samples=args.samples or 0, seed=args.seed, **_interval_fields(args)
         )
+    if plot is not None:
+        from scmfit.client._plots import attribution_chart
+
+        attribution_chart(explained, args.target, plot)
     if args.json:
         print(json.dumps([dataclasses.asdict(row) for row in explained], indent=2))
         return EXIT_SUCCESS
@@ -660,6 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help="columns to read as text labels; any other column with a gap or a word among numbers is an error",
     )
+    _plot_option(fit, "each node's held-out R² against the threshold")
     fit.set_defaults(handler=_fit)
     health = commands.add_parser("health", help="print the server's health status")
     health.add_argument("--service", default="scmfit.v1.CausalModelService", help="the service whose health to ask")
@@ -679,6 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
     query.add_argument("--json", action="store_true", help="print the answer as JSON")
     _interval_options(query, "each numeric node's mean")
+    _plot_option(query, "each numeric node's distribution with and without the interventions")
     query.set_defaults(handler=_query)
     model_help = "the model id printed by `scmfit fit`, or a unique prefix of 8+ characters"
     effect = commands.add_parser(
@@ -718,6 +774,7 @@ def build_parser() -> argparse.ArgumentParser:
     attribute.add_argument("--seed", type=int, default=None, help="seeds the sampling (unset: the server's default)")
     _interval_options(attribute, "each contribution")
     attribute.add_argument("--json", action="store_true", help="print the rows as JSON")
+    _plot_option(attribute, "each row's contributions, sorted")
     attribute.set_defaults(handler=_attribute)
     influence = commands.add_parser(
         "influence", help="how much each ancestor's own noise drives a target, and how strong each edge into it is"
