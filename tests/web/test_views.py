@@ -239,3 +239,28 @@ def test_hostile_node_names_render_literally_in_the_graph_and_the_charts(watched
     assert sorted(watched.evaluate("window.scmfitVendor.Chart.getChart('influence-chart').data.labels")) == sorted(
         HOSTILE
     )
+
+
+def test_a_new_version_s_change_is_attributed_in_sorted_bars(watched: Any, tmp_path: Path) -> None:
+    """Only Y's mechanism moves (+2) in the new version: the page names Y changed and draws it first."""
+
+    def version(seed: int, shift: float) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=800)
+        y = 2 * x + shift + rng.normal(size=800)
+        return {"X": x, "Y": y, "Z": 0.5 * y + rng.normal(size=800)}
+
+    upload_fit(watched, tmp_path, ["X", "Y", "Z"], [("X", "Y"), ("Y", "Z")], version(1, 0.0))
+    new = tmp_path / "new.csv"
+    data = version(2, 2.0)
+    new.write_text("X,Y,Z\n" + "".join(f"{data['X'][i]},{data['Y'][i]},{data['Z'][i]}\n" for i in range(800)))
+    watched.set_input_files("#change-new", str(new))
+    watched.select_option("#change-target", "Z")
+    watched.click("#change")
+    watched.wait_for_selector("#change-text:not([hidden])", timeout=600_000)
+    assert "changed mechanisms: Y;" in watched.inner_text("#change-text")
+    bars = watched.evaluate(
+        "(() => { const c = window.scmfitVendor.Chart.getChart('change-chart');"
+        " return {labels: c.data.labels, values: c.data.datasets[0].data}; })()"
+    )
+    assert bars["labels"][0] == "Y" and bars["values"] == sorted(bars["values"], reverse=True)
