@@ -48,6 +48,24 @@ def servers() -> Iterator[tuple[ServerProcess, ServerProcess]]:
     assert three.terminate() == 0, three.log()
 
 
+def test_shutdown_takes_the_idle_shapley_jobs_down() -> None:
+    """Idle loky processes never notice that their worker died: the worker's stop, and the server's,
+    must take them down, or they outlive the server."""
+    server = start_server("--shapley-jobs", "2", "--query-workers", "0", workers=1)
+    try:
+        with Client(server.address, timeout=300) as client:
+            model = client.fit(GRAPH, chain(), seed=3).model_id
+            client.attribute_anomalies(model, "N6", anomalous(), num_samples=500, seed=1)
+        jobs = loky_processes(server)
+        assert len(jobs) >= 2
+    finally:
+        assert server.terminate() == 0, server.log()
+    deadline = time.monotonic() + 10
+    while any(job.is_running() for job in jobs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [job.pid for job in jobs if job.is_running()] == []
+
+
 def answers(server: ServerProcess) -> tuple[object, object]:
     with Client(server.address, timeout=300) as client:
         model = client.fit(GRAPH, chain(), seed=3).model_id

@@ -3,18 +3,22 @@
 DoWhy evaluates a Shapley set function on subsets of players, and seeds every evaluation from its
 caller's random state before it hands them to joblib (`shapley._evaluate_set_function`), so an answer
 for a seed is the same for any number of jobs: the jobs only change how fast it comes. The jobs are
-loky processes under the worker. When a cancelled or expired call stops the worker, they finish the
-subset in hand and exit as their task pipe closes (tests/integration/test_shapley_jobs.py checks it);
-idle ones exit after `IDLE_SECONDS`.
+loky processes under the worker, killed with it (`configure`), and by the server's shutdown if the
+worker itself was killed (`engine/executor.py`); idle ones exit after `IDLE_SECONDS`.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
+import signal
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import joblib
+import psutil
 from dowhy.gcm.shapley import ShapleyConfig
 
 IDLE_SECONDS = 60
@@ -24,9 +28,30 @@ _jobs = 1
 
 
 def configure(jobs: int) -> None:
-    """Called once per worker: how many processes each Shapley estimate uses."""
+    """Called once per worker: how many processes each Shapley estimate uses. With more than one, the
+    worker's SIGTERM (pebble's stop: a cancelled call, an expired one, shutdown) first kills them: idle
+    loky processes do not notice that their parent died, and would outlive the server."""
     global _jobs  # noqa: PLW0603 - one setting per worker process, set before any task runs
     _jobs = max(1, jobs)
+    if _jobs == 1:
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        kill_descendants()
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    atexit.register(kill_descendants)
+
+
+def kill_descendants() -> None:
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 def jobs() -> int:
