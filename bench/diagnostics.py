@@ -7,8 +7,8 @@ On a random 20-node linear DAG at 1,000 rows (bench/effects.py's), each question
   except AttributeDistributionChange and CheckGraph, whose work includes their fits and tests.
 The settings are the same on both sides, and smaller than DoWhy's defaults where those take minutes
 (they are printed): ICI trains on 20,000 samples, not 100,000, and CheckGraph uses 5 permutations on
-the first 300 rows (DoWhy's kernel tests grow as rows cubed; 1,000 rows took over 5 minutes). Then each
-scmfit RPC is timed again on a 1-worker server, for scaling.
+the first 300 rows (DoWhy's kernel tests grow as rows cubed; 1,000 rows took over 5 minutes). scmfit runs
+on 2 workers with 2 Shapley jobs each (`--shapley-jobs`), then again on 1 worker with 1, for scaling.
 
     .venv/bin/python bench/diagnostics.py 2>/dev/null     # about 10 minutes on 2 cores
 """
@@ -58,7 +58,7 @@ def scmfit_side(
     target: str,
     args: argparse.Namespace,
 ) -> dict[str, float]:
-    server = start_server(workers=workers)
+    server = start_server("--shapley-jobs", str(workers), workers=workers)
     spent: dict[str, float] = {}
     try:
         with Client(server.address, timeout=3600) as client:
@@ -81,7 +81,7 @@ def scmfit_side(
             }
             for rpc, work in ours.items():
                 spent[rpc], _ = timed(work)
-                print(f"  scmfit, {workers} worker(s), {rpc:<28} {spent[rpc]:8.2f}s", flush=True)
+                print(f"  scmfit, {workers} worker(s) and Shapley job(s), {rpc:<28} {spent[rpc]:8.2f}s", flush=True)
     finally:
         server.terminate()
     return spent
