@@ -54,10 +54,6 @@ def kill_descendants() -> None:
             child.kill()
 
 
-def jobs() -> int:
-    return _jobs
-
-
 def config() -> ShapleyConfig:
     return ShapleyConfig(n_jobs=_jobs)
 
