@@ -94,3 +94,25 @@ def test_the_attribution_is_dowhy_s_own_for_the_seed(client: Client) -> None:
     )  # fmt: skip
     assert {node.node: node.contribution for node in ours.nodes} == {n: float(v) for n, v in contributions.items()}
     assert {node.node: node.changed for node in ours.nodes} == {n: bool(v) for n, v in changed.items()}
+
+
+def test_contribution_intervals_hold_the_closed_form_and_single_out_the_change(client: Client) -> None:
+    """Both versions resampled 30 times, Y refitted per version and X and Z on both: Y's 90% interval
+    holds the closed-form KL share 36/92 and lies above the unchanged nodes' intervals, which hold 0.
+    Asking for intervals leaves the estimate as it was; the stream counts the resamples."""
+    counts: list[tuple[int, int]] = []
+    change = client.attribute_distribution_change(
+        GRAPH, version(1, 0.0), version(2, 2.0), "Z", confidence_level=0.9, num_bootstrap=30,
+        on_bootstrap=lambda step: counts.append((step.done, step.total)),
+    )  # fmt: skip
+    plain = client.attribute_distribution_change(GRAPH, version(1, 0.0), version(2, 2.0), "Z")
+    assert [(n.node, n.contribution) for n in change.nodes] == [(n.node, n.contribution) for n in plain.nodes]
+    assert all(n.interval is None for n in plain.nodes)
+    by_node = {node.node: node.interval for node in change.nodes}
+    y, x, z = by_node["Y"], by_node["X"], by_node["Z"]
+    assert y is not None and x is not None and z is not None
+    assert 36 / 92 in y and (y.confidence_level, y.num_bootstrap) == (0.9, 30)
+    assert y.lower > max(x.upper, z.upper)
+    assert 0.0 in x and 0.0 in z
+    assert counts[0] == (0, 30) and counts[-1] == (30, 30)
+    assert [done for done, _ in counts] == sorted(done for done, _ in counts)

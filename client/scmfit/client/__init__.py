@@ -41,6 +41,7 @@ from scmfit.client._errors import (
 from scmfit.client._interventions import Intervention, do, scale, shift
 from scmfit.client._request import column, fit_request
 from scmfit.client._results import (
+    BootstrapProgress,
     Candidate,
     CheckProgress,
     DistributionChange,
@@ -74,6 +75,7 @@ __all__ = [
     "SERVICE_NAME",
     "AlreadyExistsError",
     "AsyncClient",
+    "BootstrapProgress",
     "CallTimeoutError",
     "CancelledError",
     "Candidate",

@@ -27,6 +27,7 @@ from scmfit.client._errors import ScmfitError, from_rpc_error
 from scmfit.client._interventions import Interventions, Scalar
 from scmfit.client._request import DataLike, GraphLike
 from scmfit.client._results import (
+    BootstrapProgress,
     CheckProgress,
     DistributionChange,
     EffectEstimate,
@@ -344,15 +345,20 @@ class AsyncClient(ClientBase):
         num_samples: int = 0,
         significance_level: float = 0.0,
         seed: int | None = None,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
         on_progress: Callable[[str, FitProgress | None], None] | None = None,
+        on_bootstrap: Callable[[BootstrapProgress], None] | None = None,
         timeout: float | None = None,
         **settings: Any,
     ) -> DistributionChange:
         """As `Client.attribute_distribution_change`; cancelling the task cancels the work on the server."""
-        request = self._change_request(graph, old, new, target, config, num_samples, significance_level, seed, settings)
+        options = {"num_samples": num_samples, "significance_level": significance_level, "seed": seed}
+        options |= {"confidence_level": confidence_level, "num_bootstrap": num_bootstrap}
+        request = self._change_request(graph, old, new, target, config, options, settings)
         call = self._stub.AttributeDistributionChange(request, timeout=self._timeout(timeout), metadata=self._metadata)
         return await self._answer_of(
-            call, lambda response: self._change_event(response, on_progress), "the attribution"
+            call, lambda response: self._change_event(response, on_progress, on_bootstrap), "the attribution"
         )
 
     @staticmethod

@@ -19,6 +19,7 @@ from scmfit.client._errors import ConnectionLostError, ScmfitError, from_rpc_err
 from scmfit.client._interventions import Interventions, Scalar, interventions_proto, value_proto
 from scmfit.client._request import DataLike, GraphLike, column, fit_request, normalize_data
 from scmfit.client._results import (
+    BootstrapProgress,
     CheckProgress,
     DistributionChange,
     EffectEstimate,
@@ -163,11 +164,10 @@ class ClientBase:
         new: DataLike,
         target: str,
         config: FitConfig | None,
-        num_samples: int,
-        significance_level: float,
-        seed: int | None,
+        options: dict[str, Any],
         settings: dict[str, Any],
     ) -> pb.AttributeDistributionChangeRequest:
+        """`options`: the request's own scalar fields (num_samples, seed, ...); `settings`: FitConfig's."""
         before = fit_request(graph, old, config, **settings)  # each version checked as a fit's traces are
         after = fit_request(graph, new, config, **settings)
         return pb.AttributeDistributionChangeRequest(
@@ -176,9 +176,7 @@ class ClientBase:
             new_dataset=after.dataset,
             target=target,
             config=before.config,
-            num_samples=num_samples,
-            significance_level=significance_level,
-            seed=seed,
+            **options,
         )
 
     @staticmethod
@@ -196,13 +194,16 @@ class ClientBase:
     def _change_event(
         response: pb.AttributeDistributionChangeResponse,
         on_progress: Callable[[str, FitProgress | None], None] | None,
+        on_bootstrap: Callable[[BootstrapProgress], None] | None = None,
     ) -> DistributionChange | None:
         if response.HasField("result"):
             return DistributionChange.from_proto(response.result)
+        progress = response.progress
         if on_progress is not None:
-            phase = enum_name(pb.ChangePhase.DESCRIPTOR, response.progress.phase).lower()
-            fit = FitProgress.from_proto(response.progress.fit) if response.progress.HasField("fit") else None
-            on_progress(phase, fit)
+            phase = enum_name(pb.ChangePhase.DESCRIPTOR, progress.phase).lower()
+            on_progress(phase, FitProgress.from_proto(progress.fit) if progress.HasField("fit") else None)
+        if on_bootstrap is not None and progress.phase == pb.CHANGE_PHASE_BOOTSTRAPPING:
+            on_bootstrap(BootstrapProgress(progress.done, progress.total))
         return None
 
     @staticmethod
@@ -530,17 +531,26 @@ class Client(ClientBase):
         num_samples: int = 0,
         significance_level: float = 0.0,
         seed: int | None = None,
+        confidence_level: float = 0.0,
+        num_bootstrap: int = 0,
         on_progress: Callable[[str, FitProgress | None], None] | None = None,
+        on_bootstrap: Callable[[BootstrapProgress], None] | None = None,
         timeout: float | None = None,
         **settings: Any,
     ) -> DistributionChange:
         """What changed between two versions of the code, from their traces (DoWhy's
         `gcm.distribution_change`): both versions are fitted as `fit` fits them (and stored), each node's
         mechanism is tested for a change, and the change in `target`'s distribution is split among the
-        nodes. `on_progress` sees each fit's progress and the attribution step, as (phase, FitProgress or None)."""
-        request = self._change_request(graph, old, new, target, config, num_samples, significance_level, seed, settings)
+        nodes. `on_progress` sees each fit's progress and each step, as (phase, FitProgress or None). With
+        `confidence_level`, each contribution gets a bootstrap interval, and `on_bootstrap` sees how many
+        of the `num_bootstrap` resamples are attributed."""
+        options = {"num_samples": num_samples, "significance_level": significance_level, "seed": seed}
+        options |= {"confidence_level": confidence_level, "num_bootstrap": num_bootstrap}
+        request = self._change_request(graph, old, new, target, config, options, settings)
         call = self._stub.AttributeDistributionChange(request, timeout=self._timeout(timeout), metadata=self._metadata)
-        return self._answer_of(call, lambda response: self._change_event(response, on_progress), "the attribution")
+        return self._answer_of(
+            call, lambda response: self._change_event(response, on_progress, on_bootstrap), "the attribution"
+        )
 
     @staticmethod
     def _answer_of(call: Any, step: Callable[[Any], Answer | None], what: str) -> Answer:

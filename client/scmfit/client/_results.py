@@ -682,10 +682,20 @@ class NodeChange:
     """After the false discovery rate control; an unchanged node contributes nothing."""
     old_mechanism: Mechanism
     new_mechanism: Mechanism
+    interval: Interval | None
+    """The contribution's bootstrap interval, when the request asked for one."""
 
     @classmethod
     def from_proto(cls, message: pb.NodeChange) -> NodeChange:
         return view(cls, message)
+
+
+@dataclass(frozen=True)
+class BootstrapProgress:
+    """How many of a distribution change's bootstrap resamples are attributed so far."""
+
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -710,11 +720,17 @@ class DistributionChange:
     def changed(self) -> tuple[str, ...]:
         return tuple(change.node for change in self.nodes if change.changed)
 
-    COLUMNS: ClassVar[tuple[str, ...]] = ("node", "contribution", "p_value", "changed")
+    COLUMNS: ClassVar[tuple[str, ...]] = ("node", "contribution", "p_value", "changed", "lower", "upper")
 
     def _rows(self) -> list[dict[str, Any]]:
         return [
-            {"node": n.node, "contribution": n.contribution, "p_value": n.p_value, "changed": n.changed}
+            {
+                "node": n.node,
+                "contribution": n.contribution,
+                "p_value": n.p_value,
+                "changed": n.changed,
+                **nb.interval_columns(n.interval),
+            }
             for n in self.nodes
         ]
 

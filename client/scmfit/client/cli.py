@@ -24,6 +24,7 @@ from scmfit.client._errors import DeadlineExceededError, InvalidRequestError, Sc
 from scmfit.client._interventions import Intervention, Scalar, do, scale, shift
 from scmfit.client._request import fit_request
 from scmfit.client._results import (
+    BootstrapProgress,
     CheckProgress,
     FitProgress,
     FitResult,
@@ -624,9 +625,21 @@ def _change(args: argparse.Namespace) -> int:
             step = f"{fit.stage} {shown(fit.node)} ({fit.done}/{fit.total})" if fit is not None else ""
             print(f"\r{phase.replace('_', ' ')} {step}".ljust(60), end="", file=sys.stderr, flush=True)
 
+    def resampled(step: BootstrapProgress) -> None:
+        if progress:
+            print(f"\rbootstrapping {step.done}/{step.total}".ljust(60), end="", file=sys.stderr, flush=True)
+
     with _client(args) as client:
         change = client.attribute_distribution_change(
-            (nodes, edges), old, new, args.target, num_samples=args.samples or 0, seed=args.seed, on_progress=show
+            (nodes, edges),
+            old,
+            new,
+            args.target,
+            num_samples=args.samples or 0,
+            seed=args.seed,
+            on_progress=show,
+            on_bootstrap=resampled,
+            **_interval_fields(args),
         )
     if progress:
         print(file=sys.stderr)
@@ -639,7 +652,8 @@ def _change(args: argparse.Namespace) -> int:
     print(f"  {'node':<16}{'contribution':>14}{'p-value':>10}  changed")
     for node in change.nodes:
         flag = "yes" if node.changed else "no"
-        print(f"  {shown(node.node):<16}{node.contribution:>14.4g}{node.p_value:>10.2g}  {flag}")
+        interval = _interval_text(node.interval)
+        print(f"  {shown(node.node):<16}{node.contribution:>14.4g}{node.p_value:>10.2g}  {flag:<7}{interval}")
     print(f"old fit {change.old_fit.model_id[:12]}, new fit {change.new_fit.model_id[:12]} (stored; query either)")
     return EXIT_SUCCESS
 
@@ -807,6 +821,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--target", required=True, help="the node whose distribution change is attributed")
     change.add_argument("--samples", type=_positive_int, help="samples per comparison (unset: the server's)")
     change.add_argument("--seed", type=int, default=None, help="seeds sampling (unset: the server's default)")
+    _interval_options(change, "each contribution (both versions' rows resampled)")
     change.add_argument("--no-progress", dest="progress", action="store_false", help="no progress on stderr")
     change.add_argument("--json", action="store_true", help="print the answer as JSON")
     change.set_defaults(handler=_change)

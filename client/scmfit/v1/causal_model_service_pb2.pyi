@@ -343,6 +343,8 @@ class _ChangePhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangePha
     """Fitting the new version's traces."""
     CHANGE_PHASE_ATTRIBUTING: _ChangePhase.ValueType  # 3
     """Testing each mechanism for a change, refitting, and attributing."""
+    CHANGE_PHASE_BOOTSTRAPPING: _ChangePhase.ValueType  # 4
+    """Refitting and attributing again on bootstrap resamples of both versions, for the intervals."""
 
 class ChangePhase(_ChangePhase, metaclass=_ChangePhaseEnumTypeWrapper):
     """ChangePhase is the step a distribution change attribution is in."""
@@ -355,6 +357,8 @@ CHANGE_PHASE_FITTING_NEW: ChangePhase.ValueType  # 2
 """Fitting the new version's traces."""
 CHANGE_PHASE_ATTRIBUTING: ChangePhase.ValueType  # 3
 """Testing each mechanism for a change, refitting, and attributing."""
+CHANGE_PHASE_BOOTSTRAPPING: ChangePhase.ValueType  # 4
+"""Refitting and attributing again on bootstrap resamples of both versions, for the intervals."""
 Global___ChangePhase: _TypeAlias = ChangePhase  # noqa: Y015
 
 @_typing.final
@@ -3081,6 +3085,8 @@ class AttributeDistributionChangeRequest(_message.Message):
     NUM_SAMPLES_FIELD_NUMBER: _builtins.int
     SIGNIFICANCE_LEVEL_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_LEVEL_FIELD_NUMBER: _builtins.int
+    NUM_BOOTSTRAP_FIELD_NUMBER: _builtins.int
     target: _builtins.str
     """The node whose distribution change is attributed; it must have ancestors."""
     num_samples: _builtins.int
@@ -3089,6 +3095,10 @@ class AttributeDistributionChangeRequest(_message.Message):
     """The false discovery rate of the mechanism change tests (Benjamini-Hochberg), in (0, 1); 0 means 0.05."""
     seed: _builtins.int
     """The seed for sampling and for the Shapley estimate; default 42."""
+    confidence_level: _builtins.float
+    """The confidence level of each contribution's interval, in (0, 1); 0 means no intervals."""
+    num_bootstrap: _builtins.int
+    """How many bootstrap resamples of both versions the intervals use; 0 means 100."""
     @_builtins.property
     def graph(self) -> Global___Graph:
         """The causal graph both versions share; it must be a DAG."""
@@ -3116,10 +3126,12 @@ class AttributeDistributionChangeRequest(_message.Message):
         num_samples: _builtins.int = ...,
         significance_level: _builtins.float = ...,
         seed: _builtins.int | None = ...,
+        confidence_level: _builtins.float = ...,
+        num_bootstrap: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "config", b"config", "graph", b"graph", "new_dataset", b"new_dataset", "old_dataset", b"old_dataset", "seed", b"seed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "config", b"config", "graph", b"graph", "new_dataset", b"new_dataset", "num_samples", b"num_samples", "old_dataset", b"old_dataset", "seed", b"seed", "significance_level", b"significance_level", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "confidence_level", b"confidence_level", "config", b"config", "graph", b"graph", "new_dataset", b"new_dataset", "num_bootstrap", b"num_bootstrap", "num_samples", b"num_samples", "old_dataset", b"old_dataset", "seed", b"seed", "significance_level", b"significance_level", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
     _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
@@ -3135,8 +3147,14 @@ class DistributionChangeProgress(_message.Message):
 
     PHASE_FIELD_NUMBER: _builtins.int
     FIT_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
     phase: Global___ChangePhase.ValueType
     """The step in progress."""
+    done: _builtins.int
+    """While bootstrapping, the resamples attributed so far."""
+    total: _builtins.int
+    """While bootstrapping, the resamples in all."""
     @_builtins.property
     def fit(self) -> Global___FitProgress:
         """During the fits, the fit's own progress event."""
@@ -3146,10 +3164,12 @@ class DistributionChangeProgress(_message.Message):
         *,
         phase: Global___ChangePhase.ValueType = ...,
         fit: Global___FitProgress | None = ...,
+        done: _builtins.int = ...,
+        total: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["fit", b"fit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fit", b"fit", "phase", b"phase"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "fit", b"fit", "phase", b"phase", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3167,6 +3187,7 @@ class NodeChange(_message.Message):
     CHANGED_FIELD_NUMBER: _builtins.int
     OLD_MECHANISM_FIELD_NUMBER: _builtins.int
     NEW_MECHANISM_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
     node: _builtins.str
     """The node."""
     contribution: _builtins.float
@@ -3183,6 +3204,12 @@ class NodeChange(_message.Message):
     def new_mechanism(self) -> Global___Mechanism:
         """The mechanism the new version was attributed with."""
 
+    @_builtins.property
+    def interval(self) -> Global___Interval:
+        """The confidence interval of the contribution, when the request asked for one: both versions' rows
+        resampled, the changed mechanisms (as tested on the originals) refitted per version, the others on both.
+        """
+
     def __init__(
         self,
         *,
@@ -3192,10 +3219,11 @@ class NodeChange(_message.Message):
         changed: _builtins.bool = ...,
         old_mechanism: Global___Mechanism | None = ...,
         new_mechanism: Global___Mechanism | None = ...,
+        interval: Global___Interval | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["new_mechanism", b"new_mechanism", "old_mechanism", b"old_mechanism"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["interval", b"interval", "new_mechanism", b"new_mechanism", "old_mechanism", b"old_mechanism"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "contribution", b"contribution", "new_mechanism", b"new_mechanism", "node", b"node", "old_mechanism", b"old_mechanism", "p_value", b"p_value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "contribution", b"contribution", "interval", b"interval", "new_mechanism", b"new_mechanism", "node", b"node", "old_mechanism", b"old_mechanism", "p_value", b"p_value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scmfit.server.domain.fit import MechanismSummary
+from scmfit.server.domain.query import Interval
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,17 @@ class ChangeTask:
 
 
 @dataclass(frozen=True)
+class ChangeReplicas:
+    """Bootstrap resamples `start` to `stop` of both versions, each attributed with the mechanisms that
+    changed on the original rows (`changed`) refitted per version and the others on both."""
+
+    task: ChangeTask
+    changed: frozenset[str]
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
 class NodeChange:
     node: str
     contribution: float
@@ -31,6 +43,7 @@ class NodeChange:
     changed: bool
     old_mechanism: MechanismSummary
     new_mechanism: MechanismSummary
+    interval: Interval | None = None
 
 
 @dataclass(frozen=True)

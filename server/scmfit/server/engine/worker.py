@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from scmfit.server.domain.distribution_change import ChangeOutcome, ChangeTask
+from scmfit.server.domain.distribution_change import ChangeOutcome, ChangeReplicas, ChangeTask
 from scmfit.server.domain.fit import ColumnType, FitJob, FitOutcome, NodeFit, NodeTask, Progress
 from scmfit.server.domain.graph_check import IndependenceBatch
 from scmfit.server.domain.query import Query, QueryOutcome
@@ -112,3 +112,10 @@ def run_distribution_change(task: ChangeTask) -> ChangeOutcome:
     from scmfit.server.fitting.distribution_change import attribute
 
     return attribute(task)
+
+
+def run_change_replicas(replicas: ChangeReplicas) -> tuple[dict[str, float], ...]:
+    """Some of AttributeDistributionChange's bootstrap resamples, for its intervals."""
+    from scmfit.server.fitting.distribution_change import attribute_resamples
+
+    return attribute_resamples(replicas)

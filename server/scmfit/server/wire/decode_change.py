@@ -9,11 +9,12 @@ from scmfit.server.config import Limits
 from scmfit.server.domain.errors import FieldViolation, InvalidRequestError
 from scmfit.server.domain.fit import FitJob
 from scmfit.server.wire.decode import decode_fit_request
-from scmfit.server.wire.decode_query import read_count, read_level, read_seed
+from scmfit.server.wire.decode_query import read_bootstrap, read_count, read_level, read_seed
 from scmfit.v1 import causal_model_service_pb2 as pb
 
 DEFAULT_SAMPLES = 2000
 DEFAULT_LEVEL = 0.05
+DEFAULT_BOOTSTRAP = 100
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class ChangeRequest:
     num_samples: int
     significance_level: float
     seed: int
+    confidence_level: float = 0.0
+    num_bootstrap: int = 0
 
 
 def _side(request: pb.AttributeDistributionChangeRequest, field: str, limits: Limits) -> FitJob:
@@ -74,6 +77,8 @@ def decode_change(request: pb.AttributeDistributionChangeRequest, limits: Limits
     samples = read_count(request.num_samples, DEFAULT_SAMPLES, "num_samples", limits, violations)
     level = read_level(request.significance_level, "significance_level", violations, DEFAULT_LEVEL)
     seed = read_seed(request, "seed", violations)
+    confidence = read_level(request.confidence_level, "confidence_level", violations)
+    bootstrap = read_bootstrap(request.num_bootstrap, DEFAULT_BOOTSTRAP, "num_bootstrap", limits, violations)
     if violations:
         raise InvalidRequestError(violations)
-    return ChangeRequest(old, new, request.target, samples, level, seed)
+    return ChangeRequest(old, new, request.target, samples, level, seed, confidence, bootstrap)

@@ -208,16 +208,20 @@ def _read_level(
     return read_level(getattr(request, name), name, found)
 
 
-def _read_bootstrap(
-    marker: BootstrapCount, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations
-) -> int:
-    value: int = getattr(request, name)
-    count = marker.default if value == 0 else value
+def read_bootstrap(value: int, default: int, name: str, limits: Limits, found: Violations) -> int:
+    """A bootstrap count: 0 means `default`; at least 2, at most the server's max_bootstrap."""
+    count = default if value == 0 else value
     if count > limits.max_bootstrap:
         found.append(FieldViolation(name, f"{count} exceeds the server limit max_bootstrap={limits.max_bootstrap}"))
     elif count < 2:
         found.append(FieldViolation(name, "an interval needs at least 2 bootstrap refits"))
     return count
+
+
+def _read_bootstrap(
+    marker: BootstrapCount, request: Message, name: str, model: ModelFacts, limits: Limits, found: Violations
+) -> int:
+    return read_bootstrap(getattr(request, name), marker.default, name, limits, found)
 
 
 _KINDS = {

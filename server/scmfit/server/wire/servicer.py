@@ -19,10 +19,19 @@ from google.protobuf.message import Message
 
 from scmfit.server.config import Limits
 from scmfit.server.domain import graph_check
-from scmfit.server.domain.distribution_change import ChangeTask
+from scmfit.server.domain.distribution_change import ChangeReplicas, ChangeTask
 from scmfit.server.domain.errors import DeadlineError, FieldViolation, InvalidRequestError, ScmfitServerError
 from scmfit.server.domain.fit import FitJob, Progress, Stage
-from scmfit.server.domain.query import QUERY_KINDS, ModelFacts, Query, QueryKind, QueryOutcome, RefitOutcome, RefitQuery
+from scmfit.server.domain.query import (
+    QUERY_KINDS,
+    ModelFacts,
+    Query,
+    QueryKind,
+    QueryOutcome,
+    RefitOutcome,
+    RefitQuery,
+    bootstrap_interval,
+)
 from scmfit.server.engine import worker
 from scmfit.server.engine.admission import Admission
 from scmfit.server.engine.executor import CallRun, FitExecutor
@@ -372,12 +381,42 @@ class CausalModelServicer:
                 seed=asked.seed,
             )
             try:
-                run = self._executor.submit_call(worker.run_distribution_change, task)
-                if not context.add_callback(run.cancel):
-                    run.cancel()
-                outcome = run.outcome()
+                (outcome,) = self._calls(worker.run_distribution_change, [task], context)
             except Exception as error:  # every failure, expected or not, goes through status.abort
                 self._refuse(rpc, context, error)
+            if asked.confidence_level:
+                estimates: list[dict[str, float]] = []
+                changed = frozenset(change.node for change in outcome.nodes if change.changed)
+                chunks = self._chunks(0, asked.num_bootstrap)
+                total = asked.num_bootstrap
+                yield pb.AttributeDistributionChangeResponse(
+                    progress=pb.DistributionChangeProgress(phase=pb.CHANGE_PHASE_BOOTSTRAPPING, done=0, total=total)
+                )
+                parts = [ChangeReplicas(task, changed, start, stop) for start, stop in chunks]
+                try:
+                    for done in self._calls(worker.run_change_replicas, parts, context):
+                        estimates.extend(done)
+                        yield pb.AttributeDistributionChangeResponse(
+                            progress=pb.DistributionChangeProgress(
+                                phase=pb.CHANGE_PHASE_BOOTSTRAPPING, done=len(estimates), total=total
+                            )
+                        )
+                except Exception as error:  # every failure, expected or not, goes through status.abort
+                    self._refuse(rpc, context, error)
+                outcome = dataclasses.replace(
+                    outcome,
+                    nodes=tuple(
+                        dataclasses.replace(
+                            change,
+                            interval=bootstrap_interval(
+                                change.contribution,
+                                [estimate.get(change.node, 0.0) for estimate in estimates],
+                                asked.confidence_level,
+                            ),
+                        )
+                        for change in outcome.nodes
+                    ),
+                )
         self._metrics.queries.labels(rpc, "ok").inc()
         _log.info("distribution change of %r: %.2fs", asked.target, time.monotonic() - started)
         nodes = [
@@ -492,17 +531,36 @@ class CausalModelServicer:
             context.add_callback(run.cancel)
             return run.outcome()
 
+    def _chunks(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """[start, stop) in contiguous chunks, one per worker."""
+        parallel = max(1, min(stop - start, self._workers.workers + self._workers.query_workers))
+        bounds = np.linspace(start, stop, parallel + 1).round().astype(int).tolist()
+        return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+    def _calls(
+        self, function: Callable[[Any], Any], payloads: list[Any], context: grpc.ServicerContext
+    ) -> Iterator[Any]:
+        """`function` on each payload, all on the workers at once; yields their outcomes in order.
+        Cancelling the call, or its deadline, cancels every one still running (their workers are killed)."""
+        runs = [self._executor.submit_call(function, payload) for payload in payloads]
+        try:
+            for run in runs:
+                if not context.add_callback(run.cancel):
+                    run.cancel()
+            for run in runs:
+                yield run.outcome()
+        finally:
+            for run in runs:
+                run.cancel()
+
     def _refit(
         self, model: StoredModel, start: int, stop: int, urgent: bool, context: grpc.ServicerContext
     ) -> list[bytes]:
         """Replicas [start, stop), in contiguous chunks spread over every worker; cancelling the call
         (or its deadline) cancels every chunk, and a chunk's worker is then killed."""
-        parallel = max(1, min(stop - start, self._workers.workers + self._workers.query_workers))
-        bounds = np.linspace(start, stop, parallel + 1).round().astype(int)
         runs = [
             self._executor.submit_query(RefitQuery(model.model_id, a, b), lambda: model.blob, urgent)
-            for a, b in itertools.pairwise(bounds.tolist())
-            if b > a
+            for a, b in self._chunks(start, stop)
         ]
         try:
             for run in runs:

@@ -22,10 +22,11 @@ from scmfit.server.domain.query import (
     InterventionKind,
     InterventionSpec,
     Scalar,
+    bootstrap_interval,
 )
 from scmfit.server.fitting.answers import answers
 from scmfit.server.fitting.cache import FittedModel
-from scmfit.server.fitting.draws import batch_sizes, interval, interventions, replica_seed
+from scmfit.server.fitting.draws import batch_sizes, interventions, replica_seed
 from scmfit.server.fitting.summary import encoded_feature_names, kind_of, linear_terms, predictor_of
 
 Indicator = Callable[[np.ndarray], np.ndarray] | None
@@ -182,12 +183,16 @@ def effect(model: FittedModel, query: EffectQuery) -> EffectOutcome:
             natural_indirect_effect=indirect,
             total_effect=point,
             mediators=mediators(model.scm.graph, query.treatment, query.target),
-            natural_direct_effect_interval=interval(direct, [part[0] for part in parts], query.confidence_level),
-            natural_indirect_effect_interval=interval(indirect, [part[1] for part in parts], query.confidence_level),
+            natural_direct_effect_interval=bootstrap_interval(
+                direct, [part[0] for part in parts], query.confidence_level
+            ),
+            natural_indirect_effect_interval=bootstrap_interval(
+                indirect, [part[1] for part in parts], query.confidence_level
+            ),
         )
     return EffectOutcome(
         effect=point,
         num_samples=query.num_samples,
-        interval=interval(point, [part[2] for part in parts], query.confidence_level),
+        interval=bootstrap_interval(point, [part[2] for part in parts], query.confidence_level),
         decomposition=decomposition,
     )

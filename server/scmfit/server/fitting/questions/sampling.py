@@ -11,10 +11,10 @@ from dowhy import gcm
 from dowhy.gcm.util.general import set_random_seed
 
 from scmfit.server.domain.fit import ColumnType
-from scmfit.server.domain.query import SampleOutcome, SampleQuery
+from scmfit.server.domain.query import SampleOutcome, SampleQuery, bootstrap_interval
 from scmfit.server.fitting.answers import answers
 from scmfit.server.fitting.cache import FittedModel
-from scmfit.server.fitting.draws import batch_sizes, interval, interventions, replica_seed, summarise, typed_column
+from scmfit.server.fitting.draws import batch_sizes, interventions, replica_seed, summarise, typed_column
 
 
 def _draw(
@@ -48,7 +48,9 @@ def sample(model: FittedModel, query: SampleQuery) -> SampleOutcome:
             for node in numeric:
                 means[node].append(float(np.mean(drawn[node], dtype=np.float64)))
         statistics = [
-            dataclasses.replace(entry, mean_interval=interval(entry.mean, means[entry.node], query.confidence_level))
+            dataclasses.replace(
+                entry, mean_interval=bootstrap_interval(entry.mean, means[entry.node], query.confidence_level)
+            )
             if entry.node in means
             else entry
             for entry in statistics
