@@ -495,7 +495,8 @@ class ProcessFitExecutor:
         return pebble.ProcessPool(
             max_workers=self.workers if name == GENERAL else self.query_workers,
             initializer=worker.initialize,
-            initargs=(self._warm_up, self.link.address, self._shapley_jobs),
+            # Queries go to the reserved workers first, or to any worker when none is reserved.
+            initargs=(self._warm_up, self.link.address, self._shapley_jobs, name == RESERVED or not self.query_workers),
             context=multiprocessing.get_context("spawn"),
         )
 

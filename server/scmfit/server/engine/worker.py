@@ -26,8 +26,11 @@ _log = logging.getLogger(__name__)
 _link: WorkerSide | None = None
 
 
-def initialize(warm_up: bool, link_address: str | None = None, shapley_jobs: int = 1) -> None:
-    """Runs once per worker process, including the replacements the pool starts after a kill."""
+def initialize(
+    warm_up: bool, link_address: str | None = None, shapley_jobs: int = 1, answers_queries: bool = False
+) -> None:
+    """Runs once per worker process, including the replacements the pool starts after a kill. A worker
+    that `answers_queries` also starts its Shapley jobs, so that the first attribution pays no start-up."""
     global _link  # noqa: PLW0603 - one link per worker process, set before any task runs
     if link_address is not None:
         _link = WorkerSide(link_address)  # counted as a spawn, then beats while DoWhy imports
@@ -39,6 +42,8 @@ def initialize(warm_up: bool, link_address: str | None = None, shapley_jobs: int
     warnings.filterwarnings("ignore")
     if warm_up:
         run_fit(_warm_up_job(), lambda _: None)
+        if answers_queries:
+            shapley.start()
     if _link is not None:
         _link.send("warm")
     _log.debug("worker %d ready", os.getpid())
