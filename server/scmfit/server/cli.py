@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--shapley-jobs",
         type=int,
         default=defaults.shapley_jobs,
-        help="processes one Shapley estimate uses (default: the usable cores); answers do not depend on it",
+        help="processes one Shapley estimate uses (default: the usable cores, at most 4); answers do not depend on it",
     )
     parser.add_argument(
         "--executor",

@@ -50,6 +50,11 @@ class Limits:
     """The memory kept bootstrap refits may take, over every model; the least recently used go first."""
 
 
+MAX_DEFAULT_SHAPLEY_JOBS = 4
+"""The default stops here: a query worker's Shapley jobs stay resident, and on a 64-core host 64 of them
+would hold 17 GiB; --shapley-jobs sets more."""
+
+
 def usable_cpus() -> int:
     """The cores this process may run on (its affinity), which a container can set below os.cpu_count()."""
     try:
@@ -77,9 +82,10 @@ class ServerConfig:
     """How long in-flight calls may finish after SIGTERM before they are cancelled."""
     limits: Limits = field(default_factory=Limits)
     """Request bounds."""
-    shapley_jobs: int = field(default_factory=usable_cpus)
+    shapley_jobs: int = field(default_factory=lambda: min(MAX_DEFAULT_SHAPLEY_JOBS, usable_cpus()))
     """Processes one Shapley estimate (anomaly, influence and distribution-change attribution) spreads
-    over, under its worker: the answer for a seed is the same for any number (DoWhy seeds each subset)."""
+    over, under its worker: the answer for a seed is the same for any number (DoWhy seeds each subset).
+    Each holds about 270 MiB, and the query workers start theirs at warm-up."""
     warm_up: bool = True
     """Whether workers run a tiny fit at start-up so that the first real fit pays no warm-up."""
     registry_bytes: int = 512 * 1024 * 1024
