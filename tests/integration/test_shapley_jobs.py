@@ -120,3 +120,32 @@ def test_an_expired_attribution_takes_its_shapley_jobs_down(servers: tuple[Serve
         assert loky_processes(three) == [], "the expired call's Shapley jobs outlived it"
         # The server replaced the worker and goes on answering.
         assert client.intrinsic_influence(model, "N2", num_samples=500, seed=1)
+
+
+def test_a_worker_killed_outright_takes_its_shapley_jobs_with_it() -> None:
+    """SIGKILL runs no handler in the worker: the kernel kills its jobs (PR_SET_PDEATHSIG), and the
+    server replaces the worker, whose own jobs then answer."""
+    server = start_server("--shapley-jobs", "2", "--query-workers", "0", workers=1)
+    try:
+        jobs = loky_processes(server)  # started at warm-up
+        assert len(jobs) >= 2
+        worker = psutil.Process(jobs[0].ppid())
+        worker.kill()
+        deadline = time.monotonic() + 10
+        while any(job.is_running() and job.status() != psutil.STATUS_ZOMBIE for job in jobs):
+            assert time.monotonic() < deadline, [job.pid for job in jobs if job.is_running()]
+            time.sleep(0.1)
+        old = {job.pid for job in jobs}
+        deadline = time.monotonic() + 60  # the replacement worker starts its own jobs when it is warm
+        while len({job.pid for job in loky_processes(server)} - old) < 2:
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.2)
+        with Client(server.address, timeout=300) as client:
+            while client.health("", timeout=10) != "SERVING":
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.2)
+            model = client.fit(GRAPH, chain(), seed=3).model_id
+            rows = client.attribute_anomalies(model, "N6", anomalous(), num_samples=500, seed=1)
+        assert [row.root_cause for row in rows] == ["N3"] * 3
+    finally:
+        assert server.terminate() == 0, server.log()

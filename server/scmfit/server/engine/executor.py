@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import functools
 import logging
 import math
@@ -23,7 +22,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import pebble
-import psutil
 
 from scmfit.server.domain.errors import FitCancelledError, ModelNotLoadedError, ShuttingDownError, WorkerLostError
 from scmfit.server.domain.fit import FitJob, FitOutcome, NodeFit, Progress, Stage
@@ -583,15 +581,11 @@ class ProcessFitExecutor:
         self._closed.set()
         self._supervisor.join(timeout=STOP_SECONDS)
         pools = list(self._dispatch.pools().values())
-        helpers = worker_helpers()
         for pool in pools:
             pool.stop()
         if not joined(pools, STOP_SECONDS):
             _log.warning("the worker pools did not stop within %gs; killing their workers", STOP_SECONDS)
         kill_workers()
-        for helper in helpers:  # a worker killed outright could not take its Shapley jobs down itself
-            with contextlib.suppress(psutil.Error):
-                helper.kill()
         self.link.close()
 
 
@@ -605,16 +599,6 @@ def joined(pools: list[pebble.ProcessPool], seconds: float) -> bool:
     for joiner in joiners:
         joiner.join(timeout=max(0.0, deadline - time.monotonic()))
     return not any(joiner.is_alive() for joiner in joiners)
-
-
-def worker_helpers() -> list[psutil.Process]:
-    """The processes the pebble workers started (loky's Shapley jobs), and theirs."""
-    helpers = []
-    for child in multiprocessing.active_children():
-        if child.name.startswith(pebble.pool.process.WORKERS_NAME) and child.pid is not None:
-            with contextlib.suppress(psutil.Error):
-                helpers += psutil.Process(child.pid).children(recursive=True)
-    return helpers
 
 
 def kill_workers() -> None:

@@ -3,18 +3,19 @@
 DoWhy evaluates a Shapley set function on subsets of players, and seeds every evaluation from its
 caller's random state before it hands them to joblib (`shapley._evaluate_set_function`), so an answer
 for a seed is the same for any number of jobs: the jobs only change how fast it comes. The jobs are
-loky processes under the worker, killed with it (`configure`), and by the server's shutdown if the
-worker itself was killed (`engine/executor.py`); idle ones exit after `IDLE_SECONDS`.
+loky processes under the worker, killed whenever it exits (`configure`), and by the kernel if it is
+killed outright (`_die_with`); idle ones exit after `IDLE_SECONDS`.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import ctypes
+import multiprocessing.util
 import os
 import signal
+import sys
 from collections.abc import Iterator
-from types import FrameType
 from typing import Any
 
 import joblib
@@ -30,23 +31,14 @@ _jobs = 1
 
 def configure(jobs: int) -> None:
     """Called once per worker: how many processes each Shapley estimate uses. With more than one, the
-    worker's SIGTERM (pebble's stop: a cancelled call, an expired one, shutdown) first kills them: idle
-    loky processes do not notice that their parent died, and would outlive the server."""
+    worker takes them down whenever it exits: on pebble's SIGTERM (a cancelled or expired call, shutdown)
+    and when its server dies. Idle loky processes never notice that their parent died, and the worker's
+    own exit would wait for them: multiprocessing joins its children before the interpreter's atexit
+    handlers run, so the kill is a multiprocessing finalizer, which runs first."""
     global _jobs  # noqa: PLW0603 - one setting per worker process, set before any task runs
     _jobs = max(1, jobs)
-    if _jobs == 1:
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        kill_descendants()
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            os._exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    atexit.register(kill_descendants)
+    if _jobs > 1:
+        multiprocessing.util.Finalize(None, kill_descendants, exitpriority=100)
 
 
 def kill_descendants() -> None:
@@ -72,10 +64,30 @@ def start() -> None:
             joblib.Parallel(n_jobs=_jobs)(joblib.delayed(_ready)() for _ in range(_jobs))
 
 
+PR_SET_PDEATHSIG = 1
+"""prctl(2): the signal a process receives when the thread that started it exits."""
+
+
+def _die_with(parent: int) -> None:
+    """Runs first in each Shapley job: on Linux, the kernel kills it when its worker dies, even by SIGKILL
+    (which no finalizer sees). loky starts its processes from the worker's main thread, which lives as
+    long as the worker."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the worker died before the line above
+            os._exit(0)
+
+
 @contextlib.contextmanager
 def processes() -> Iterator[None]:
     """DoWhy's joblib calls inside this block run on loky processes pinned to one thread each (the
-    worker's own BLAS pin does not reach them), which exit when idle for IDLE_SECONDS."""
-    options: dict[str, Any] = {"inner_max_num_threads": 1, "idle_worker_timeout": IDLE_SECONDS}
+    worker's own BLAS pin does not reach them), which exit when idle for IDLE_SECONDS and die with the
+    worker."""
+    options: dict[str, Any] = {
+        "inner_max_num_threads": 1,
+        "idle_worker_timeout": IDLE_SECONDS,
+        "initializer": _die_with,
+        "initargs": (os.getpid(),),
+    }
     with joblib.parallel_config(backend="loky", **options):
         yield
