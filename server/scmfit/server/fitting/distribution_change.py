@@ -17,8 +17,8 @@ from dowhy.gcm.util.general import set_random_seed
 from dowhy.graph import get_ordered_predecessors, node_connected_subgraph_view
 
 from scmfit.server.domain.distribution_change import ChangeOutcome, ChangeReplicas, ChangeTask, NodeChange
-from scmfit.server.domain.errors import FitFailedError
 from scmfit.server.fitting import cache, shapley
+from scmfit.server.fitting.questions.bootstrap import first_draw_that_fits
 from scmfit.server.fitting.summary import describe_mechanism
 
 _TEST = functools.partial(kernel_based, bootstrap_n_jobs=1)
@@ -74,10 +74,6 @@ def attribute(task: ChangeTask) -> ChangeOutcome:
     return ChangeOutcome(nodes=tuple(nodes), total=float(np.sum([change.contribution for change in nodes])))
 
 
-ATTEMPTS = 3
-"""Draws tried per resample: one can leave a classifier a single category, which it cannot be fitted on."""
-
-
 def attribute_resamples(replicas: ChangeReplicas) -> tuple[dict[str, float], ...]:
     """Each resample: both versions' rows drawn with replacement (seeded by the request's seed and the
     resample's index, so the same on any worker), the mechanisms refitted as DoWhy's accounting refits
@@ -87,34 +83,29 @@ def attribute_resamples(replicas: ChangeReplicas) -> tuple[dict[str, float], ...
     graph = nx.DiGraph(node_connected_subgraph_view(model.scm.graph, task.target))
     old = pd.DataFrame(dict(task.old_columns))[list(graph.nodes)]
     new = pd.DataFrame(dict(task.new_columns))[list(graph.nodes)]
+
+    def refitted(index: int, attempt: int) -> tuple[list[gcm.ProbabilisticCausalModel], int]:
+        """Both versions refitted on one draw of their rows, and the seed of the attribution that follows."""
+        rng = np.random.default_rng([task.seed, index, attempt])
+        old_rows = old.iloc[rng.integers(0, len(old), len(old))].reset_index(drop=True)
+        new_rows = new.iloc[rng.integers(0, len(new), len(new))].reset_index(drop=True)
+        joint = pd.concat([old_rows, new_rows], ignore_index=True)
+        versions = []
+        for rows in (old_rows, new_rows):
+            scm = gcm.ProbabilisticCausalModel(nx.DiGraph(graph))
+            clone_causal_models(model.scm.graph, scm.graph)
+            for node in graph.nodes:
+                fit_causal_model_of_target(scm, node, rows if node in replicas.changed else joint)
+            versions.append(scm)
+        return versions, int(rng.integers(0, 2**31))
+
     answers = []
     for index in range(replicas.start, replicas.stop):
-        problem = ""
-        for attempt in range(ATTEMPTS):
-            rng = np.random.default_rng([task.seed, index, attempt])
-            old_rows = old.iloc[rng.integers(0, len(old), len(old))].reset_index(drop=True)
-            new_rows = new.iloc[rng.integers(0, len(new), len(new))].reset_index(drop=True)
-            joint = pd.concat([old_rows, new_rows], ignore_index=True)
-            versions = []
-            try:
-                for rows in (old_rows, new_rows):
-                    scm = gcm.ProbabilisticCausalModel(nx.DiGraph(graph))
-                    clone_causal_models(model.scm.graph, scm.graph)
-                    for node in graph.nodes:
-                        fit_causal_model_of_target(scm, node, rows if node in replicas.changed else joint)
-                    versions.append(scm)
-            except (ValueError, RuntimeError, ArithmeticError, TypeError, IndexError, KeyError) as error:
-                problem = f"{type(error).__name__}: {error}"
-                continue
-            set_random_seed(int(rng.integers(0, 2**31)))
-            with shapley.processes():
-                found = gcm.distribution_change_of_graphs(
-                    versions[0], versions[1], task.target, task.num_samples, shapley_config=shapley.config()
-                )
-            answers.append({node: float(value) for node, value in found.items()})
-            break
-        else:
-            raise FitFailedError(
-                f"bootstrap resample {index} could not be refitted in {ATTEMPTS} draws ({problem})"[:500]
+        versions, seed = first_draw_that_fits(f"bootstrap resample {index}", functools.partial(refitted, index))
+        set_random_seed(seed)
+        with shapley.processes():
+            found = gcm.distribution_change_of_graphs(
+                versions[0], versions[1], task.target, task.num_samples, shapley_config=shapley.config()
             )
+        answers.append({node: float(value) for node, value in found.items()})
     return tuple(answers)

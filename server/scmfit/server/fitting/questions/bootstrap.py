@@ -5,6 +5,8 @@ replacement instead: intervals from those are too narrow by about sqrt(1/0.75 - 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,29 +30,44 @@ def replica_rng(model_id: str, index: int, attempt: int) -> np.random.Generator:
     return np.random.default_rng([int(model_id[:16], 16), index, attempt])
 
 
+REFIT_ERRORS = (ValueError, RuntimeError, ArithmeticError, TypeError, IndexError, KeyError)
+"""What refitting a mechanism on drawn rows can raise; another draw may fit."""
+
+Fitted = TypeVar("Fitted")
+
+
+def first_draw_that_fits(what: str, attempt: Callable[[int], Fitted]) -> Fitted:
+    """`attempt(0)`, then `attempt(1)`, ... until a draw fits; after ATTEMPTS failures, a FitFailedError
+    naming `what` and the last failure."""
+    problem = ""
+    for number in range(ATTEMPTS):
+        try:
+            return attempt(number)
+        except REFIT_ERRORS as error:
+            problem = f"{type(error).__name__}: {error}"
+    raise FitFailedError(f"{what} could not be refitted in {ATTEMPTS} draws ({problem})"[:500])
+
+
 def refit(model: FittedModel, training: TrainingRows, model_id: str, index: int) -> dict[str, object]:
     """One replica: n row draws with replacement, shared by every node (so that estimation errors keep
     their dependence), each node refitted on the draws that land on its own fitted rows."""
     graph = model.scm.graph
-    problem = ""
-    for attempt in range(ATTEMPTS):
-        rng = replica_rng(model_id, index, attempt)
+
+    def attempt(number: int) -> dict[str, object]:
+        rng = replica_rng(model_id, index, number)
         counts = np.bincount(rng.integers(0, training.num_rows, training.num_rows), minlength=training.num_rows)
         set_random_seed(int(rng.integers(0, 2**31)))
         replica = model.scm.__class__(graph.copy())
         clone_causal_models(graph, replica.graph)
-        try:
-            for node in graph.nodes:
-                parents = get_ordered_predecessors(graph, node)
-                fitted = training.fitted_on(node, parents)
-                drawn = np.repeat(fitted, counts[fitted])
-                frame = pd.DataFrame({name: training.columns[name][drawn] for name in (*parents, node)})
-                fitting_sampling.fit_causal_model_of_target(replica, node, frame)
-        except (ValueError, RuntimeError, ArithmeticError, TypeError, IndexError, KeyError) as error:
-            problem = f"{type(error).__name__}: {error}"
-            continue
+        for node in graph.nodes:
+            parents = get_ordered_predecessors(graph, node)
+            fitted = training.fitted_on(node, parents)
+            drawn = np.repeat(fitted, counts[fitted])
+            frame = pd.DataFrame({name: training.columns[name][drawn] for name in (*parents, node)})
+            fitting_sampling.fit_causal_model_of_target(replica, node, frame)
         return {node: replica.causal_mechanism(node) for node in graph.nodes}
-    raise FitFailedError(f"bootstrap replica {index} could not be refitted in {ATTEMPTS} draws ({problem})"[:500])
+
+    return first_draw_that_fits(f"bootstrap replica {index}", attempt)
 
 
 @answers(RefitQuery)
