@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 
 from scmfit.server.config import Limits
 from scmfit.server.domain import graph_check
-from scmfit.server.domain.distribution_change import ChangeReplicas, ChangeTask
+from scmfit.server.domain.distribution_change import ChangeOutcome, ChangeReplicas, ChangeTask
 from scmfit.server.domain.errors import DeadlineError, FieldViolation, InvalidRequestError, ScmfitServerError
 from scmfit.server.domain.fit import FitJob, Progress, Stage
 from scmfit.server.domain.query import (
@@ -43,7 +43,7 @@ from scmfit.server.stores.replicas import ReplicaStore
 from scmfit.server.wire import encode
 from scmfit.server.wire import grpc_errors as status
 from scmfit.server.wire.decode import NO_ROWS, Entry, available_qualities, decode_fit_request
-from scmfit.server.wire.decode_change import decode_change
+from scmfit.server.wire.decode_change import ChangeRequest, decode_change
 from scmfit.server.wire.decode_graph_check import decode_check_graph
 from scmfit.server.wire.decode_query import decode_query
 from scmfit.server.wire.decode_upload import UploadLimits, assemble_upload
@@ -300,33 +300,27 @@ class CausalModelServicer:
             yield pb.CheckGraphResponse(progress=pb.CheckGraphProgress(done=0, total=total))
             p_values: dict[graph_check.IndependenceKey, float] = {}
             runs: list[CallRun] = []
-
             expired = threading.Event()
-
-            def cancel() -> None:
-                for run in runs:
-                    run.cancel()
 
             def expire() -> None:
                 expired.set()
-                cancel()
+                for run in runs:
+                    run.cancel()
 
-            context.add_callback(cancel)
             timer = self._deadline_timer(context, expire)
             try:
                 runs.extend(self._executor.submit_call(worker.run_independence_tests, part) for part in parts)
-                for part, run in zip(parts, runs, strict=True):
-                    for test, value in zip(part.tests, run.outcome(), strict=True):
-                        p_values[test.key] = value
-                    if not context.is_active():
-                        cancel()
-                        return
-                    elapsed = encode.duration(time.monotonic() - started)
-                    progress = pb.CheckGraphProgress(done=len(p_values), total=total, elapsed=elapsed)
-                    yield pb.CheckGraphResponse(progress=progress)
+                with contextlib.closing(self._outcomes(runs, context)) as outcomes:  # closing cancels the rest
+                    for part, values in zip(parts, outcomes, strict=True):
+                        for test, value in zip(part.tests, values, strict=True):
+                            p_values[test.key] = value
+                        if not context.is_active():
+                            return
+                        elapsed = encode.duration(time.monotonic() - started)
+                        progress = pb.CheckGraphProgress(done=len(p_values), total=total, elapsed=elapsed)
+                        yield pb.CheckGraphResponse(progress=progress)
                 result = encode.message_of(pb.GraphCheck, graph_check.verdict(job, found, p_values))
             except Exception as failure:  # every failure, expected or not, goes through status.abort
-                cancel()
                 late = DeadlineError(f"the server's default deadline of {self._default_fit_deadline:g}s passed")
                 self._refuse(rpc, context, late if expired.is_set() else failure)
             finally:
@@ -385,38 +379,7 @@ class CausalModelServicer:
             except Exception as error:  # every failure, expected or not, goes through status.abort
                 self._refuse(rpc, context, error)
             if asked.confidence_level:
-                estimates: list[dict[str, float]] = []
-                changed = frozenset(change.node for change in outcome.nodes if change.changed)
-                chunks = self._chunks(0, asked.num_bootstrap)
-                total = asked.num_bootstrap
-                yield pb.AttributeDistributionChangeResponse(
-                    progress=pb.DistributionChangeProgress(phase=pb.CHANGE_PHASE_BOOTSTRAPPING, done=0, total=total)
-                )
-                parts = [ChangeReplicas(task, changed, start, stop) for start, stop in chunks]
-                try:
-                    for done in self._calls(worker.run_change_replicas, parts, context):
-                        estimates.extend(done)
-                        yield pb.AttributeDistributionChangeResponse(
-                            progress=pb.DistributionChangeProgress(
-                                phase=pb.CHANGE_PHASE_BOOTSTRAPPING, done=len(estimates), total=total
-                            )
-                        )
-                except Exception as error:  # every failure, expected or not, goes through status.abort
-                    self._refuse(rpc, context, error)
-                outcome = dataclasses.replace(
-                    outcome,
-                    nodes=tuple(
-                        dataclasses.replace(
-                            change,
-                            interval=bootstrap_interval(
-                                change.contribution,
-                                [estimate.get(change.node, 0.0) for estimate in estimates],
-                                asked.confidence_level,
-                            ),
-                        )
-                        for change in outcome.nodes
-                    ),
-                )
+                outcome = yield from self._change_intervals(rpc, asked, task, outcome, context)
         self._metrics.queries.labels(rpc, "ok").inc()
         _log.info("distribution change of %r: %.2fs", asked.target, time.monotonic() - started)
         nodes = [
@@ -433,6 +396,45 @@ class CausalModelServicer:
             num_samples=asked.num_samples,
         )  # fmt: skip
         yield pb.AttributeDistributionChangeResponse(result=result)
+
+    def _change_intervals(
+        self,
+        rpc: str,
+        asked: ChangeRequest,
+        task: ChangeTask,
+        outcome: ChangeOutcome,
+        context: grpc.ServicerContext,
+    ) -> Generator[pb.AttributeDistributionChangeResponse, None, ChangeOutcome]:
+        """Bootstrap resamples of both versions, spread over the workers, with progress as each chunk
+        ends; returns (to `yield from`) the outcome with each contribution's interval."""
+        changed = frozenset(change.node for change in outcome.nodes if change.changed)
+        parts = [ChangeReplicas(task, changed, start, stop) for start, stop in self._chunks(0, asked.num_bootstrap)]
+        estimates: list[dict[str, float]] = []
+
+        def progress() -> pb.AttributeDistributionChangeResponse:
+            done, total = len(estimates), asked.num_bootstrap
+            phase = pb.CHANGE_PHASE_BOOTSTRAPPING
+            return pb.AttributeDistributionChangeResponse(
+                progress=pb.DistributionChangeProgress(phase=phase, done=done, total=total)
+            )
+
+        yield progress()
+        try:
+            for done in self._calls(worker.run_change_replicas, parts, context):
+                estimates.extend(done)
+                yield progress()
+        except Exception as error:  # every failure, expected or not, goes through status.abort
+            self._refuse(rpc, context, error)
+        nodes = tuple(
+            dataclasses.replace(
+                change,
+                interval=bootstrap_interval(
+                    change.contribution, [estimate[change.node] for estimate in estimates], asked.confidence_level
+                ),
+            )
+            for change in outcome.nodes
+        )
+        return dataclasses.replace(outcome, nodes=nodes)
 
     def _refuse(self, rpc: str, context: grpc.ServicerContext, error: BaseException) -> NoReturn:
         """A streaming question's failure: counted by its code, as `_unary` counts the unary ones, then aborted."""
@@ -539,10 +541,15 @@ class CausalModelServicer:
 
     def _calls(
         self, function: Callable[[Any], Any], payloads: list[Any], context: grpc.ServicerContext
-    ) -> Iterator[Any]:
+    ) -> Generator[Any, None, None]:
         """`function` on each payload, all on the workers at once; yields their outcomes in order.
         Cancelling the call, or its deadline, cancels every one still running (their workers are killed)."""
-        runs = [self._executor.submit_call(function, payload) for payload in payloads]
+        return self._outcomes([self._executor.submit_call(function, payload) for payload in payloads], context)
+
+    @staticmethod
+    def _outcomes(runs: list[Any], context: grpc.ServicerContext) -> Generator[Any, None, None]:
+        """The runs' outcomes in order. Cancelling the call, or its deadline, cancels every run still going
+        (their workers are killed), and so does leaving early or a run's failure."""
         try:
             for run in runs:
                 if not context.add_callback(run.cancel):
@@ -562,20 +569,11 @@ class CausalModelServicer:
             self._executor.submit_query(RefitQuery(model.model_id, a, b), lambda: model.blob, urgent)
             for a, b in self._chunks(start, stop)
         ]
-        try:
-            for run in runs:
-                if not context.add_callback(run.cancel):
-                    run.cancel()
-            replicas: list[bytes] = []
-            for run in runs:
-                outcome = run.outcome()
-                assert isinstance(outcome, RefitOutcome)
-                replicas.extend(outcome.replicas)
-            return replicas
-        except BaseException:
-            for run in runs:
-                run.cancel()
-            raise
+        replicas: list[bytes] = []
+        for outcome in self._outcomes(runs, context):
+            assert isinstance(outcome, RefitOutcome)
+            replicas.extend(outcome.replicas)
+        return replicas
 
 
 def _facts(model: StoredModel) -> ModelFacts:
