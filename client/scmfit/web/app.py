@@ -168,6 +168,11 @@ def json_scalar(value: object, where: str) -> float | int | bool | str:
     raise ValueError(f"{where}: give a number, true/false or a category, not {type(value).__name__}")
 
 
+def interventions_of(body: Mapping[str, Any]) -> dict[str, float | int | bool | str]:
+    """A body's `interventions`, {node: value}, each value in its own JSON type."""
+    return {str(k): json_scalar(v, f"interventions.{k}") for k, v in dict(body.get("interventions", {})).items()}
+
+
 def interval_body(interval: Interval | None) -> dict[str, float] | None:
     if interval is None:
         return None
@@ -350,28 +355,16 @@ def create_app(
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
     async def sample(request: Request) -> Response:
-        body = await json_body(request)
-        if isinstance(body, Response):
-            return body
-        try:
-            interventions = {
-                str(k): json_scalar(v, f"interventions.{k}") for k, v in dict(body.get("interventions", {})).items()
-            }
-            num_samples = int(body.get("num_samples", 2000))
+        async def answer(body: dict[str, Any]) -> dict[str, Any]:
             level = float(body.get("confidence_level", 0.0))
             result = await bridge.client.sample(
                 request.path_params["model_id"],
-                interventions,
-                num_samples=num_samples,
+                interventions_of(body),
+                num_samples=int(body.get("num_samples", 2000)),
                 confidence_level=level,
                 timeout=300 if level else 60,  # the first interval on a model refits it
             )
-        except (TypeError, ValueError) as error:
-            return JSONResponse({"message": str(error), "violations": []}, status_code=400)
-        except ScmfitError as failure:
-            return JSONResponse(error_body(failure), status_code=404 if isinstance(failure, NotFoundError) else 400)
-        return JSONResponse(
-            {
+            return {
                 "num_samples": result.num_samples,
                 "seconds": result.seconds,
                 "statistics": {
@@ -380,7 +373,8 @@ def create_app(
                     for name, stats in result.statistics.items()
                 },
             }
-        )
+
+        return await answered(request, answer)
 
     async def sample_histogram(request: Request) -> Response:
         """A what-if's picture: the node's distribution before and after the intervention, binned alike,
@@ -388,9 +382,7 @@ def create_app(
 
         async def answer(body: dict[str, Any]) -> dict[str, Any]:
             node = str(body.get("node", ""))
-            interventions = {
-                str(k): json_scalar(v, f"interventions.{k}") for k, v in dict(body.get("interventions", {})).items()
-            }
+            interventions = interventions_of(body)
             options: dict[str, Any] = {"nodes": [node], "num_samples": int(body.get("num_samples", 2000))}
             model_id = request.path_params["model_id"]
             before = await bridge.client.sample(model_id, None, include_samples=True, timeout=60, **options)
